@@ -1,0 +1,285 @@
+//! `catalog.toml`: what is sold and what it unlocks. Plans have a key, a display name, a rank
+//! (the highest-ranked plan a user holds is their plan), a Stripe price written directly or
+//! named by an environment variable, a checkout mode and the features they grant.
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+
+/// The catalog shipped with Tollgate; `CATALOG_PATH` replaces it.
+pub const BUILT_IN: &str = include_str!("../../catalog.toml");
+
+#[derive(Debug, thiserror::Error, PartialEq)]
+pub enum CatalogError {
+    #[error("catalog {source_name} does not parse: {message}")]
+    Parse { source_name: String, message: String },
+    #[error("catalog plan {plan}: {message}")]
+    Invalid { plan: String, message: String },
+    #[error("catalog plan {plan}: price variable {variable} is not set")]
+    UnresolvedPrice { plan: String, variable: String },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CheckoutMode {
+    Payment,
+    Subscription,
+}
+
+impl CheckoutMode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CheckoutMode::Payment => "payment",
+            CheckoutMode::Subscription => "subscription",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Period {
+    Day,
+    Month,
+}
+
+/// What a plan gives for one feature. The format grows by adding variants.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(untagged)]
+pub enum Feature {
+    /// `pro = true`
+    Flag(bool),
+    /// `sessions = 5`: a cap on stored records.
+    Cap(u64),
+    /// `ai_chat = "unlimited"`
+    Unlimited(UnlimitedWord),
+    /// `quizzes = { limit = 2, per = "month" }`
+    Quota { limit: u64, per: Period },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum UnlimitedWord {
+    Unlimited,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawPlan {
+    name: String,
+    rank: i64,
+    #[serde(default)]
+    default: bool,
+    mode: Option<CheckoutMode>,
+    price: Option<String>,
+    price_env: Option<String>,
+    #[serde(default)]
+    features: BTreeMap<String, Feature>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawCatalog {
+    plans: BTreeMap<String, RawPlan>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Plan {
+    pub key: String,
+    pub name: String,
+    pub rank: i64,
+    pub is_default: bool,
+    /// None for the default (free) plan.
+    pub offer: Option<Offer>,
+    pub features: BTreeMap<String, Feature>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Offer {
+    pub mode: CheckoutMode,
+    pub price: String,
+}
+
+impl Plan {
+    pub fn flag(&self, feature: &str) -> bool {
+        matches!(self.features.get(feature), Some(Feature::Flag(true)))
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Catalog {
+    plans: Vec<Plan>,
+}
+
+/// How a `price_env` name becomes a price: the environment, and what to do when it is unset.
+pub struct PriceResolver<'a> {
+    pub lookup: &'a dyn Fn(&str) -> Option<String>,
+    /// With a simulated Stripe there are no real prices: unset variables get `price_sim_<plan>`.
+    pub simulated: bool,
+}
+
+impl Catalog {
+    pub fn parse(text: &str, source_name: &str, prices: &PriceResolver) -> Result<Self, CatalogError> {
+        let raw: RawCatalog = toml::from_str(text)
+            .map_err(|e| CatalogError::Parse { source_name: source_name.to_string(), message: e.message().to_string() })?;
+        let mut plans = Vec::new();
+        for (key, raw) in raw.plans {
+            plans.push(build_plan(key, raw, prices)?);
+        }
+        let defaults: Vec<_> = plans.iter().filter(|p| p.is_default).map(|p| p.key.clone()).collect();
+        if defaults.len() != 1 {
+            return Err(CatalogError::Invalid {
+                plan: defaults.join(",").if_empty("(none)"),
+                message: "exactly one plan must be `default = true`".into(),
+            });
+        }
+        for (i, a) in plans.iter().enumerate() {
+            if let Some(b) = plans[i + 1..].iter().find(|b| b.rank == a.rank) {
+                return Err(CatalogError::Invalid {
+                    plan: b.key.clone(),
+                    message: format!("rank {} is already used by plan {}", a.rank, a.key),
+                });
+            }
+        }
+        plans.sort_by_key(|p| p.rank);
+        Ok(Catalog { plans })
+    }
+
+    pub fn plan(&self, key: &str) -> Option<&Plan> {
+        self.plans.iter().find(|p| p.key == key)
+    }
+
+    pub fn default_plan(&self) -> &Plan {
+        self.plans.iter().find(|p| p.is_default).expect("parse guarantees one default plan")
+    }
+
+    pub fn plan_for_price(&self, price: &str) -> Option<&Plan> {
+        self.plans.iter().find(|p| p.offer.as_ref().is_some_and(|o| o.price == price))
+    }
+
+    /// The highest-ranked of the given plan keys, or the default plan when none is known.
+    pub fn best_of<'a>(&self, keys: impl IntoIterator<Item = &'a str>) -> &Plan {
+        keys.into_iter()
+            .filter_map(|k| self.plan(k))
+            .max_by_key(|p| p.rank)
+            .filter(|p| p.rank > self.default_plan().rank)
+            .unwrap_or_else(|| self.default_plan())
+    }
+
+    pub fn plans(&self) -> &[Plan] {
+        &self.plans
+    }
+}
+
+fn build_plan(key: String, raw: RawPlan, prices: &PriceResolver) -> Result<Plan, CatalogError> {
+    let invalid = |message: &str| CatalogError::Invalid { plan: key.clone(), message: message.to_string() };
+    if key.is_empty() || !key.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_') {
+        return Err(invalid("plan keys are lowercase letters, digits and underscores"));
+    }
+    let price = match (raw.price, raw.price_env) {
+        (Some(_), Some(_)) => return Err(invalid("give either price or price_env, not both")),
+        (Some(p), None) => Some(p),
+        (None, Some(var)) => Some(match (prices.lookup)(&var) {
+            Some(p) => p,
+            None if prices.simulated => format!("price_sim_{key}"),
+            None => return Err(CatalogError::UnresolvedPrice { plan: key, variable: var }),
+        }),
+        (None, None) => None,
+    };
+    let offer = match (raw.default, price, raw.mode) {
+        (true, None, None) => None,
+        (true, _, _) => return Err(invalid("the default plan is free: it has no price or mode")),
+        (false, Some(price), Some(mode)) => Some(Offer { mode, price }),
+        (false, _, _) => return Err(invalid("a plan that is sold needs a price (or price_env) and a mode")),
+    };
+    Ok(Plan { key, name: raw.name, rank: raw.rank, is_default: raw.default, offer, features: raw.features })
+}
+
+trait IfEmpty {
+    fn if_empty(self, alt: &str) -> String;
+}
+
+impl IfEmpty for String {
+    fn if_empty(self, alt: &str) -> String {
+        if self.is_empty() { alt.to_string() } else { self }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn resolver(simulated: bool) -> PriceResolver<'static> {
+        PriceResolver { lookup: &|name| (name == "PRICE_SET").then(|| "price_from_env".to_string()), simulated }
+    }
+
+    #[test]
+    fn built_in_catalog_has_free_and_pro() {
+        let c = Catalog::parse(BUILT_IN, "built-in", &resolver(true)).unwrap();
+        assert_eq!(c.default_plan().key, "free");
+        let pro = c.plan("pro").unwrap();
+        assert!(pro.flag("pro"));
+        assert_eq!(pro.offer.as_ref().unwrap().mode, CheckoutMode::Payment);
+        assert!(!c.default_plan().flag("pro"));
+    }
+
+    #[test]
+    fn price_env_resolves_from_the_environment() {
+        let text = r#"
+            [plans.free]
+            name = "Free"
+            rank = 0
+            default = true
+            [plans.pro]
+            name = "Pro"
+            rank = 10
+            mode = "payment"
+            price_env = "PRICE_SET"
+            features = { pro = true, sessions = 50, ai_chat = "unlimited", quizzes = { limit = 2, per = "month" } }
+        "#;
+        let c = Catalog::parse(text, "t", &resolver(false)).unwrap();
+        let pro = c.plan("pro").unwrap();
+        assert_eq!(pro.offer.as_ref().unwrap().price, "price_from_env");
+        assert_eq!(c.plan_for_price("price_from_env").unwrap().key, "pro");
+        assert_eq!(pro.features["sessions"], Feature::Cap(50));
+        assert_eq!(pro.features["ai_chat"], Feature::Unlimited(UnlimitedWord::Unlimited));
+        assert_eq!(pro.features["quizzes"], Feature::Quota { limit: 2, per: Period::Month });
+    }
+
+    #[test]
+    fn unresolved_price_names_the_variable() {
+        let text = "[plans.free]\nname='F'\nrank=0\ndefault=true\n[plans.pro]\nname='P'\nrank=1\nmode='payment'\nprice_env='NOPE'\n";
+        let err = Catalog::parse(text, "t", &resolver(false)).unwrap_err();
+        assert_eq!(err, CatalogError::UnresolvedPrice { plan: "pro".into(), variable: "NOPE".into() });
+        assert!(err.to_string().contains("NOPE"));
+    }
+
+    #[test]
+    fn simulated_stripe_fills_unset_prices() {
+        let text = "[plans.free]\nname='F'\nrank=0\ndefault=true\n[plans.pro]\nname='P'\nrank=1\nmode='payment'\nprice_env='NOPE'\n";
+        let c = Catalog::parse(text, "t", &resolver(true)).unwrap();
+        assert_eq!(c.plan("pro").unwrap().offer.as_ref().unwrap().price, "price_sim_pro");
+    }
+
+    #[test]
+    fn malformed_catalogs_are_refused_with_a_reason() {
+        let cases = [
+            ("not toml [", "does not parse"),
+            ("[plans.a]\nname='A'\nrank=0\n", "exactly one plan"),
+            ("[plans.a]\nname='A'\nrank=0\ndefault=true\n[plans.b]\nname='B'\nrank=0\nmode='payment'\nprice='p'\n", "rank 0"),
+            ("[plans.a]\nname='A'\nrank=0\ndefault=true\n[plans.b]\nname='B'\nrank=1\n", "needs a price"),
+            ("[plans.a]\nname='A'\nrank=0\ndefault=true\ncolour='red'\n", "does not parse"),
+        ];
+        for (text, expect) in cases {
+            let err = Catalog::parse(text, "t", &resolver(false)).unwrap_err().to_string();
+            assert!(err.contains(expect), "{text:?} gave {err}");
+        }
+    }
+
+    #[test]
+    fn best_of_takes_the_highest_rank() {
+        let c = Catalog::parse(BUILT_IN, "built-in", &resolver(true)).unwrap();
+        assert_eq!(c.best_of(["free", "pro"]).key, "pro");
+        assert_eq!(c.best_of(["gone"]).key, "free");
+        assert_eq!(c.best_of([]).key, "free");
+    }
+}

@@ -1,0 +1,350 @@
+//! Configuration from the environment in one typed struct, validated at start-up with an error
+//! that names the variable. Development-only conveniences need `TOLLGATE_ENV=development`.
+
+use std::collections::HashMap;
+use std::fmt;
+
+#[derive(Debug, thiserror::Error, PartialEq)]
+#[error("configuration error in {variable}: {problem}")]
+pub struct ConfigError {
+    pub variable: String,
+    pub problem: String,
+}
+
+fn problem(variable: &str, problem: impl Into<String>) -> ConfigError {
+    ConfigError { variable: variable.to_string(), problem: problem.into() }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Environment {
+    Production,
+    Development,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StoreConfig {
+    Memory,
+    DynamoDb { table: String, endpoint: Option<String> },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EmailConfig {
+    /// Development: messages are printed to the terminal and kept in memory.
+    Console,
+    /// Production: Amazon SES v2 from the given address.
+    Ses { from: String },
+}
+
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Secret(value.into())
+    }
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct StripeConfig {
+    /// None: Stripe is simulated (development only).
+    pub secret_key: Option<Secret>,
+    pub api_base: String,
+    pub webhook_secrets: Vec<Secret>,
+    pub webhook_tolerance_secs: i64,
+    pub allow_unsigned_webhooks: bool,
+    pub success_url: String,
+    pub cancel_url: String,
+    pub payment_link_url: Option<String>,
+}
+
+impl StripeConfig {
+    /// Events must carry the livemode of the configured key; a simulated Stripe is test mode.
+    pub fn livemode(&self) -> bool {
+        self.secret_key
+            .as_ref()
+            .is_some_and(|k| k.expose().starts_with("sk_live_") || k.expose().starts_with("rk_live_"))
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct TokenConfig {
+    pub secret: Secret,
+    pub issuer: String,
+    pub audience: String,
+    pub lifetime_hours: i64,
+}
+
+#[derive(Debug, Clone)]
+pub struct AuthConfig {
+    pub debug_codes: bool,
+    pub email_limit: i64,
+    pub ip_limit: i64,
+    pub window_secs: i64,
+}
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub environment: Environment,
+    pub store: StoreConfig,
+    pub email: EmailConfig,
+    pub stripe: StripeConfig,
+    pub tokens: TokenConfig,
+    pub auth: AuthConfig,
+    pub catalog_path: Option<String>,
+    pub max_body_bytes: usize,
+}
+
+/// The variables read, so a source can be the process environment or a map in tests.
+pub trait Source {
+    fn get(&self, name: &str) -> Option<String>;
+}
+
+pub struct ProcessEnv;
+
+impl Source for ProcessEnv {
+    fn get(&self, name: &str) -> Option<String> {
+        std::env::var(name).ok().filter(|v| !v.trim().is_empty())
+    }
+}
+
+impl Source for HashMap<String, String> {
+    fn get(&self, name: &str) -> Option<String> {
+        HashMap::get(self, name).cloned().filter(|v| !v.trim().is_empty())
+    }
+}
+
+const DEV_JWT_SECRET: &str = "tollgate-development-secret-not-for-production-use";
+pub const DEV_WEBHOOK_SECRET: &str = "whsec_tollgate_development";
+
+fn flag(src: &dyn Source, name: &str) -> Result<bool, ConfigError> {
+    match src.get(name).as_deref() {
+        None | Some("0") | Some("false") => Ok(false),
+        Some("1") | Some("true") => Ok(true),
+        Some(_) => Err(problem(name, "must be 1/true or 0/false")),
+    }
+}
+
+fn number(src: &dyn Source, name: &str, default: i64, min: i64) -> Result<i64, ConfigError> {
+    match src.get(name) {
+        None => Ok(default),
+        Some(v) => match v.trim().parse::<i64>() {
+            Ok(n) if n >= min => Ok(n),
+            _ => Err(problem(name, format!("must be a whole number of at least {min}"))),
+        },
+    }
+}
+
+impl Config {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_source(&ProcessEnv)
+    }
+
+    pub fn from_source(src: &dyn Source) -> Result<Self, ConfigError> {
+        let environment = match src.get("TOLLGATE_ENV").as_deref() {
+            None | Some("production") => Environment::Production,
+            Some("development") => Environment::Development,
+            Some(_) => return Err(problem("TOLLGATE_ENV", "must be production or development")),
+        };
+        let dev = environment == Environment::Development;
+        let dev_only = |name: &str, on: bool| -> Result<bool, ConfigError> {
+            if on && !dev {
+                Err(problem(name, "is only allowed with TOLLGATE_ENV=development"))
+            } else {
+                Ok(on)
+            }
+        };
+
+        let store = match src.get("STORE").as_deref() {
+            Some("memory") => StoreConfig::Memory,
+            Some("dynamodb") => dynamodb_store(src)?,
+            None if dev && src.get("TABLE_NAME").is_none() => StoreConfig::Memory,
+            None => dynamodb_store(src)?,
+            Some(_) => return Err(problem("STORE", "must be dynamodb or memory")),
+        };
+        if store == StoreConfig::Memory && !dev {
+            return Err(problem("STORE", "the memory store is only allowed with TOLLGATE_ENV=development"));
+        }
+
+        let email = match (src.get("EMAIL_SENDER").as_deref(), dev) {
+            (Some("ses"), _) | (None, false) => EmailConfig::Ses {
+                from: src.get("EMAIL_FROM").ok_or_else(|| problem("EMAIL_FROM", "is required to send email with SES"))?,
+            },
+            (Some("console"), true) | (None, true) => EmailConfig::Console,
+            (Some("console"), false) => return Err(problem("EMAIL_SENDER", "console is only allowed with TOLLGATE_ENV=development")),
+            (Some(_), _) => return Err(problem("EMAIL_SENDER", "must be ses or console")),
+        };
+
+        let secret_key = src.get("STRIPE_SECRET_KEY").map(Secret::new);
+        if let Some(key) = &secret_key {
+            if !(key.expose().starts_with("sk_") || key.expose().starts_with("rk_")) {
+                return Err(problem("STRIPE_SECRET_KEY", "must be a Stripe secret or restricted key (sk_… or rk_…)"));
+            }
+        } else if !dev {
+            return Err(problem("STRIPE_SECRET_KEY", "is required in production"));
+        }
+        let webhook_secrets: Vec<Secret> = match src.get("STRIPE_WEBHOOK_SECRET") {
+            Some(v) => v.split(',').map(str::trim).filter(|s| !s.is_empty()).map(Secret::new).collect(),
+            None if dev => vec![Secret::new(DEV_WEBHOOK_SECRET)],
+            None => return Err(problem("STRIPE_WEBHOOK_SECRET", "is required in production")),
+        };
+        let stripe = StripeConfig {
+            secret_key,
+            api_base: src.get("STRIPE_API_BASE").unwrap_or_else(|| "https://api.stripe.com".into()).trim_end_matches('/').to_string(),
+            webhook_secrets,
+            webhook_tolerance_secs: number(src, "WEBHOOK_TOLERANCE_SECS", 300, 1)?,
+            allow_unsigned_webhooks: dev_only("ALLOW_UNSIGNED_WEBHOOKS", flag(src, "ALLOW_UNSIGNED_WEBHOOKS")?)?,
+            success_url: src.get("CHECKOUT_SUCCESS_URL").unwrap_or_else(|| {
+                "http://localhost:3000/success?session_id={CHECKOUT_SESSION_ID}".into()
+            }),
+            cancel_url: src.get("CHECKOUT_CANCEL_URL").unwrap_or_else(|| "http://localhost:3000/cancel".into()),
+            payment_link_url: src.get("PAYMENT_LINK_URL"),
+        };
+        if !dev && src.get("CHECKOUT_SUCCESS_URL").is_none() {
+            return Err(problem("CHECKOUT_SUCCESS_URL", "is required in production"));
+        }
+        if !stripe.success_url.contains("{CHECKOUT_SESSION_ID}") {
+            return Err(problem("CHECKOUT_SUCCESS_URL", "must contain {CHECKOUT_SESSION_ID} so the app can claim the purchase"));
+        }
+        if !dev && src.get("CHECKOUT_CANCEL_URL").is_none() {
+            return Err(problem("CHECKOUT_CANCEL_URL", "is required in production"));
+        }
+
+        let jwt_secret = match src.get("JWT_SECRET") {
+            Some(s) if s.len() >= 32 => Secret::new(s),
+            Some(_) => return Err(problem("JWT_SECRET", "must be at least 32 bytes")),
+            None if dev => Secret::new(DEV_JWT_SECRET),
+            None => return Err(problem("JWT_SECRET", "is required in production")),
+        };
+        let tokens = TokenConfig {
+            secret: jwt_secret,
+            issuer: src.get("JWT_ISSUER").unwrap_or_else(|| "tollgate".into()),
+            audience: src.get("JWT_AUDIENCE").unwrap_or_else(|| "tollgate-app".into()),
+            lifetime_hours: number(src, "JWT_EXP_HOURS", 720, 1)?,
+        };
+        let auth = AuthConfig {
+            debug_codes: dev_only("DEBUG_AUTH_CODES", flag(src, "DEBUG_AUTH_CODES")?)?,
+            email_limit: number(src, "RATE_LIMIT_EMAIL", 5, 1)?,
+            ip_limit: number(src, "RATE_LIMIT_IP", 30, 1)?,
+            window_secs: number(src, "RATE_LIMIT_WINDOW_SECS", 900, 1)?,
+        };
+        Ok(Config {
+            environment,
+            store,
+            email,
+            stripe,
+            tokens,
+            auth,
+            catalog_path: src.get("CATALOG_PATH"),
+            max_body_bytes: number(src, "MAX_BODY_BYTES", 64 * 1024, 1024)? as usize,
+        })
+    }
+
+    pub fn is_development(&self) -> bool {
+        self.environment == Environment::Development
+    }
+}
+
+fn dynamodb_store(src: &dyn Source) -> Result<StoreConfig, ConfigError> {
+    Ok(StoreConfig::DynamoDb {
+        table: src.get("TABLE_NAME").ok_or_else(|| problem("TABLE_NAME", "is required for the DynamoDB store"))?,
+        endpoint: src.get("DYNAMODB_ENDPOINT"),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    }
+
+    fn production() -> Vec<(&'static str, &'static str)> {
+        vec![
+            ("TABLE_NAME", "tollgate"),
+            ("EMAIL_FROM", "no-reply@example.com"),
+            ("STRIPE_SECRET_KEY", "sk_test_123"),
+            ("STRIPE_WEBHOOK_SECRET", "whsec_a, whsec_b"),
+            ("JWT_SECRET", "0123456789abcdef0123456789abcdef"),
+            ("CHECKOUT_SUCCESS_URL", "https://app.example.com/ok?session_id={CHECKOUT_SESSION_ID}"),
+            ("CHECKOUT_CANCEL_URL", "https://app.example.com/cancel"),
+        ]
+    }
+
+    #[test]
+    fn production_config_reads_every_variable() {
+        let c = Config::from_source(&env(&production())).unwrap();
+        assert_eq!(c.environment, Environment::Production);
+        assert_eq!(c.store, StoreConfig::DynamoDb { table: "tollgate".into(), endpoint: None });
+        assert_eq!(c.stripe.webhook_secrets.len(), 2);
+        assert!(!c.stripe.livemode());
+        assert_eq!(c.tokens.lifetime_hours, 720);
+        assert_eq!(c.auth.email_limit, 5);
+        assert_eq!(c.auth.ip_limit, 30);
+    }
+
+    #[test]
+    fn production_refuses_the_memory_store() {
+        let mut vars = production();
+        vars.push(("STORE", "memory"));
+        assert_eq!(Config::from_source(&env(&vars)).unwrap_err().variable, "STORE");
+    }
+
+    #[test]
+    fn production_refuses_debug_codes_and_unsigned_webhooks() {
+        for name in ["DEBUG_AUTH_CODES", "ALLOW_UNSIGNED_WEBHOOKS"] {
+            let mut vars = production();
+            vars.push((name, "1"));
+            assert_eq!(Config::from_source(&env(&vars)).unwrap_err().variable, name);
+        }
+    }
+
+    #[test]
+    fn production_names_each_missing_secret() {
+        for name in ["STRIPE_SECRET_KEY", "STRIPE_WEBHOOK_SECRET", "JWT_SECRET", "TABLE_NAME", "EMAIL_FROM"] {
+            let vars: Vec<_> = production().into_iter().filter(|(k, _)| *k != name).collect();
+            assert_eq!(Config::from_source(&env(&vars)).unwrap_err().variable, name);
+        }
+    }
+
+    #[test]
+    fn short_jwt_secret_is_refused() {
+        let mut vars = production();
+        vars.retain(|(k, _)| *k != "JWT_SECRET");
+        vars.push(("JWT_SECRET", "short"));
+        assert_eq!(Config::from_source(&env(&vars)).unwrap_err().variable, "JWT_SECRET");
+    }
+
+    #[test]
+    fn development_defaults_to_memory_store_console_email_and_simulated_stripe() {
+        let c = Config::from_source(&env(&[("TOLLGATE_ENV", "development")])).unwrap();
+        assert_eq!(c.store, StoreConfig::Memory);
+        assert_eq!(c.email, EmailConfig::Console);
+        assert!(c.stripe.secret_key.is_none());
+    }
+
+    #[test]
+    fn live_keys_expect_live_events() {
+        let mut vars = production();
+        vars.retain(|(k, _)| *k != "STRIPE_SECRET_KEY");
+        vars.push(("STRIPE_SECRET_KEY", "sk_live_abc"));
+        assert!(Config::from_source(&env(&vars)).unwrap().stripe.livemode());
+    }
+
+    #[test]
+    fn secrets_do_not_print() {
+        let c = Config::from_source(&env(&production())).unwrap();
+        let shown = format!("{c:?}");
+        assert!(!shown.contains("0123456789abcdef"));
+        assert!(!shown.contains("sk_test_123"));
+    }
+}
