@@ -17,6 +17,8 @@ pub enum Error {
     NotFound { code: &'static str, message: String },
     #[error("{message}")]
     Conflict { code: &'static str, message: String },
+    #[error("this route does not take that method")]
+    MethodNotAllowed,
     #[error("too many requests; retry after {retry_after_secs} s")]
     RateLimited { retry_after_secs: u64 },
     #[error("the payment provider failed: {message}")]
@@ -59,6 +61,7 @@ impl Error {
             | Error::NotFound { code, .. }
             | Error::Conflict { code, .. } => code,
             Error::PayloadTooLarge { .. } => "payload_too_large",
+            Error::MethodNotAllowed => "method_not_allowed",
             Error::RateLimited { .. } => "rate_limited",
             Error::Stripe { .. } => "stripe_error",
             Error::EmailFailed => "email_failed",
@@ -75,6 +78,7 @@ impl Error {
             Error::NotFound { .. } => 404,
             Error::Conflict { .. } => 409,
             Error::PayloadTooLarge { .. } => 413,
+            Error::MethodNotAllowed => 405,
             Error::RateLimited { .. } => 429,
             Error::Stripe { .. } | Error::EmailFailed => 502,
             Error::StoreUnavailable(_) => 503,

@@ -2,10 +2,20 @@
 //! in common. Business rules live in `domain` by noun; DynamoDB only in `store::dynamodb`; HTTP
 //! only in `http` (and the functions' handlers).
 
+pub mod app;
+pub mod auth;
 pub mod catalog;
 pub mod clock;
 pub mod config;
+pub mod domain;
+pub mod email;
 pub mod error;
+pub mod http;
+pub mod runtime;
 pub mod store;
+pub mod stripe;
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;
 
+pub use app::App;
 pub use error::{Error, Result};

@@ -189,6 +189,7 @@ pub struct Grant {
     pub holder: Holder,
     pub order_id: String,
     pub plan: String,
+    pub payment_intent: Option<String>,
     pub granted_at: i64,
     pub revoked_at: Option<i64>,
 }
@@ -199,6 +200,7 @@ impl Grant {
             .with("order_id", self.order_id.as_str())
             .with("plan", self.plan.as_str())
             .with("granted_at", self.granted_at)
+            .with_opt("payment_intent", self.payment_intent.as_deref())
             .with_opt("revoked_at", self.revoked_at)
     }
     pub fn from_item(item: &Item) -> Option<Grant> {
@@ -206,6 +208,7 @@ impl Grant {
             holder: Holder::parse(item.str(super::PK)?)?,
             order_id: item.string("order_id")?,
             plan: item.string("plan")?,
+            payment_intent: item.string("payment_intent"),
             granted_at: item.num("granted_at").unwrap_or_default(),
             revoked_at: item.num("revoked_at"),
         })

@@ -1,0 +1,91 @@
+//! Everything a handler needs, built once per process (per Lambda instance) and borrowed by
+//! every request: configuration, catalog, store, Stripe, email, tokens and the clock.
+
+use std::sync::Arc;
+
+use crate::auth::{Tokens, codes};
+use crate::catalog::{BUILT_IN, Catalog, PriceResolver};
+use crate::clock::{Clock, SystemClock};
+use crate::config::{Config, EmailConfig, StoreConfig};
+use crate::email::EmailSender;
+use crate::store::{DynamoDbStore, Store};
+use crate::stripe::{Simulator, Stripe, StripeClient};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    #[error(transparent)]
+    Config(#[from] crate::config::ConfigError),
+    #[error(transparent)]
+    Catalog(#[from] crate::catalog::CatalogError),
+    #[error("cannot read the catalog at {path}: {message}")]
+    CatalogFile { path: String, message: String },
+}
+
+#[derive(Clone)]
+pub struct App {
+    pub config: Arc<Config>,
+    pub catalog: Arc<Catalog>,
+    pub store: Store,
+    pub stripe: Stripe,
+    pub email: EmailSender,
+    pub tokens: Tokens,
+    pub clock: Arc<dyn Clock>,
+    code_key: Arc<Vec<u8>>,
+}
+
+impl App {
+    /// Assembles an app from parts (tests and the dev server choose their own store and clock).
+    pub fn new(config: Config, catalog: Catalog, store: Store, stripe: Stripe, email: EmailSender, clock: Arc<dyn Clock>) -> Self {
+        let tokens = Tokens::new(&config.tokens);
+        let code_key = Arc::new(codes::hashing_key(config.tokens.secret.expose()));
+        App { config: Arc::new(config), catalog: Arc::new(catalog), store, stripe, email, tokens, clock, code_key }
+    }
+
+    /// The catalog from `CATALOG_PATH` or the built-in one, prices resolved from the environment.
+    pub fn load_catalog(config: &Config) -> Result<Catalog, StartupError> {
+        let resolver = PriceResolver { lookup: &|name| std::env::var(name).ok().filter(|v| !v.is_empty()), simulated: config.stripe.secret_key.is_none() };
+        match &config.catalog_path {
+            Some(path) => {
+                let text = std::fs::read_to_string(path)
+                    .map_err(|e| StartupError::CatalogFile { path: path.clone(), message: e.to_string() })?;
+                Ok(Catalog::parse(&text, path, &resolver)?)
+            }
+            None => Ok(Catalog::parse(BUILT_IN, "built-in catalog.toml", &resolver)?),
+        }
+    }
+
+    /// Builds every client once from a validated configuration. `public_url` is where the dev
+    /// server serves the simulated checkout page when Stripe is simulated.
+    pub async fn from_config(config: Config, public_url: &str) -> Result<Self, StartupError> {
+        let catalog = Self::load_catalog(&config)?;
+        let store = match &config.store {
+            StoreConfig::Memory => Store::memory(),
+            StoreConfig::DynamoDb { table, endpoint } => Store::dynamodb(DynamoDbStore::connect(table, endpoint.as_deref()).await),
+        };
+        let stripe = match &config.stripe.secret_key {
+            Some(key) => Stripe::Live(StripeClient::new(&config.stripe.api_base, key.clone())),
+            None => Stripe::Simulated(Simulator::new(public_url)),
+        };
+        let email = match &config.email {
+            EmailConfig::Console => EmailSender::console(true),
+            EmailConfig::Ses { from } => {
+                let shared = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+                EmailSender::Ses { client: aws_sdk_sesv2::Client::new(&shared), from: from.clone() }
+            }
+        };
+        Ok(Self::new(config, catalog, store, stripe, email, Arc::new(SystemClock)))
+    }
+
+    /// For Lambda: configuration from the environment, refusing to start on any error.
+    pub async fn from_env() -> Result<Self, StartupError> {
+        Self::from_config(Config::from_env()?, "").await
+    }
+
+    pub fn now(&self) -> i64 {
+        self.clock.now()
+    }
+
+    pub fn code_key(&self) -> &[u8] {
+        &self.code_key
+    }
+}

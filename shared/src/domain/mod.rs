@@ -1,0 +1,8 @@
+//! Business rules by noun, as plain async functions over the `App`. No HTTP, no DynamoDB.
+
+pub mod entitlements;
+pub mod orders;
+pub mod purchases;
+pub mod sign_in;
+pub mod stripe_events;
+pub mod users;

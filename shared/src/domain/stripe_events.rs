@@ -1,0 +1,123 @@
+//! Stripe's webhook events, each applied exactly once: the event record (written only if
+//! absent) and all of the event's effects commit in one transaction, so a re-delivery, a
+//! concurrent delivery or a crash half-way can neither apply an event twice nor apply half.
+
+use crate::app::App;
+use crate::error::Error;
+use crate::store::records::{self, EventRecord, Holder};
+use crate::store::{Condition, Update, Write};
+use crate::stripe::{Charge, CheckoutSession, Event, signature};
+
+use super::purchases::{Purchase, resolve_plan};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Receipt {
+    /// The event's effects were applied now.
+    Applied { outcome: &'static str },
+    /// This event id was applied before: nothing changed.
+    Duplicate,
+    /// Recorded, with nothing to do (a type Tollgate does not handle, or nothing left to change).
+    Ignored { outcome: &'static str },
+}
+
+/// Verifies, parses and applies one delivery.
+pub async fn receive(app: &App, body: &[u8], signature_header: Option<&str>) -> Result<Receipt, Error> {
+    let stripe = &app.config.stripe;
+    if !(stripe.allow_unsigned_webhooks && signature_header.is_none()) {
+        signature::verify(body, signature_header, &stripe.webhook_secrets.iter().map(|s| s.expose()).collect::<Vec<_>>(), app.now(), stripe.webhook_tolerance_secs)
+            .map_err(|e| Error::bad_request(e.code(), e.to_string()))?;
+    }
+    let event = Event::parse(body).map_err(|e| Error::bad_request("not_a_stripe_event", e.to_string()))?;
+    if event.livemode != stripe.livemode() {
+        return Err(Error::bad_request("livemode_mismatch", "the event's livemode does not match the configured Stripe key"));
+    }
+    apply(app, &event).await
+}
+
+fn bad_object(e: impl std::fmt::Display) -> Error {
+    Error::bad_request("not_a_stripe_event", e.to_string())
+}
+
+pub async fn apply(app: &App, event: &Event) -> Result<Receipt, Error> {
+    match event.event_type.as_str() {
+        "checkout.session.completed" | "checkout.session.async_payment_succeeded" => {
+            checkout_paid(app, event, event.object().map_err(bad_object)?).await
+        }
+        "checkout.session.expired" => order_closed(app, event, event.object().map_err(bad_object)?, "expired").await,
+        "checkout.session.async_payment_failed" => order_closed(app, event, event.object().map_err(bad_object)?, "failed").await,
+        "charge.refunded" => charge_refunded(app, event, event.object().map_err(bad_object)?).await,
+        _ => record_only(app, event, "ignored").await,
+    }
+}
+
+fn record(event: &Event, outcome: &str, now: i64) -> EventRecord {
+    EventRecord { id: event.id.clone(), event_type: event.event_type.clone(), outcome: outcome.to_string(), received_at: now }
+}
+
+async fn record_only(app: &App, event: &Event, outcome: &'static str) -> Result<Receipt, Error> {
+    match app.store.write(Write::put_new(record(event, outcome, app.now()).to_item())).await {
+        Ok(()) => Ok(Receipt::Ignored { outcome }),
+        Err(e) if e.is_condition() => Ok(Receipt::Duplicate),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// The exactly-once write: the event record and its effects, all or nothing. When only the
+/// effects' own conditions fail (another path applied them first), the event is recorded alone.
+pub async fn record_event_once(app: &App, event: &Event, outcome: &'static str, effects: Vec<Write>) -> Result<Receipt, Error> {
+    let mut writes = vec![Write::put_new(record(event, outcome, app.now()).to_item())];
+    writes.extend(effects);
+    match app.store.transact(writes).await {
+        Ok(()) => Ok(Receipt::Applied { outcome }),
+        Err(e) if e.failed_at(0) => Ok(Receipt::Duplicate),
+        Err(e) if e.is_condition() => record_only(app, event, "already_applied").await,
+        Err(e) => Err(e.into()),
+    }
+}
+
+async fn checkout_paid(app: &App, event: &Event, session: CheckoutSession) -> Result<Receipt, Error> {
+    if session.mode != "payment" {
+        return record_only(app, event, "unsupported_mode").await;
+    }
+    if !session.is_paid() {
+        // Delayed payment methods: checkout.session.async_payment_succeeded will follow.
+        return record_only(app, event, "awaiting_payment").await;
+    }
+    let Some((order_id, plan)) = resolve_plan(app, &session).await? else {
+        tracing::warn!(event_id = %event.id, "a paid session bought nothing in the catalog");
+        return record_only(app, event, "unknown_product").await;
+    };
+    let purchase = Purchase::from_session(&session, order_id, plan, None);
+    record_event_once(app, event, "purchase_recorded", purchase.writes(app.now())).await
+}
+
+async fn order_closed(app: &App, event: &Event, session: CheckoutSession, status: &'static str) -> Result<Receipt, Error> {
+    let Some(order_id) = session.order_id() else { return record_only(app, event, "no_order").await };
+    let close = Update::new(records::order(&order_id)).set("status", status).when(Condition::equals("status", "pending"));
+    record_event_once(app, event, if status == "expired" { "order_expired" } else { "order_failed" }, vec![Write::Update(close)]).await
+}
+
+async fn charge_refunded(app: &App, event: &Event, charge: Charge) -> Result<Receipt, Error> {
+    // A partial refund leaves the purchase standing; only a full refund revokes it.
+    if !charge.refunded {
+        return record_only(app, event, "partial_refund").await;
+    }
+    let Some(pi) = charge.payment_intent() else { return record_only(app, event, "unknown_payment").await };
+    let Some(pointer) = app.store.get(&records::payment(&pi)).await? else {
+        return record_only(app, event, "unknown_payment").await;
+    };
+    let (Some(order_id), Some(holder)) = (pointer.string("order_id"), pointer.str("holder").and_then(Holder::parse)) else {
+        return Err(Error::internal("payment pointer is incomplete"));
+    };
+    let now = app.now();
+    let effects = vec![
+        Write::Update(
+            Update::new(records::order(&order_id))
+                .set("status", "refunded")
+                .set_if_absent("refunded_at", now)
+                .when(Condition::Exists),
+        ),
+        Write::Update(Update::new(records::grant(&holder, &order_id)).set_if_absent("revoked_at", now).when(Condition::Exists)),
+    ];
+    record_event_once(app, event, "purchase_revoked", effects).await
+}

@@ -1,0 +1,85 @@
+//! Sending email: Amazon SES v2 in production; in development a console sender that prints to
+//! the terminal and keeps messages in an outbox the dev server and tests can read.
+
+use std::sync::{Arc, Mutex};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Email {
+    pub to: String,
+    pub subject: String,
+    pub text: String,
+}
+
+#[derive(Clone, Default)]
+pub struct Outbox(Arc<Mutex<Vec<Email>>>);
+
+impl Outbox {
+    pub fn all(&self) -> Vec<Email> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+    pub fn last_to(&self, to: &str) -> Option<Email> {
+        self.all().into_iter().rev().find(|e| e.to == to)
+    }
+    fn push(&self, email: Email) {
+        let mut all = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        // The outbox is for looking at recent mail, not an archive.
+        if all.len() >= 1000 {
+            all.remove(0);
+        }
+        all.push(email);
+    }
+}
+
+#[derive(Clone)]
+pub enum EmailSender {
+    /// Development only (refused in production by the configuration).
+    Console { outbox: Outbox, print: bool },
+    Ses { client: aws_sdk_sesv2::Client, from: String },
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("email not sent: {0}")]
+pub struct EmailError(String);
+
+impl EmailSender {
+    pub fn console(print: bool) -> Self {
+        EmailSender::Console { outbox: Outbox::default(), print }
+    }
+
+    pub fn outbox(&self) -> Option<&Outbox> {
+        match self {
+            EmailSender::Console { outbox, .. } => Some(outbox),
+            EmailSender::Ses { .. } => None,
+        }
+    }
+
+    pub async fn send(&self, email: Email) -> Result<(), EmailError> {
+        match self {
+            EmailSender::Console { outbox, print } => {
+                if *print {
+                    // The development mailbox: printed to the terminal, never to the JSON logs.
+                    eprintln!("\n----- email to {} -----\nSubject: {}\n\n{}\n-----\n", email.to, email.subject, email.text);
+                }
+                outbox.push(email);
+                Ok(())
+            }
+            EmailSender::Ses { client, from } => {
+                use aws_sdk_sesv2::types::{Body, Content, Destination, EmailContent, Message};
+                let content = |s: &str| Content::builder().data(s).charset("UTF-8").build().map_err(|e| EmailError(e.to_string()));
+                let message = Message::builder()
+                    .subject(content(&email.subject)?)
+                    .body(Body::builder().text(content(&email.text)?).build())
+                    .build();
+                client
+                    .send_email()
+                    .from_email_address(from)
+                    .destination(Destination::builder().to_addresses(&email.to).build())
+                    .content(EmailContent::builder().simple(message).build())
+                    .send()
+                    .await
+                    .map_err(|e| EmailError(aws_sdk_sesv2::error::DisplayErrorContext(e).to_string()))?;
+                Ok(())
+            }
+        }
+    }
+}

@@ -1,0 +1,175 @@
+//! The HTTP edge shared by every function: JSON in and out, the one error envelope, request
+//! ids, bearer tokens and the caller's address. Nothing here knows business rules.
+
+use std::future::Future;
+
+use lambda_http::http::{HeaderValue, StatusCode, header};
+use lambda_http::request::RequestContext;
+use lambda_http::{Body, RequestExt};
+use serde::de::DeserializeOwned;
+use serde_json::{Value, json};
+
+use crate::error::Error;
+
+pub type Request = lambda_http::Request;
+pub type Response = lambda_http::Response<Body>;
+
+/// A successful answer: a status and a JSON body.
+pub struct Reply {
+    pub status: u16,
+    pub body: Value,
+    pub headers: Vec<(&'static str, String)>,
+}
+
+impl Reply {
+    pub fn ok(body: Value) -> Self {
+        Reply { status: 200, body, headers: vec![] }
+    }
+    pub fn with_status(status: u16, body: Value) -> Self {
+        Reply { status, body, headers: vec![] }
+    }
+}
+
+/// API Gateway's request id when there is one, else a fresh one.
+pub fn request_id(req: &Request) -> String {
+    let from_gateway = match req.request_context_ref() {
+        Some(RequestContext::ApiGatewayV2(ctx)) => ctx.request_id.clone(),
+        _ => None,
+    };
+    from_gateway.filter(|id| !id.is_empty()).unwrap_or_else(|| uuid::Uuid::new_v4().to_string())
+}
+
+/// The caller's address as API Gateway (or the dev server's socket) reports it. Client-supplied
+/// headers such as X-Forwarded-For are never read.
+pub fn source_ip(req: &Request) -> Option<String> {
+    match req.request_context_ref() {
+        Some(RequestContext::ApiGatewayV2(ctx)) => ctx.http.source_ip.clone(),
+        _ => None,
+    }
+}
+
+pub fn bearer_token(req: &Request) -> Option<&str> {
+    let value = req.headers().get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim()).filter(|t| !t.is_empty())
+}
+
+pub fn header_value<'a>(req: &'a Request, name: &str) -> Option<&'a str> {
+    req.headers().get(name).and_then(|v| v.to_str().ok())
+}
+
+pub fn query_param(req: &Request, name: &str) -> Option<String> {
+    req.query_string_parameters_ref().and_then(|q| q.first(name)).map(str::to_string)
+}
+
+pub fn body_bytes(req: &Request) -> &[u8] {
+    req.body().as_ref()
+}
+
+/// Parses a JSON object body into `T`: wrong content type, malformed JSON, missing or wrongly
+/// typed fields each get a 400 with their own code; oversized bodies a 413.
+pub fn json_body<T: DeserializeOwned>(req: &Request, max_bytes: usize) -> Result<T, Error> {
+    parse_json(req, max_bytes, false)
+}
+
+/// As `json_body`, but an empty body reads as `{}`.
+pub fn optional_json_body<T: DeserializeOwned>(req: &Request, max_bytes: usize) -> Result<T, Error> {
+    parse_json(req, max_bytes, true)
+}
+
+fn parse_json<T: DeserializeOwned>(req: &Request, max_bytes: usize, empty_ok: bool) -> Result<T, Error> {
+    let bytes = body_bytes(req);
+    if bytes.len() > max_bytes {
+        return Err(Error::PayloadTooLarge { limit: max_bytes });
+    }
+    let value: Value = if bytes.iter().all(u8::is_ascii_whitespace) {
+        if !empty_ok {
+            return Err(Error::bad_request("missing_body", "a JSON object body is required"));
+        }
+        json!({})
+    } else {
+        let content_type = header_value(req, "content-type").unwrap_or_default();
+        let essence = content_type.split(';').next().unwrap_or_default().trim();
+        if !essence.eq_ignore_ascii_case("application/json") {
+            return Err(Error::bad_request("unsupported_content_type", "send the body as application/json"));
+        }
+        serde_json::from_slice(bytes).map_err(|e| Error::bad_request("invalid_json", format!("the body is not valid JSON: {e}")))?
+    };
+    if !value.is_object() {
+        return Err(Error::bad_request("invalid_json", "the body must be a JSON object"));
+    }
+    serde_json::from_value(value).map_err(|e| {
+        let text = e.to_string();
+        if text.starts_with("missing field") {
+            Error::bad_request("missing_field", text)
+        } else {
+            Error::bad_request("invalid_field", text)
+        }
+    })
+}
+
+pub fn json_response(status: u16, body: &Value, request_id: &str) -> Response {
+    let mut response = Response::new(Body::Text(body.to_string()));
+    *response.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    if let Ok(id) = HeaderValue::from_str(request_id) {
+        headers.insert("x-request-id", id);
+    }
+    response
+}
+
+/// `{"error":{"code","message",...details}}` with the error's status.
+pub fn error_response(error: &Error, request_id: &str) -> Response {
+    let mut inner = serde_json::Map::new();
+    inner.insert("code".into(), error.code().into());
+    inner.insert("message".into(), error.public_message().into());
+    inner.extend(error.details());
+    let mut response = json_response(error.status(), &json!({ "error": inner }), request_id);
+    if let Error::RateLimited { retry_after_secs } = error {
+        response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(*retry_after_secs));
+    }
+    response
+}
+
+/// Runs a handler body and turns its outcome into the response, logging one line per request
+/// (route, status, code; never bodies, codes or tokens).
+pub async fn respond<F, Fut>(req: Request, route: F) -> Response
+where
+    F: FnOnce(Request) -> Fut,
+    Fut: Future<Output = Result<Reply, Error>>,
+{
+    let request_id = request_id(&req);
+    let method = req.method().to_string();
+    let path = req.uri().path().to_string();
+    match route(req).await {
+        Ok(reply) => {
+            tracing::info!(%request_id, %method, %path, status = reply.status, "request");
+            let mut response = json_response(reply.status, &reply.body, &request_id);
+            for (name, value) in reply.headers {
+                if let Ok(v) = HeaderValue::from_str(&value) {
+                    response.headers_mut().insert(name, v);
+                }
+            }
+            response
+        }
+        Err(error) => {
+            let status = error.status();
+            if status >= 500 {
+                tracing::error!(%request_id, %method, %path, status, code = error.code(), error = ?error, "request failed");
+            } else {
+                tracing::info!(%request_id, %method, %path, status, code = error.code(), "request refused");
+            }
+            error_response(&error, &request_id)
+        }
+    }
+}
+
+pub fn not_found_route() -> Error {
+    Error::not_found("route_not_found", "no such route")
+}
+
+pub fn method_not_allowed() -> Error {
+    Error::MethodNotAllowed
+}

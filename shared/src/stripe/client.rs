@@ -1,0 +1,205 @@
+//! The few Stripe REST calls Tollgate makes, form-encoded as Stripe expects, over reqwest and
+//! rustls. The base URL is configurable so tests point it at a mock server.
+
+use std::time::Duration;
+
+use serde::de::DeserializeOwned;
+
+use super::Simulator;
+use super::events::{CheckoutSession, LineItem, List};
+use crate::catalog::CheckoutMode;
+use crate::config::Secret;
+
+#[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
+pub enum StripeError {
+    #[error("Stripe could not be reached: {0}")]
+    Unreachable(String),
+    #[error("Stripe answered {status}: {message}")]
+    Api { status: u16, message: String },
+    #[error("Stripe's answer could not be read: {0}")]
+    BadResponse(String),
+}
+
+/// What Tollgate asks of a new Checkout Session.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CheckoutRequest {
+    pub mode: CheckoutMode,
+    pub price: String,
+    pub client_reference_id: String,
+    pub metadata: Vec<(String, String)>,
+    pub customer: Option<String>,
+    pub customer_email: Option<String>,
+    pub success_url: String,
+    pub cancel_url: String,
+    /// Derived from the order id, so a retried create returns the same session.
+    pub idempotency_key: String,
+}
+
+impl CheckoutRequest {
+    /// The form fields of `POST /v1/checkout/sessions`.
+    pub fn form(&self) -> Vec<(String, String)> {
+        let mut form = vec![
+            ("mode".to_string(), self.mode.as_str().to_string()),
+            ("line_items[0][price]".to_string(), self.price.clone()),
+            ("line_items[0][quantity]".to_string(), "1".to_string()),
+            ("client_reference_id".to_string(), self.client_reference_id.clone()),
+            ("success_url".to_string(), self.success_url.clone()),
+            ("cancel_url".to_string(), self.cancel_url.clone()),
+        ];
+        for (k, v) in &self.metadata {
+            form.push((format!("metadata[{k}]"), v.clone()));
+        }
+        match (&self.customer, &self.customer_email) {
+            (Some(customer), _) => form.push(("customer".into(), customer.clone())),
+            (None, Some(email)) => {
+                form.push(("customer_email".into(), email.clone()));
+                if self.mode == CheckoutMode::Payment {
+                    // So the buyer gets a Customer that later purchases and the portal reuse.
+                    form.push(("customer_creation".into(), "always".into()));
+                }
+            }
+            (None, None) => {}
+        }
+        form
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CreatedSession {
+    pub id: String,
+    pub url: String,
+}
+
+#[derive(Clone)]
+pub struct StripeClient {
+    http: reqwest::Client,
+    base: String,
+    key: Secret,
+}
+
+const ATTEMPTS: u32 = 2;
+
+impl StripeClient {
+    pub fn new(base: &str, key: Secret) -> Self {
+        let http = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(5))
+            .timeout(Duration::from_secs(20))
+            .build()
+            .expect("a TLS client with the built-in configuration");
+        StripeClient { http, base: base.trim_end_matches('/').to_string(), key }
+    }
+
+    async fn call<T: DeserializeOwned>(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        form: Option<&[(String, String)]>,
+        idempotency_key: Option<&str>,
+    ) -> Result<Option<T>, StripeError> {
+        let url = format!("{}{path}", self.base);
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let mut request = self.http.request(method.clone(), &url).bearer_auth(self.key.expose());
+            if let Some(form) = form {
+                request = request.form(form);
+            }
+            if let Some(key) = idempotency_key {
+                request = request.header("Idempotency-Key", key);
+            }
+            let response = match request.send().await {
+                Ok(r) => r,
+                // A POST is retried only under its idempotency key, so Stripe applies it once.
+                Err(e) if attempt < ATTEMPTS && (idempotency_key.is_some() || method == reqwest::Method::GET) => {
+                    tracing::warn!(error = %e.without_url(), "retrying Stripe call");
+                    continue;
+                }
+                Err(e) => return Err(StripeError::Unreachable(e.without_url().to_string())),
+            };
+            let status = response.status();
+            if status.as_u16() == 404 && method == reqwest::Method::GET {
+                return Ok(None);
+            }
+            if (status.is_server_error() || status.as_u16() == 429) && attempt < ATTEMPTS {
+                tokio::time::sleep(Duration::from_millis(200)).await;
+                continue;
+            }
+            let body = response.bytes().await.map_err(|e| StripeError::Unreachable(e.without_url().to_string()))?;
+            if !status.is_success() {
+                return Err(StripeError::Api { status: status.as_u16(), message: error_message(&body) });
+            }
+            return serde_json::from_slice(&body).map(Some).map_err(|e| StripeError::BadResponse(e.to_string()));
+        }
+    }
+
+    pub async fn create_checkout_session(&self, request: &CheckoutRequest) -> Result<CreatedSession, StripeError> {
+        let session: CheckoutSession = self
+            .call(reqwest::Method::POST, "/v1/checkout/sessions", Some(&request.form()), Some(&request.idempotency_key))
+            .await?
+            .ok_or_else(|| StripeError::BadResponse("empty answer".into()))?;
+        let url = session.url.ok_or_else(|| StripeError::BadResponse("the session has no url".into()))?;
+        Ok(CreatedSession { id: session.id, url })
+    }
+
+    pub async fn checkout_session(&self, id: &str) -> Result<Option<CheckoutSession>, StripeError> {
+        if !valid_id(id) {
+            return Ok(None);
+        }
+        self.call(reqwest::Method::GET, &format!("/v1/checkout/sessions/{id}"), None, None).await
+    }
+
+    pub async fn line_item_prices(&self, session_id: &str) -> Result<Vec<String>, StripeError> {
+        if !valid_id(session_id) {
+            return Ok(vec![]);
+        }
+        let list: Option<List<LineItem>> =
+            self.call(reqwest::Method::GET, &format!("/v1/checkout/sessions/{session_id}/line_items"), None, None).await?;
+        Ok(list.map(|l| l.data.into_iter().filter_map(|li| li.price.map(|p| p.id)).collect()).unwrap_or_default())
+    }
+}
+
+/// Stripe ids are letters, digits and underscores; anything else never reaches a URL path.
+pub fn valid_id(id: &str) -> bool {
+    !id.is_empty() && id.len() <= 255 && id.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+fn error_message(body: &[u8]) -> String {
+    serde_json::from_slice::<serde_json::Value>(body)
+        .ok()
+        .and_then(|v| v.pointer("/error/message").and_then(|m| m.as_str()).map(str::to_string))
+        .unwrap_or_else(|| "no error message".into())
+}
+
+/// Real Stripe, or the local simulation used by `tollgate dev` when no key is configured.
+#[derive(Clone)]
+pub enum Stripe {
+    Live(StripeClient),
+    Simulated(Simulator),
+}
+
+impl Stripe {
+    pub async fn create_checkout_session(&self, request: &CheckoutRequest) -> Result<CreatedSession, StripeError> {
+        match self {
+            Stripe::Live(c) => c.create_checkout_session(request).await,
+            Stripe::Simulated(s) => Ok(s.create_checkout_session(request)),
+        }
+    }
+    pub async fn checkout_session(&self, id: &str) -> Result<Option<CheckoutSession>, StripeError> {
+        match self {
+            Stripe::Live(c) => c.checkout_session(id).await,
+            Stripe::Simulated(s) => Ok(s.checkout_session(id)),
+        }
+    }
+    pub async fn line_item_prices(&self, session_id: &str) -> Result<Vec<String>, StripeError> {
+        match self {
+            Stripe::Live(c) => c.line_item_prices(session_id).await,
+            Stripe::Simulated(s) => Ok(s.line_item_prices(session_id)),
+        }
+    }
+    pub fn simulator(&self) -> Option<&Simulator> {
+        match self {
+            Stripe::Simulated(s) => Some(s),
+            Stripe::Live(_) => None,
+        }
+    }
+}

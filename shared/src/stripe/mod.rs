@@ -1,0 +1,11 @@
+//! Stripe: webhook signatures (pure), typed views of its objects, the few REST calls Tollgate
+//! makes, and a simulation for local development without a Stripe account.
+
+pub mod client;
+pub mod events;
+pub mod signature;
+pub mod simulator;
+
+pub use client::{CheckoutRequest, CreatedSession, Stripe, StripeClient, StripeError};
+pub use events::{Charge, CheckoutSession, Event};
+pub use simulator::Simulator;
