@@ -264,7 +264,7 @@ mod tests {
     fn malformed_catalogs_are_refused_with_a_reason() {
         let cases = [
             ("not toml [", "does not parse"),
-            ("[plans.a]\nname='A'\nrank=0\n", "exactly one plan"),
+            ("[plans.a]\nname='A'\nrank=0\nmode='payment'\nprice='p'\n", "exactly one plan"),
             ("[plans.a]\nname='A'\nrank=0\ndefault=true\n[plans.b]\nname='B'\nrank=0\nmode='payment'\nprice='p'\n", "rank 0"),
             ("[plans.a]\nname='A'\nrank=0\ndefault=true\n[plans.b]\nname='B'\nrank=1\n", "needs a price"),
             ("[plans.a]\nname='A'\nrank=0\ndefault=true\ncolour='red'\n", "does not parse"),

@@ -14,7 +14,7 @@ pub mod http;
 pub mod runtime;
 pub mod store;
 pub mod stripe;
-#[cfg(any(test, feature = "testing"))]
+#[cfg(feature = "testing")]
 pub mod testing;
 
 pub use app::App;

@@ -1,0 +1,31 @@
+# The two commands: `make dev` runs Tollgate locally; `make test` runs every test.
+VENV ?= .venv
+PYTHON ?= python3
+PORT ?= 3000
+
+.PHONY: dev test venv lint-template build sam-build clean
+
+$(VENV)/.installed: scripts/requirements.txt
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r scripts/requirements.txt
+	touch $@
+
+venv: $(VENV)/.installed
+
+dev:
+	cargo run --bin tollgate -- dev --port $(PORT)
+
+test: venv
+	$(VENV)/bin/cfn-lint template.yaml
+	VENV=$(VENV) scripts/with-dynamodb.sh cargo test --workspace --no-fail-fast
+
+build:
+	cargo build --workspace --release
+
+# Needs cargo-lambda (`pip install cargo-lambda`) and aws-sam-cli.
+sam-build:
+	sam build
+
+clean:
+	cargo clean
+	rm -rf $(VENV) .aws-sam
