@@ -1,1 +1,94 @@
-fn main() {}
+//! `tollgate`: the developer CLI.
+
+use tollgate_cli::dev;
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "tollgate", about = "Tollgate developer tools", version)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run every route locally in one process (memory store and simulated Stripe by default).
+    Dev {
+        #[arg(long, default_value_t = 3000)]
+        port: u16,
+    },
+    /// Print a valid Stripe-Signature header for a payload, signed now.
+    Sign {
+        file: PathBuf,
+        #[arg(long, env = "STRIPE_WEBHOOK_SECRET", hide_env_values = true)]
+        secret: String,
+    },
+    /// POST a payload, signed now, to a webhook URL.
+    Send {
+        file: PathBuf,
+        #[arg(long, default_value = "http://127.0.0.1:3000/api/stripe/webhook")]
+        url: String,
+        #[arg(long, env = "STRIPE_WEBHOOK_SECRET", hide_env_values = true)]
+        secret: String,
+    },
+    /// Manage the DynamoDB table.
+    Table {
+        #[command(subcommand)]
+        action: TableAction,
+    },
+}
+
+#[derive(Subcommand)]
+enum TableAction {
+    /// Create the table (as template.yaml declares it) on a local endpoint.
+    Create {
+        #[arg(long, env = "TABLE_NAME", default_value = "tollgate")]
+        table: String,
+        #[arg(long, env = "DYNAMODB_ENDPOINT", default_value = "http://127.0.0.1:8000")]
+        endpoint: String,
+    },
+}
+
+fn first_secret(secret: &str) -> &str {
+    secret.split(',').next().unwrap_or_default().trim()
+}
+
+fn now() -> i64 {
+    tollgate::clock::Clock::now(&tollgate::clock::SystemClock)
+}
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    match Cli::parse().command {
+        Command::Dev { port } => dev::serve(port).await?,
+        Command::Sign { file, secret } => {
+            let payload = std::fs::read(&file)?;
+            println!("{}", tollgate::stripe::signature::header(&payload, first_secret(&secret), now()));
+        }
+        Command::Send { file, url, secret } => {
+            let payload = std::fs::read(&file)?;
+            let header = tollgate::stripe::signature::header(&payload, first_secret(&secret), now());
+            let response = reqwest::Client::new()
+                .post(&url)
+                .header("content-type", "application/json")
+                .header("stripe-signature", header)
+                .body(payload)
+                .send()
+                .await?;
+            let status = response.status();
+            println!("{status}\n{}", response.text().await?);
+            if !status.is_success() {
+                std::process::exit(1);
+            }
+        }
+        Command::Table { action: TableAction::Create { table, endpoint } } => {
+            let store = tollgate::store::DynamoDbStore::connect(&table, Some(&endpoint)).await;
+            store.create_table().await?;
+            println!("created table {table} at {endpoint}");
+        }
+    }
+    Ok(())
+}

@@ -166,10 +166,12 @@ where
     }
 }
 
-pub fn not_found_route() -> Error {
-    Error::not_found("route_not_found", "no such route")
-}
-
-pub fn method_not_allowed() -> Error {
-    Error::MethodNotAllowed
+/// The error for a request no route of `routes` (method, path) matched: 405 when the path is
+/// known under another method, else 404.
+pub fn unrouted(routes: &[(&str, &str)], path: &str) -> Error {
+    if routes.iter().any(|(_, p)| *p == path) {
+        Error::MethodNotAllowed
+    } else {
+        Error::not_found("route_not_found", "no such route")
+    }
 }

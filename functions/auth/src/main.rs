@@ -1,1 +1,6 @@
-fn main() {}
+//! The auth Lambda: wiring only.
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_http::Error> {
+    tollgate::runtime::run_lambda(|app, req| async move { tollgate_auth::handle(&app, req).await }).await
+}

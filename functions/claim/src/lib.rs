@@ -1,1 +1,49 @@
-pub fn x() {}
+//! Claiming and verifying Pro: `POST /api/pro/claim`, `GET /api/pro/verify`.
+
+use serde::Deserialize;
+use serde_json::json;
+use tollgate::auth::caller;
+use tollgate::clock::rfc3339;
+use tollgate::domain::{entitlements, purchases};
+use tollgate::http::{self, Reply, Request, Response};
+use tollgate::store::records::User;
+use tollgate::{App, Error};
+
+pub const ROUTES: &[(&str, &str)] = &[("POST", "/api/pro/claim"), ("GET", "/api/pro/verify")];
+
+pub async fn handle(app: &App, req: Request) -> Response {
+    http::respond(req, |req| async move {
+        match (req.method().as_str(), req.uri().path()) {
+            ("POST", "/api/pro/claim") => claim(app, &req).await,
+            ("GET", "/api/pro/verify") => verify(app, &req).await,
+            (_, path) => Err(http::unrouted(ROUTES, path)),
+        }
+    })
+    .await
+}
+
+#[derive(Deserialize)]
+struct ClaimRequest {
+    session_id: Option<String>,
+}
+
+async fn claim(app: &App, req: &Request) -> Result<Reply, Error> {
+    let claims = caller(app, req)?;
+    let body: ClaimRequest = http::optional_json_body(req, app.config.max_body_bytes)?;
+    let user = User { id: claims.sub.clone(), email: claims.email.clone(), created_at: 0, stripe_customer_id: None };
+    match body.session_id.as_deref().map(str::trim) {
+        Some("") => return Err(Error::bad_request("invalid_field", "session_id is empty")),
+        Some(session_id) => purchases::claim_session(app, &user, session_id).await?,
+        None => {
+            purchases::claim_by_email(app, &user).await?;
+        }
+    }
+    let (token, held) = entitlements::token_for(app, &user.id, &user.email).await?;
+    Ok(Reply::ok(json!({ "pro": held.pro, "plan": held.plan.key, "token": token })))
+}
+
+async fn verify(app: &App, req: &Request) -> Result<Reply, Error> {
+    let claims = caller(app, req)?;
+    let held = entitlements::entitlement(app, &claims.sub).await?;
+    Ok(Reply::ok(json!({ "pro": held.pro, "plan": held.plan.key, "expires_at": held.expires_at.map(rfc3339) })))
+}

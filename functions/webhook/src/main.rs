@@ -1,1 +1,6 @@
-fn main() {}
+//! The webhook Lambda: wiring only.
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_http::Error> {
+    tollgate::runtime::run_lambda(|app, req| async move { tollgate_webhook::handle(&app, req).await }).await
+}

@@ -1,8 +1,10 @@
 //! Passwordless sign-in: one-time codes and the JWTs that carry what the user owns.
 
 pub mod codes;
+pub mod identity;
 pub mod tokens;
 
+pub use identity::{caller, optional_caller};
 pub use tokens::{Claims, Tokens};
 
 /// Emails are compared and stored trimmed and lowercased.

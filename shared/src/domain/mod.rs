@@ -1,6 +1,7 @@
 //! Business rules by noun, as plain async functions over the `App`. No HTTP, no DynamoDB.
 
 pub mod entitlements;
+pub mod health;
 pub mod orders;
 pub mod purchases;
 pub mod sign_in;

@@ -1,0 +1,233 @@
+//! `tollgate dev`: every route on 127.0.0.1 in one process, through the same handlers Lambda
+//! runs, plus the simulated Stripe Checkout page when no Stripe key is configured.
+
+use std::collections::HashMap;
+use std::convert::Infallible;
+use std::net::SocketAddr;
+
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::{Bytes, Incoming};
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper_util::rt::TokioIo;
+use lambda_http::aws_lambda_events::apigw::{ApiGatewayV2httpRequestContext, ApiGatewayV2httpRequestContextHttpDescription};
+use lambda_http::request::RequestContext;
+use lambda_http::{Body, RequestExt};
+use tollgate::App;
+use tollgate::config::{Config, ProcessEnv, Source};
+use tollgate::http::{Request, Response};
+
+/// The process environment, in development unless told otherwise, with checkout returning to
+/// this server's own pages.
+struct DevEnv {
+    public_url: String,
+}
+
+impl Source for DevEnv {
+    fn get(&self, name: &str) -> Option<String> {
+        ProcessEnv.get(name).or_else(|| match name {
+            "TOLLGATE_ENV" => Some("development".to_string()),
+            "CHECKOUT_SUCCESS_URL" => Some(format!("{}/success?session_id={{CHECKOUT_SESSION_ID}}", self.public_url)),
+            "CHECKOUT_CANCEL_URL" => Some(format!("{}/", self.public_url)),
+            _ => None,
+        })
+    }
+}
+
+const MAX_REQUEST_BYTES: usize = 2 * 1024 * 1024;
+
+pub async fn serve(port: u16) -> Result<(), Box<dyn std::error::Error>> {
+    tollgate::runtime::init_dev_logging();
+    let public_url = format!("http://127.0.0.1:{port}");
+    let config = Config::from_source(&DevEnv { public_url: public_url.clone() })?;
+    let app = App::from_config(config, &public_url).await?;
+    let listener = tokio::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], port))).await?;
+    print_welcome(&app, &public_url);
+    loop {
+        let (stream, peer) = listener.accept().await?;
+        let app = app.clone();
+        tokio::spawn(async move {
+            let service = service_fn(move |req| {
+                let app = app.clone();
+                async move { Ok::<_, Infallible>(serve_one(&app, peer, req).await) }
+            });
+            if let Err(e) = http1::Builder::new().serve_connection(TokioIo::new(stream), service).await {
+                tracing::debug!(error = %e, "connection closed");
+            }
+        });
+    }
+}
+
+async fn serve_one(app: &App, peer: SocketAddr, req: hyper::Request<Incoming>) -> hyper::Response<Full<Bytes>> {
+    let (parts, body) = req.into_parts();
+    let bytes = match Limited::new(body, MAX_REQUEST_BYTES).collect().await {
+        Ok(collected) => collected.to_bytes(),
+        Err(_) => return plain(413, "text/plain", "request body too large".into()),
+    };
+    let request = lambda_request(parts, bytes.to_vec(), &peer.ip().to_string());
+    let path = request.uri().path().to_string();
+    let response = match (request.method().as_str(), path.as_str()) {
+        ("GET", "/") => return plain(200, "text/plain; charset=utf-8", welcome_text(app)),
+        ("GET", "/success") => return plain(200, "text/html; charset=utf-8", success_page(&request)),
+        ("GET", p) if p.starts_with("/dev/checkout/") => return checkout_page(app, &p["/dev/checkout/".len()..]),
+        ("POST", p) if p.starts_with("/dev/checkout/") && p.ends_with("/pay") => {
+            return pay(app, &p["/dev/checkout/".len()..p.len() - "/pay".len()]).await;
+        }
+        ("GET", "/dev/mailbox") => return mailbox(app),
+        _ => crate::route(app, request).await,
+    };
+    to_hyper(response)
+}
+
+/// The request as lambda_http presents an API Gateway HTTP API event.
+pub fn lambda_request(parts: hyper::http::request::Parts, body: Vec<u8>, source_ip: &str) -> Request {
+    let query: HashMap<String, Vec<String>> = parts
+        .uri
+        .query()
+        .map(|q| serde_urlencoded::from_str::<Vec<(String, String)>>(q).unwrap_or_default())
+        .unwrap_or_default()
+        .into_iter()
+        .fold(HashMap::new(), |mut map, (k, v)| {
+            map.entry(k).or_default().push(v);
+            map
+        });
+    let mut http = ApiGatewayV2httpRequestContextHttpDescription::default();
+    http.method = parts.method.clone();
+    http.path = Some(parts.uri.path().to_string());
+    http.source_ip = Some(source_ip.to_string());
+    let mut context = ApiGatewayV2httpRequestContext::default();
+    context.stage = Some("$default".into());
+    context.http = http;
+    let body = if body.is_empty() {
+        Body::Empty
+    } else {
+        match String::from_utf8(body) {
+            Ok(text) => Body::Text(text),
+            Err(e) => Body::Binary(e.into_bytes()),
+        }
+    };
+    let mut request = hyper::Request::from_parts(parts, body);
+    request.extensions_mut().insert(RequestContext::ApiGatewayV2(context));
+    request.with_query_string_parameters(query)
+}
+
+fn to_hyper(response: Response) -> hyper::Response<Full<Bytes>> {
+    let (parts, body) = response.into_parts();
+    let bytes = match body {
+        Body::Empty => Bytes::new(),
+        Body::Text(t) => Bytes::from(t),
+        Body::Binary(b) => Bytes::from(b),
+        _ => Bytes::new(),
+    };
+    hyper::Response::from_parts(parts, Full::new(bytes))
+}
+
+fn plain(status: u16, content_type: &str, body: String) -> hyper::Response<Full<Bytes>> {
+    hyper::Response::builder()
+        .status(status)
+        .header("content-type", content_type)
+        .body(Full::new(Bytes::from(body)))
+        .expect("a valid response")
+}
+
+fn escape(text: &str) -> String {
+    text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+}
+
+fn checkout_page(app: &App, session_id: &str) -> hyper::Response<Full<Bytes>> {
+    let Some(sim) = app.stripe.simulator() else { return plain(404, "text/plain", "Stripe is not simulated".into()) };
+    let Some((plan, email, paid)) = sim.describe(session_id) else { return plain(404, "text/plain", "no such session".into()) };
+    let id = escape(session_id);
+    let body = if paid {
+        "<p>This session is already paid.</p>".to_string()
+    } else {
+        format!("<form method=\"post\" action=\"/dev/checkout/{id}/pay\"><button type=\"submit\">Pay</button></form>")
+    };
+    plain(
+        200,
+        "text/html; charset=utf-8",
+        format!(
+            "<!doctype html><title>Tollgate simulated checkout</title><h1>Simulated Stripe Checkout</h1>\
+             <p>Plan: <b>{}</b><br>Email: {}<br>Session: <code>{id}</code></p>{body}\
+             <p><small>No money moves: paying delivers a signed checkout.session.completed to the local webhook.</small></p>",
+            escape(&plan),
+            escape(email.as_deref().unwrap_or("-")),
+        ),
+    )
+}
+
+/// Pays a simulated session and delivers Stripe's event, signed, through the webhook handler.
+async fn pay(app: &App, session_id: &str) -> hyper::Response<Full<Bytes>> {
+    let Some(sim) = app.stripe.simulator() else { return plain(404, "text/plain", "Stripe is not simulated".into()) };
+    let Some(event) = sim.pay(session_id, app.now()) else { return plain(409, "text/plain", "unknown or already paid session".into()) };
+    let status = deliver(app, event).await;
+    if status != 200 {
+        return plain(500, "text/plain", format!("the webhook answered {status}"));
+    }
+    let success = app.config.stripe.success_url.replace("{CHECKOUT_SESSION_ID}", session_id);
+    hyper::Response::builder().status(303).header("location", success).body(Full::new(Bytes::new())).expect("a valid response")
+}
+
+/// Signs an event body with the configured webhook secret and hands it to the webhook handler.
+pub async fn deliver(app: &App, event: Vec<u8>) -> u16 {
+    let secret = app.config.stripe.webhook_secrets.first().map(|s| s.expose().to_string()).unwrap_or_default();
+    let header = tollgate::stripe::signature::header(&event, &secret, app.now());
+    let request = hyper::Request::builder()
+        .method("POST")
+        .uri("/api/stripe/webhook")
+        .header("content-type", "application/json")
+        .header("stripe-signature", header)
+        .body(())
+        .expect("a valid request");
+    let (parts, ()) = request.into_parts();
+    tollgate_webhook::handle(app, lambda_request(parts, event, "127.0.0.1")).await.status().as_u16()
+}
+
+fn mailbox(app: &App) -> hyper::Response<Full<Bytes>> {
+    let mails: Vec<serde_json::Value> = app
+        .email
+        .outbox()
+        .map(|o| o.all())
+        .unwrap_or_default()
+        .into_iter()
+        .map(|m| serde_json::json!({ "to": m.to, "subject": m.subject, "text": m.text }))
+        .collect();
+    plain(200, "application/json", serde_json::Value::from(mails).to_string())
+}
+
+fn success_page(req: &Request) -> String {
+    let session = req.query_string_parameters_ref().and_then(|q| q.first("session_id")).unwrap_or("").to_string();
+    format!(
+        "<!doctype html><title>Paid</title><h1>Payment complete</h1><p>Session <code>{0}</code></p>\
+         <p>Claim it: <code>curl -X POST localhost:3000/api/pro/claim -H \"authorization: Bearer $TOKEN\" \
+         -H 'content-type: application/json' -d '{{\"session_id\":\"{0}\"}}'</code></p>",
+        escape(&session)
+    )
+}
+
+fn welcome_text(app: &App) -> String {
+    let mut text = String::from("Tollgate dev server\n\nRoutes:\n");
+    for (method, path) in crate::routes() {
+        text.push_str(&format!("  {method:<5} {path}\n"));
+    }
+    text.push_str(&format!(
+        "\nStore: {}   Stripe: {}   Email: {}\n",
+        app.store.kind(),
+        if app.stripe.simulator().is_some() { "simulated" } else { "live API" },
+        if app.email.outbox().is_some() { "console (GET /dev/mailbox)" } else { "SES" },
+    ));
+    text
+}
+
+fn print_welcome(app: &App, url: &str) {
+    println!("{}", welcome_text(app));
+    println!(
+        "Listening on {url}\n\nWalkthrough:\n\
+         1. curl -s {url}/api/auth/request-code -H 'content-type: application/json' -d '{{\"email\":\"you@example.com\"}}'\n\
+         2. curl -s {url}/api/auth/verify-code -H 'content-type: application/json' -d '{{\"email\":\"you@example.com\",\"code\":\"CODE\"}}'\n\
+         3. curl -s {url}/api/checkout/create -H \"authorization: Bearer $TOKEN\" -H 'content-type: application/json' -d '{{\"plan\":\"pro\"}}'\n\
+         4. open the url it returns and press Pay (or: curl -X POST {url}/dev/checkout/SESSION_ID/pay)\n\
+         5. curl -s -X POST {url}/api/pro/claim -H \"authorization: Bearer $TOKEN\" -H 'content-type: application/json' -d '{{\"session_id\":\"SESSION_ID\"}}'\n\
+         6. curl -s {url}/api/pro/verify -H \"authorization: Bearer $TOKEN\"\n"
+    );
+}

@@ -1,0 +1,28 @@
+//! The developer CLI's library: the dev server and its router, shared with the tests.
+
+pub mod dev;
+
+use tollgate::App;
+use tollgate::http::{Request, Response};
+
+/// Every route of every function, by path, as API Gateway and the function URL route them.
+pub async fn route(app: &App, req: Request) -> Response {
+    let path = req.uri().path();
+    if path.starts_with("/api/auth/") || path == "/healthz" {
+        tollgate_auth::handle(app, req).await
+    } else if path.starts_with("/api/checkout/") {
+        tollgate_checkout::handle(app, req).await
+    } else if path == "/api/stripe/webhook" {
+        tollgate_webhook::handle(app, req).await
+    } else if path.starts_with("/api/pro/") {
+        tollgate_claim::handle(app, req).await
+    } else {
+        // Falls through to the not-found envelope.
+        tollgate_auth::handle(app, req).await
+    }
+}
+
+/// Every (method, path) the functions serve.
+pub fn routes() -> Vec<(&'static str, &'static str)> {
+    [tollgate_auth::ROUTES, tollgate_checkout::ROUTES, tollgate_webhook::ROUTES, tollgate_claim::ROUTES].concat()
+}
