@@ -13,7 +13,7 @@ $(VENV)/.installed: scripts/requirements.txt
 venv: $(VENV)/.installed
 
 dev:
-	cargo run --bin tollgate -- dev --port $(PORT)
+	DEBUG_AUTH_CODES=$${DEBUG_AUTH_CODES:-1} cargo run --bin tollgate -- dev --port $(PORT)
 
 test: venv
 	$(VENV)/bin/cfn-lint template.yaml

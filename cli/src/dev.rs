@@ -1,7 +1,6 @@
 //! `tollgate dev`: every route on 127.0.0.1 in one process, through the same handlers Lambda
 //! runs, plus the simulated Stripe Checkout page when no Stripe key is configured.
 
-use std::collections::HashMap;
 use std::convert::Infallible;
 use std::net::SocketAddr;
 
@@ -10,12 +9,10 @@ use hyper::body::{Bytes, Incoming};
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
-use lambda_http::aws_lambda_events::apigw::{ApiGatewayV2httpRequestContext, ApiGatewayV2httpRequestContextHttpDescription};
-use lambda_http::request::RequestContext;
 use lambda_http::{Body, RequestExt};
 use tollgate::App;
 use tollgate::config::{Config, ProcessEnv, Source};
-use tollgate::http::{Request, Response};
+use tollgate::http::{Request, Response, gateway_request as lambda_request};
 
 /// The process environment, in development unless told otherwise, with checkout returning to
 /// this server's own pages.
@@ -77,38 +74,6 @@ async fn serve_one(app: &App, peer: SocketAddr, req: hyper::Request<Incoming>) -
         _ => crate::route(app, request).await,
     };
     to_hyper(response)
-}
-
-/// The request as lambda_http presents an API Gateway HTTP API event.
-pub fn lambda_request(parts: hyper::http::request::Parts, body: Vec<u8>, source_ip: &str) -> Request {
-    let query: HashMap<String, Vec<String>> = parts
-        .uri
-        .query()
-        .map(|q| serde_urlencoded::from_str::<Vec<(String, String)>>(q).unwrap_or_default())
-        .unwrap_or_default()
-        .into_iter()
-        .fold(HashMap::new(), |mut map, (k, v)| {
-            map.entry(k).or_default().push(v);
-            map
-        });
-    let mut http = ApiGatewayV2httpRequestContextHttpDescription::default();
-    http.method = parts.method.clone();
-    http.path = Some(parts.uri.path().to_string());
-    http.source_ip = Some(source_ip.to_string());
-    let mut context = ApiGatewayV2httpRequestContext::default();
-    context.stage = Some("$default".into());
-    context.http = http;
-    let body = if body.is_empty() {
-        Body::Empty
-    } else {
-        match String::from_utf8(body) {
-            Ok(text) => Body::Text(text),
-            Err(e) => Body::Binary(e.into_bytes()),
-        }
-    };
-    let mut request = hyper::Request::from_parts(parts, body);
-    request.extensions_mut().insert(RequestContext::ApiGatewayV2(context));
-    request.with_query_string_parameters(query)
 }
 
 fn to_hyper(response: Response) -> hyper::Response<Full<Bytes>> {

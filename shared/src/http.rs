@@ -4,6 +4,7 @@
 use std::future::Future;
 
 use lambda_http::http::{HeaderValue, StatusCode, header};
+use lambda_http::aws_lambda_events::apigw::{ApiGatewayV2httpRequestContext, ApiGatewayV2httpRequestContextHttpDescription};
 use lambda_http::request::RequestContext;
 use lambda_http::{Body, RequestExt};
 use serde::de::DeserializeOwned;
@@ -175,3 +176,29 @@ pub fn unrouted(routes: &[(&str, &str)], path: &str) -> Error {
         Error::not_found("route_not_found", "no such route")
     }
 }
+
+/// A request as lambda_http presents an API Gateway HTTP API event (the dev server and tests
+/// build theirs with it): query parameters parsed, the caller's address in the context.
+pub fn gateway_request(parts: lambda_http::http::request::Parts, body: Vec<u8>, source_ip: &str) -> Request {
+    let query: lambda_http::aws_lambda_events::query_map::QueryMap =
+        parts.uri.query().unwrap_or_default().parse().unwrap_or_default();
+    let mut http = ApiGatewayV2httpRequestContextHttpDescription::default();
+    http.method = parts.method.clone();
+    http.path = Some(parts.uri.path().to_string());
+    http.source_ip = Some(source_ip.to_string());
+    let mut context = ApiGatewayV2httpRequestContext::default();
+    context.stage = Some("$default".into());
+    context.http = http;
+    let body = if body.is_empty() {
+        Body::Empty
+    } else {
+        match String::from_utf8(body) {
+            Ok(text) => Body::Text(text),
+            Err(e) => Body::Binary(e.into_bytes()),
+        }
+    };
+    let mut request = lambda_http::http::Request::from_parts(parts, body);
+    request.extensions_mut().insert(RequestContext::ApiGatewayV2(context));
+    request.with_query_string_parameters(query)
+}
+

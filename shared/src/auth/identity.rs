@@ -11,7 +11,7 @@ pub fn caller(app: &App, req: &Request) -> Result<Claims, Error> {
         None => Err(Error::unauthorized("missing_token", "an Authorization: Bearer token is required")),
         Some(_) => {
             let token = bearer_token(req).ok_or_else(|| Error::unauthorized("invalid_token", "the Authorization header is not a Bearer token"))?;
-            app.tokens.verify(token)
+            app.tokens.verify(token, app.now())
         }
     }
 }
