@@ -27,6 +27,9 @@ pub enum Error {
     EmailFailed,
     #[error("the store is unavailable")]
     StoreUnavailable(#[source] crate::store::StoreError),
+    /// Health checks only: the service cannot serve right now.
+    #[error("{message}")]
+    Unhealthy { code: &'static str, message: String },
     #[error("internal error")]
     Internal(String),
 }
@@ -59,7 +62,8 @@ impl Error {
             | Error::Unauthorized { code, .. }
             | Error::Forbidden { code, .. }
             | Error::NotFound { code, .. }
-            | Error::Conflict { code, .. } => code,
+            | Error::Conflict { code, .. }
+            | Error::Unhealthy { code, .. } => code,
             Error::PayloadTooLarge { .. } => "payload_too_large",
             Error::MethodNotAllowed => "method_not_allowed",
             Error::RateLimited { .. } => "rate_limited",
@@ -81,8 +85,8 @@ impl Error {
             Error::MethodNotAllowed => 405,
             Error::RateLimited { .. } => 429,
             Error::Stripe { .. } | Error::EmailFailed => 502,
-            Error::StoreUnavailable(_) => 503,
-            Error::Internal(_) => 500,
+            Error::Unhealthy { .. } => 503,
+            Error::StoreUnavailable(_) | Error::Internal(_) => 500,
         }
     }
 

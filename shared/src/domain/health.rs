@@ -4,5 +4,8 @@ use crate::app::App;
 use crate::error::Error;
 
 pub async fn check(app: &App) -> Result<(), Error> {
-    app.store.ping().await.map_err(Error::StoreUnavailable)
+    app.store.ping().await.map_err(|e| {
+        tracing::error!(error = %e, "health check: the store does not answer");
+        Error::Unhealthy { code: "store_unavailable", message: "the store does not answer".into() }
+    })
 }
