@@ -24,7 +24,10 @@ impl Source for DevEnv {
     fn get(&self, name: &str) -> Option<String> {
         ProcessEnv.get(name).or_else(|| match name {
             "TOLLGATE_ENV" => Some("development".to_string()),
-            "CHECKOUT_SUCCESS_URL" => Some(format!("{}/success?session_id={{CHECKOUT_SESSION_ID}}", self.public_url)),
+            "CHECKOUT_SUCCESS_URL" => Some(format!(
+                "{}/success?session_id={{CHECKOUT_SESSION_ID}}",
+                self.public_url
+            )),
             "CHECKOUT_CANCEL_URL" => Some(format!("{}/", self.public_url)),
             _ => None,
         })
@@ -36,7 +39,9 @@ const MAX_REQUEST_BYTES: usize = 2 * 1024 * 1024;
 pub async fn serve(port: u16) -> Result<(), Box<dyn std::error::Error>> {
     tollgate::runtime::init_dev_logging();
     let public_url = format!("http://127.0.0.1:{port}");
-    let config = Config::from_source(&DevEnv { public_url: public_url.clone() })?;
+    let config = Config::from_source(&DevEnv {
+        public_url: public_url.clone(),
+    })?;
     let app = App::from_config(config, &public_url).await?;
     let listener = tokio::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], port))).await?;
     print_welcome(&app, &public_url);
@@ -48,14 +53,21 @@ pub async fn serve(port: u16) -> Result<(), Box<dyn std::error::Error>> {
                 let app = app.clone();
                 async move { Ok::<_, Infallible>(serve_one(&app, peer, req).await) }
             });
-            if let Err(e) = http1::Builder::new().serve_connection(TokioIo::new(stream), service).await {
+            if let Err(e) = http1::Builder::new()
+                .serve_connection(TokioIo::new(stream), service)
+                .await
+            {
                 tracing::debug!(error = %e, "connection closed");
             }
         });
     }
 }
 
-async fn serve_one(app: &App, peer: SocketAddr, req: hyper::Request<Incoming>) -> hyper::Response<Full<Bytes>> {
+async fn serve_one(
+    app: &App,
+    peer: SocketAddr,
+    req: hyper::Request<Incoming>,
+) -> hyper::Response<Full<Bytes>> {
     let (parts, body) = req.into_parts();
     let bytes = match Limited::new(body, MAX_REQUEST_BYTES).collect().await {
         Ok(collected) => collected.to_bytes(),
@@ -65,8 +77,12 @@ async fn serve_one(app: &App, peer: SocketAddr, req: hyper::Request<Incoming>) -
     let path = request.uri().path().to_string();
     let response = match (request.method().as_str(), path.as_str()) {
         ("GET", "/") => return plain(200, "text/plain; charset=utf-8", welcome_text(app)),
-        ("GET", "/success") => return plain(200, "text/html; charset=utf-8", success_page(&request)),
-        ("GET", p) if p.starts_with("/dev/checkout/") => return checkout_page(app, &p["/dev/checkout/".len()..]),
+        ("GET", "/success") => {
+            return plain(200, "text/html; charset=utf-8", success_page(&request));
+        }
+        ("GET", p) if p.starts_with("/dev/checkout/") => {
+            return checkout_page(app, &p["/dev/checkout/".len()..]);
+        }
         ("POST", p) if p.starts_with("/dev/checkout/") && p.ends_with("/pay") => {
             return pay(app, &p["/dev/checkout/".len()..p.len() - "/pay".len()]).await;
         }
@@ -96,17 +112,26 @@ fn plain(status: u16, content_type: &str, body: String) -> hyper::Response<Full<
 }
 
 fn escape(text: &str) -> String {
-    text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
 }
 
 fn checkout_page(app: &App, session_id: &str) -> hyper::Response<Full<Bytes>> {
-    let Some(sim) = app.stripe.simulator() else { return plain(404, "text/plain", "Stripe is not simulated".into()) };
-    let Some((plan, email, paid)) = sim.describe(session_id) else { return plain(404, "text/plain", "no such session".into()) };
+    let Some(sim) = app.stripe.simulator() else {
+        return plain(404, "text/plain", "Stripe is not simulated".into());
+    };
+    let Some((plan, email, paid)) = sim.describe(session_id) else {
+        return plain(404, "text/plain", "no such session".into());
+    };
     let id = escape(session_id);
     let body = if paid {
         "<p>This session is already paid.</p>".to_string()
     } else {
-        format!("<form method=\"post\" action=\"/dev/checkout/{id}/pay\"><button type=\"submit\">Pay</button></form>")
+        format!(
+            "<form method=\"post\" action=\"/dev/checkout/{id}/pay\"><button type=\"submit\">Pay</button></form>"
+        )
     };
     plain(
         200,
@@ -123,19 +148,37 @@ fn checkout_page(app: &App, session_id: &str) -> hyper::Response<Full<Bytes>> {
 
 /// Pays a simulated session and delivers Stripe's event, signed, through the webhook handler.
 async fn pay(app: &App, session_id: &str) -> hyper::Response<Full<Bytes>> {
-    let Some(sim) = app.stripe.simulator() else { return plain(404, "text/plain", "Stripe is not simulated".into()) };
-    let Some(event) = sim.pay(session_id, app.now()) else { return plain(409, "text/plain", "unknown or already paid session".into()) };
+    let Some(sim) = app.stripe.simulator() else {
+        return plain(404, "text/plain", "Stripe is not simulated".into());
+    };
+    let Some(event) = sim.pay(session_id, app.now()) else {
+        return plain(409, "text/plain", "unknown or already paid session".into());
+    };
     let status = deliver(app, event).await;
     if status != 200 {
         return plain(500, "text/plain", format!("the webhook answered {status}"));
     }
-    let success = app.config.stripe.success_url.replace("{CHECKOUT_SESSION_ID}", session_id);
-    hyper::Response::builder().status(303).header("location", success).body(Full::new(Bytes::new())).expect("a valid response")
+    let success = app
+        .config
+        .stripe
+        .success_url
+        .replace("{CHECKOUT_SESSION_ID}", session_id);
+    hyper::Response::builder()
+        .status(303)
+        .header("location", success)
+        .body(Full::new(Bytes::new()))
+        .expect("a valid response")
 }
 
 /// Signs an event body with the configured webhook secret and hands it to the webhook handler.
 pub async fn deliver(app: &App, event: Vec<u8>) -> u16 {
-    let secret = app.config.stripe.webhook_secrets.first().map(|s| s.expose().to_string()).unwrap_or_default();
+    let secret = app
+        .config
+        .stripe
+        .webhook_secrets
+        .first()
+        .map(|s| s.expose().to_string())
+        .unwrap_or_default();
     let header = tollgate::stripe::signature::header(&event, &secret, app.now());
     let request = hyper::Request::builder()
         .method("POST")
@@ -145,7 +188,10 @@ pub async fn deliver(app: &App, event: Vec<u8>) -> u16 {
         .body(())
         .expect("a valid request");
     let (parts, ()) = request.into_parts();
-    tollgate_webhook::handle(app, lambda_request(parts, event, "127.0.0.1")).await.status().as_u16()
+    tollgate_webhook::handle(app, lambda_request(parts, event, "127.0.0.1"))
+        .await
+        .status()
+        .as_u16()
 }
 
 fn mailbox(app: &App) -> hyper::Response<Full<Bytes>> {
@@ -157,11 +203,19 @@ fn mailbox(app: &App) -> hyper::Response<Full<Bytes>> {
         .into_iter()
         .map(|m| serde_json::json!({ "to": m.to, "subject": m.subject, "text": m.text }))
         .collect();
-    plain(200, "application/json", serde_json::Value::from(mails).to_string())
+    plain(
+        200,
+        "application/json",
+        serde_json::Value::from(mails).to_string(),
+    )
 }
 
 fn success_page(req: &Request) -> String {
-    let session = req.query_string_parameters_ref().and_then(|q| q.first("session_id")).unwrap_or("").to_string();
+    let session = req
+        .query_string_parameters_ref()
+        .and_then(|q| q.first("session_id"))
+        .unwrap_or("")
+        .to_string();
     format!(
         "<!doctype html><title>Paid</title><h1>Payment complete</h1><p>Session <code>{0}</code></p>\
          <p>Claim it: <code>curl -X POST localhost:3000/api/pro/claim -H \"authorization: Bearer $TOKEN\" \
@@ -178,8 +232,16 @@ fn welcome_text(app: &App) -> String {
     text.push_str(&format!(
         "\nStore: {}   Stripe: {}   Email: {}\n",
         app.store.kind(),
-        if app.stripe.simulator().is_some() { "simulated" } else { "live API" },
-        if app.email.outbox().is_some() { "console (GET /dev/mailbox)" } else { "SES" },
+        if app.stripe.simulator().is_some() {
+            "simulated"
+        } else {
+            "live API"
+        },
+        if app.email.outbox().is_some() {
+            "console (GET /dev/mailbox)"
+        } else {
+            "SES"
+        },
     ));
     text
 }

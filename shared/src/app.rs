@@ -35,22 +35,48 @@ pub struct App {
 
 impl App {
     /// Assembles an app from parts (tests and the dev server choose their own store and clock).
-    pub fn new(config: Config, catalog: Catalog, store: Store, stripe: Stripe, email: EmailSender, clock: Arc<dyn Clock>) -> Self {
+    pub fn new(
+        config: Config,
+        catalog: Catalog,
+        store: Store,
+        stripe: Stripe,
+        email: EmailSender,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
         let tokens = Tokens::new(&config.tokens);
         let code_key = Arc::new(codes::hashing_key(config.tokens.secret.expose()));
-        App { config: Arc::new(config), catalog: Arc::new(catalog), store, stripe, email, tokens, clock, code_key }
+        App {
+            config: Arc::new(config),
+            catalog: Arc::new(catalog),
+            store,
+            stripe,
+            email,
+            tokens,
+            clock,
+            code_key,
+        }
     }
 
     /// The catalog from `CATALOG_PATH` or the built-in one, prices resolved from the environment.
     pub fn load_catalog(config: &Config) -> Result<Catalog, StartupError> {
-        let resolver = PriceResolver { lookup: &|name| std::env::var(name).ok().filter(|v| !v.is_empty()), simulated: config.stripe.secret_key.is_none() };
+        let resolver = PriceResolver {
+            lookup: &|name| std::env::var(name).ok().filter(|v| !v.is_empty()),
+            simulated: config.stripe.secret_key.is_none(),
+        };
         match &config.catalog_path {
             Some(path) => {
-                let text = std::fs::read_to_string(path)
-                    .map_err(|e| StartupError::CatalogFile { path: path.clone(), message: e.to_string() })?;
+                let text =
+                    std::fs::read_to_string(path).map_err(|e| StartupError::CatalogFile {
+                        path: path.clone(),
+                        message: e.to_string(),
+                    })?;
                 Ok(Catalog::parse(&text, path, &resolver)?)
             }
-            None => Ok(Catalog::parse(BUILT_IN, "built-in catalog.toml", &resolver)?),
+            None => Ok(Catalog::parse(
+                BUILT_IN,
+                "built-in catalog.toml",
+                &resolver,
+            )?),
         }
     }
 
@@ -60,7 +86,9 @@ impl App {
         let catalog = Self::load_catalog(&config)?;
         let store = match &config.store {
             StoreConfig::Memory => Store::memory(),
-            StoreConfig::DynamoDb { table, endpoint } => Store::dynamodb(DynamoDbStore::connect(table, endpoint.as_deref()).await),
+            StoreConfig::DynamoDb { table, endpoint } => {
+                Store::dynamodb(DynamoDbStore::connect(table, endpoint.as_deref()).await)
+            }
         };
         let stripe = match &config.stripe.secret_key {
             Some(key) => Stripe::Live(StripeClient::new(&config.stripe.api_base, key.clone())),
@@ -70,10 +98,20 @@ impl App {
             EmailConfig::Console => EmailSender::console(true),
             EmailConfig::Ses { from } => {
                 let shared = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-                EmailSender::Ses { client: aws_sdk_sesv2::Client::new(&shared), from: from.clone() }
+                EmailSender::Ses {
+                    client: aws_sdk_sesv2::Client::new(&shared),
+                    from: from.clone(),
+                }
             }
         };
-        Ok(Self::new(config, catalog, store, stripe, email, Arc::new(SystemClock)))
+        Ok(Self::new(
+            config,
+            catalog,
+            store,
+            stripe,
+            email,
+            Arc::new(SystemClock),
+        ))
     }
 
     /// For Lambda: configuration from the environment, refusing to start on any error.

@@ -34,7 +34,10 @@ impl Outbox {
 pub enum EmailSender {
     /// Development only (refused in production by the configuration).
     Console { outbox: Outbox, print: bool },
-    Ses { client: aws_sdk_sesv2::Client, from: String },
+    Ses {
+        client: aws_sdk_sesv2::Client,
+        from: String,
+    },
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -43,7 +46,10 @@ pub struct EmailError(String);
 
 impl EmailSender {
     pub fn console(print: bool) -> Self {
-        EmailSender::Console { outbox: Outbox::default(), print }
+        EmailSender::Console {
+            outbox: Outbox::default(),
+            print,
+        }
     }
 
     pub fn outbox(&self) -> Option<&Outbox> {
@@ -58,14 +64,23 @@ impl EmailSender {
             EmailSender::Console { outbox, print } => {
                 if *print {
                     // The development mailbox: printed to the terminal, never to the JSON logs.
-                    eprintln!("\n----- email to {} -----\nSubject: {}\n\n{}\n-----\n", email.to, email.subject, email.text);
+                    eprintln!(
+                        "\n----- email to {} -----\nSubject: {}\n\n{}\n-----\n",
+                        email.to, email.subject, email.text
+                    );
                 }
                 outbox.push(email);
                 Ok(())
             }
             EmailSender::Ses { client, from } => {
                 use aws_sdk_sesv2::types::{Body, Content, Destination, EmailContent, Message};
-                let content = |s: &str| Content::builder().data(s).charset("UTF-8").build().map_err(|e| EmailError(e.to_string()));
+                let content = |s: &str| {
+                    Content::builder()
+                        .data(s)
+                        .charset("UTF-8")
+                        .build()
+                        .map_err(|e| EmailError(e.to_string()))
+                };
                 let message = Message::builder()
                     .subject(content(&email.subject)?)
                     .body(Body::builder().text(content(&email.text)?).build())
@@ -77,7 +92,9 @@ impl EmailSender {
                     .content(EmailContent::builder().simple(message).build())
                     .send()
                     .await
-                    .map_err(|e| EmailError(aws_sdk_sesv2::error::DisplayErrorContext(e).to_string()))?;
+                    .map_err(|e| {
+                        EmailError(aws_sdk_sesv2::error::DisplayErrorContext(e).to_string())
+                    })?;
                 Ok(())
             }
         }

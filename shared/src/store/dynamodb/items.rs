@@ -18,11 +18,17 @@ pub fn to_attribute(value: &Value) -> AttributeValue {
 }
 
 pub fn to_attributes(item: &Item) -> Attributes {
-    item.0.iter().map(|(k, v)| (k.clone(), to_attribute(v))).collect()
+    item.0
+        .iter()
+        .map(|(k, v)| (k.clone(), to_attribute(v)))
+        .collect()
 }
 
 pub fn key_attributes(key: &Key) -> Attributes {
-    HashMap::from([(PK.to_string(), AttributeValue::S(key.pk.clone())), (SK.to_string(), AttributeValue::S(key.sk.clone()))])
+    HashMap::from([
+        (PK.to_string(), AttributeValue::S(key.pk.clone())),
+        (SK.to_string(), AttributeValue::S(key.sk.clone())),
+    ])
 }
 
 pub fn from_attributes(attrs: &Attributes) -> Result<Item, StoreError> {
@@ -30,9 +36,16 @@ pub fn from_attributes(attrs: &Attributes) -> Result<Item, StoreError> {
     for (name, attr) in attrs {
         let value = match attr {
             AttributeValue::S(s) => Value::S(s.clone()),
-            AttributeValue::N(n) => Value::N(n.parse().map_err(|_| StoreError::Invalid(format!("{name} is not a whole number")))?),
+            AttributeValue::N(n) => Value::N(
+                n.parse()
+                    .map_err(|_| StoreError::Invalid(format!("{name} is not a whole number")))?,
+            ),
             AttributeValue::Bool(b) => Value::Bool(*b),
-            _ => return Err(StoreError::Invalid(format!("{name} has a type Tollgate does not write"))),
+            _ => {
+                return Err(StoreError::Invalid(format!(
+                    "{name} has a type Tollgate does not write"
+                )));
+            }
         };
         item.0.insert(name.clone(), value);
     }
@@ -68,14 +81,31 @@ impl Expr {
             Condition::NotExists => format!("attribute_not_exists({})", self.name(PK)),
             Condition::Exists => format!("attribute_exists({})", self.name(PK)),
             Condition::Absent(n) => format!("attribute_not_exists({})", self.name(n)),
-            Condition::Equals(n, v) => format!("{} = {}", self.name(n), self.value(to_attribute(v))),
-            Condition::AtLeast(n, v) => format!("{} >= {}", self.name(n), self.value(AttributeValue::N(v.to_string()))),
+            Condition::Equals(n, v) => {
+                format!("{} = {}", self.name(n), self.value(to_attribute(v)))
+            }
+            Condition::AtLeast(n, v) => format!(
+                "{} >= {}",
+                self.name(n),
+                self.value(AttributeValue::N(v.to_string()))
+            ),
             Condition::AbsentOrBelow(n, v) => {
                 let name = self.name(n);
-                format!("(attribute_not_exists({name}) OR {name} < {})", self.value(AttributeValue::N(v.to_string())))
+                format!(
+                    "(attribute_not_exists({name}) OR {name} < {})",
+                    self.value(AttributeValue::N(v.to_string()))
+                )
             }
-            Condition::And(all) => self.join(all, " AND ", "attribute_exists(PK) OR attribute_not_exists(PK)"),
-            Condition::Or(any) => self.join(any, " OR ", "attribute_exists(PK) AND attribute_not_exists(PK)"),
+            Condition::And(all) => self.join(
+                all,
+                " AND ",
+                "attribute_exists(PK) OR attribute_not_exists(PK)",
+            ),
+            Condition::Or(any) => self.join(
+                any,
+                " OR ",
+                "attribute_exists(PK) AND attribute_not_exists(PK)",
+            ),
             Condition::Not(c) => format!("(NOT {})", self.condition(c)),
         }
     }
@@ -91,11 +121,18 @@ impl Expr {
     pub fn update(&mut self, update: &Update) -> String {
         let mut sets: Vec<String> = Vec::new();
         for (n, v) in &update.set {
-            sets.push(format!("{} = {}", self.name(n), self.value(to_attribute(v))));
+            sets.push(format!(
+                "{} = {}",
+                self.name(n),
+                self.value(to_attribute(v))
+            ));
         }
         for (n, v) in &update.set_if_absent {
             let name = self.name(n);
-            sets.push(format!("{name} = if_not_exists({name}, {})", self.value(to_attribute(v))));
+            sets.push(format!(
+                "{name} = if_not_exists({name}, {})",
+                self.value(to_attribute(v))
+            ));
         }
         let mut clauses = Vec::new();
         if !sets.is_empty() {
@@ -105,7 +142,13 @@ impl Expr {
             let adds: Vec<String> = update
                 .add
                 .iter()
-                .map(|(n, by)| format!("{} {}", self.name(n), self.value(AttributeValue::N(by.to_string()))))
+                .map(|(n, by)| {
+                    format!(
+                        "{} {}",
+                        self.name(n),
+                        self.value(AttributeValue::N(by.to_string()))
+                    )
+                })
                 .collect();
             clauses.push(format!("ADD {}", adds.join(", ")));
         }
@@ -115,7 +158,11 @@ impl Expr {
         }
         if clauses.is_empty() {
             // An update that changes nothing still creates the item, as in the memory store.
-            clauses.push(format!("SET {} = {}", self.name(SK), self.value(AttributeValue::S(update.key.sk.clone()))));
+            clauses.push(format!(
+                "SET {} = {}",
+                self.name(SK),
+                self.value(AttributeValue::S(update.key.sk.clone()))
+            ));
         }
         clauses.join(" ")
     }
@@ -134,14 +181,20 @@ mod tests {
 
     #[test]
     fn items_round_trip_through_attributes() {
-        let item = Item::new(&Key::new("USER#1", "PROFILE")).with("email", "a@b.co").with("n", 42).with("ok", true);
+        let item = Item::new(&Key::new("USER#1", "PROFILE"))
+            .with("email", "a@b.co")
+            .with("n", 42)
+            .with("ok", true);
         assert_eq!(from_attributes(&to_attributes(&item)).unwrap(), item);
     }
 
     #[test]
     fn conditions_use_placeholders_for_every_name() {
         let mut e = Expr::default();
-        let text = e.condition(&Condition::And(vec![Condition::Exists, Condition::equals("status", "pending")]));
+        let text = e.condition(&Condition::And(vec![
+            Condition::Exists,
+            Condition::equals("status", "pending"),
+        ]));
         assert_eq!(text, "(attribute_exists(#n0) AND #n1 = :v0)");
         assert_eq!(e.names["#n1"], "status");
     }
@@ -149,7 +202,14 @@ mod tests {
     #[test]
     fn updates_render_set_add_and_remove() {
         let mut e = Expr::default();
-        let u = Update::new(Key::new("a", "b")).set("status", "paid").set_if_absent("first", 1).add("count", 1).remove("x");
-        assert_eq!(e.update(&u), "SET #n0 = :v0, #n1 = if_not_exists(#n1, :v1) ADD #n2 :v2 REMOVE #n3");
+        let u = Update::new(Key::new("a", "b"))
+            .set("status", "paid")
+            .set_if_absent("first", 1)
+            .add("count", 1)
+            .remove("x");
+        assert_eq!(
+            e.update(&u),
+            "SET #n0 = :v0, #n1 = if_not_exists(#n1, :v1) ADD #n2 :v2 REMOVE #n3"
+        );
     }
 }
