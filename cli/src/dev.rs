@@ -6,6 +6,7 @@ use std::net::SocketAddr;
 
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::{Bytes, Incoming};
+use hyper::header::HeaderValue;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
@@ -68,6 +69,33 @@ async fn serve_one(
     peer: SocketAddr,
     req: hyper::Request<Incoming>,
 ) -> hyper::Response<Full<Bytes>> {
+    let mut response = route_one(app, peer, req).await;
+    // A local frontend runs on another port; in production API Gateway's CORS settings apply.
+    let headers = response.headers_mut();
+    headers.insert("access-control-allow-origin", HeaderValue::from_static("*"));
+    headers.insert(
+        "access-control-allow-headers",
+        HeaderValue::from_static("authorization, content-type, idempotency-key"),
+    );
+    headers.insert(
+        "access-control-allow-methods",
+        HeaderValue::from_static("GET, POST, DELETE, OPTIONS"),
+    );
+    headers.insert(
+        "access-control-expose-headers",
+        HeaderValue::from_static("x-request-id, retry-after"),
+    );
+    response
+}
+
+async fn route_one(
+    app: &App,
+    peer: SocketAddr,
+    req: hyper::Request<Incoming>,
+) -> hyper::Response<Full<Bytes>> {
+    if req.method() == hyper::Method::OPTIONS {
+        return plain(204, "text/plain", String::new());
+    }
     let (parts, body) = req.into_parts();
     let bytes = match Limited::new(body, MAX_REQUEST_BYTES).collect().await {
         Ok(collected) => collected.to_bytes(),

@@ -52,6 +52,19 @@ impl EmailSender {
         }
     }
 
+    /// Amazon SES v2 from the default AWS chain, or a local endpoint (tests use moto's server).
+    pub async fn ses(from: &str, endpoint: Option<&str>) -> Self {
+        let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
+        if let Some(url) = endpoint {
+            loader = loader.endpoint_url(url);
+        }
+        let shared = loader.load().await;
+        EmailSender::Ses {
+            client: aws_sdk_sesv2::Client::new(&shared),
+            from: from.to_string(),
+        }
+    }
+
     pub fn outbox(&self) -> Option<&Outbox> {
         match self {
             EmailSender::Console { outbox, .. } => Some(outbox),

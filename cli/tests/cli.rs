@@ -1,0 +1,304 @@
+//! The `tollgate` binary itself: `sign`, `send`, `table create`, and `dev` serving the whole
+//! journey over real HTTP on loopback (the child is killed when the test ends).
+
+use std::net::TcpListener;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use wiremock::matchers::{method, path};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+const BIN: &str = env!("CARGO_BIN_EXE_tollgate");
+const SECRET: &str = "whsec_cli_test";
+
+fn now() -> i64 {
+    tollgate::clock::Clock::now(&tollgate::clock::SystemClock)
+}
+
+fn payload_file() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../events/payloads/checkout-session-completed.json")
+}
+
+#[test]
+fn sign_prints_a_header_that_verifies_now() {
+    let out = Command::new(BIN)
+        .args(["sign", payload_file().to_str().unwrap(), "--secret", SECRET])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let header = String::from_utf8(out.stdout).unwrap();
+    let body = std::fs::read(payload_file()).unwrap();
+    tollgate::stripe::signature::verify(&body, Some(header.trim()), &[SECRET], now(), 300).unwrap();
+    assert!(
+        tollgate::stripe::signature::verify(
+            &body,
+            Some(header.trim()),
+            &["whsec_other"],
+            now(),
+            300
+        )
+        .is_err()
+    );
+}
+
+#[tokio::test]
+async fn send_posts_the_payload_signed() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/hook"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({ "received": true })))
+        .mount(&server)
+        .await;
+    let url = format!("{}/hook", server.uri());
+    let out = tokio::process::Command::new(BIN)
+        .args([
+            "send",
+            payload_file().to_str().unwrap(),
+            "--url",
+            &url,
+            "--secret",
+            SECRET,
+        ])
+        .output()
+        .await
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let requests = server.received_requests().await.unwrap();
+    let header = requests[0].headers["stripe-signature"].to_str().unwrap();
+    tollgate::stripe::signature::verify(&requests[0].body, Some(header), &[SECRET], now(), 300)
+        .unwrap();
+    assert_eq!(
+        requests[0].body,
+        std::fs::read(payload_file()).unwrap(),
+        "the exact bytes are sent"
+    );
+}
+
+#[tokio::test]
+async fn table_create_makes_a_table_the_store_can_use() {
+    let table = format!("tollgate-cli-{}", std::process::id());
+    let endpoint = tollgate::testing::dynamodb_endpoint();
+    let out = Command::new(BIN)
+        .args([
+            "table",
+            "create",
+            "--table",
+            &table,
+            "--endpoint",
+            &endpoint,
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let store = tollgate::store::Store::dynamodb(
+        tollgate::store::DynamoDbStore::connect(&table, Some(&endpoint)).await,
+    );
+    store.ping().await.unwrap();
+    store
+        .write(tollgate::store::Write::put_new(tollgate::store::Item::new(
+            &tollgate::store::Key::new("A", "B"),
+        )))
+        .await
+        .unwrap();
+    assert_eq!(
+        store.query_index("nothing", 1).await.unwrap().len(),
+        0,
+        "the GSI exists"
+    );
+}
+
+struct DevServer(Child);
+
+impl Drop for DevServer {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+async fn start_dev() -> (DevServer, String) {
+    let port = free_port();
+    let child = Command::new(BIN)
+        .args(["dev", "--port", &port.to_string()])
+        .env("DEBUG_AUTH_CODES", "1")
+        .env_remove("TABLE_NAME")
+        .env_remove("STRIPE_SECRET_KEY")
+        .env_remove("TOLLGATE_ENV")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let server = DevServer(child);
+    let url = format!("http://127.0.0.1:{port}");
+    for _ in 0..100 {
+        if reqwest::get(format!("{url}/healthz")).await.is_ok() {
+            return (server, url);
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("the dev server did not start");
+}
+
+#[tokio::test]
+async fn the_dev_server_serves_the_journey_over_http() {
+    let (_server, url) = start_dev().await;
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let post = |path: &str, body: Value, token: Option<&str>| {
+        let mut r = http.post(format!("{url}{path}")).json(&body);
+        if let Some(t) = token {
+            r = r.bearer_auth(t);
+        }
+        r.send()
+    };
+    let sent = post(
+        "/api/auth/request-code",
+        json!({ "email": "dev@example.com" }),
+        None,
+    )
+    .await
+    .unwrap();
+    assert_eq!(sent.status(), 202);
+    assert!(sent.headers().contains_key("x-request-id"));
+    let code = sent.json::<Value>().await.unwrap()["debug_code"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let mailbox: Value = http
+        .get(format!("{url}/dev/mailbox"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(
+        mailbox[0]["text"].as_str().unwrap().contains(&code),
+        "the console mailer keeps the email"
+    );
+
+    let signed_in: Value = post(
+        "/api/auth/verify-code",
+        json!({ "email": "dev@example.com", "code": code }),
+        None,
+    )
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
+    let token = signed_in["token"].as_str().unwrap().to_string();
+    let checkout: Value = post(
+        "/api/checkout/create",
+        json!({ "plan": "pro" }),
+        Some(&token),
+    )
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
+    let session = checkout["session_id"].as_str().unwrap().to_string();
+    let page = http
+        .get(checkout["url"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("Pay") && page.contains(&session));
+
+    let paid = http
+        .post(format!("{url}/dev/checkout/{session}/pay"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(paid.status(), 303);
+    let success = paid.headers()["location"].to_str().unwrap().to_string();
+    assert_eq!(success, format!("{url}/success?session_id={session}"));
+    assert!(
+        http.get(&success)
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+            .contains(&session)
+    );
+
+    let claimed: Value = post(
+        "/api/pro/claim",
+        json!({ "session_id": session }),
+        Some(&token),
+    )
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
+    assert_eq!(claimed["pro"], true, "{claimed}");
+    let verified: Value = http
+        .get(format!("{url}/api/pro/verify"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(verified["plan"], "pro");
+
+    let preflight = http
+        .request(reqwest::Method::OPTIONS, format!("{url}/api/pro/verify"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(preflight.status(), 204);
+    assert_eq!(preflight.headers()["access-control-allow-origin"], "*");
+    let index = http.get(&url).send().await.unwrap().text().await.unwrap();
+    assert!(
+        index.contains("/api/checkout/create"),
+        "the index lists the routes"
+    );
+}
+
+#[test]
+fn the_dev_server_refuses_a_production_configuration_it_cannot_meet() {
+    let out = Command::new(BIN)
+        .args(["dev", "--port", &free_port().to_string()])
+        .env("TOLLGATE_ENV", "production")
+        .env_remove("TABLE_NAME")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("TABLE_NAME"),
+        "the error names the variable"
+    );
+}
