@@ -69,7 +69,8 @@ async fn serve_one(
     peer: SocketAddr,
     req: hyper::Request<Incoming>,
 ) -> hyper::Response<Full<Bytes>> {
-    let mut response = route_one(app, peer, req).await;
+    // Boxed: the handlers' futures nest deeply enough to overflow the compiler's layout query.
+    let mut response = Box::pin(route_one(app, peer, req)).await;
     // A local frontend runs on another port; in production API Gateway's CORS settings apply.
     let headers = response.headers_mut();
     headers.insert("access-control-allow-origin", HeaderValue::from_static("*"));
