@@ -25,10 +25,7 @@ impl Source for DevEnv {
     fn get(&self, name: &str) -> Option<String> {
         ProcessEnv.get(name).or_else(|| match name {
             "TOLLGATE_ENV" => Some("development".to_string()),
-            "CHECKOUT_SUCCESS_URL" => Some(format!(
-                "{}/success?session_id={{CHECKOUT_SESSION_ID}}",
-                self.public_url
-            )),
+            "CHECKOUT_SUCCESS_URL" => Some(format!("{}/success?session_id={{CHECKOUT_SESSION_ID}}", self.public_url)),
             "CHECKOUT_CANCEL_URL" => Some(format!("{}/", self.public_url)),
             _ => None,
         })
@@ -40,9 +37,7 @@ const MAX_REQUEST_BYTES: usize = 2 * 1024 * 1024;
 pub async fn serve(port: u16) -> Result<(), Box<dyn std::error::Error>> {
     tollgate::runtime::init_dev_logging();
     let public_url = format!("http://127.0.0.1:{port}");
-    let config = Config::from_source(&DevEnv {
-        public_url: public_url.clone(),
-    })?;
+    let config = Config::from_source(&DevEnv { public_url: public_url.clone() })?;
     let app = App::from_config(config, &public_url).await?;
     let listener = tokio::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], port))).await?;
     print_welcome(&app, &public_url);
@@ -54,21 +49,14 @@ pub async fn serve(port: u16) -> Result<(), Box<dyn std::error::Error>> {
                 let app = app.clone();
                 async move { Ok::<_, Infallible>(serve_one(&app, peer, req).await) }
             });
-            if let Err(e) = http1::Builder::new()
-                .serve_connection(TokioIo::new(stream), service)
-                .await
-            {
+            if let Err(e) = http1::Builder::new().serve_connection(TokioIo::new(stream), service).await {
                 tracing::debug!(error = %e, "connection closed");
             }
         });
     }
 }
 
-async fn serve_one(
-    app: &App,
-    peer: SocketAddr,
-    req: hyper::Request<Incoming>,
-) -> hyper::Response<Full<Bytes>> {
+async fn serve_one(app: &App, peer: SocketAddr, req: hyper::Request<Incoming>) -> hyper::Response<Full<Bytes>> {
     // Boxed: the handlers' futures nest deeply enough to overflow the compiler's layout query.
     let mut response = Box::pin(route_one(app, peer, req)).await;
     // A local frontend runs on another port; in production API Gateway's CORS settings apply.
@@ -78,22 +66,12 @@ async fn serve_one(
         "access-control-allow-headers",
         HeaderValue::from_static("authorization, content-type, idempotency-key"),
     );
-    headers.insert(
-        "access-control-allow-methods",
-        HeaderValue::from_static("GET, POST, DELETE, OPTIONS"),
-    );
-    headers.insert(
-        "access-control-expose-headers",
-        HeaderValue::from_static("x-request-id, retry-after"),
-    );
+    headers.insert("access-control-allow-methods", HeaderValue::from_static("GET, POST, DELETE, OPTIONS"));
+    headers.insert("access-control-expose-headers", HeaderValue::from_static("x-request-id, retry-after"));
     response
 }
 
-async fn route_one(
-    app: &App,
-    peer: SocketAddr,
-    req: hyper::Request<Incoming>,
-) -> hyper::Response<Full<Bytes>> {
+async fn route_one(app: &App, peer: SocketAddr, req: hyper::Request<Incoming>) -> hyper::Response<Full<Bytes>> {
     if req.method() == hyper::Method::OPTIONS {
         return plain(204, "text/plain", String::new());
     }
@@ -141,10 +119,7 @@ fn plain(status: u16, content_type: &str, body: String) -> hyper::Response<Full<
 }
 
 fn escape(text: &str) -> String {
-    text.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
+    text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
 }
 
 fn checkout_page(app: &App, session_id: &str) -> hyper::Response<Full<Bytes>> {
@@ -158,9 +133,7 @@ fn checkout_page(app: &App, session_id: &str) -> hyper::Response<Full<Bytes>> {
     let body = if paid {
         "<p>This session is already paid.</p>".to_string()
     } else {
-        format!(
-            "<form method=\"post\" action=\"/dev/checkout/{id}/pay\"><button type=\"submit\">Pay</button></form>"
-        )
+        format!("<form method=\"post\" action=\"/dev/checkout/{id}/pay\"><button type=\"submit\">Pay</button></form>")
     };
     plain(
         200,
@@ -187,11 +160,7 @@ async fn pay(app: &App, session_id: &str) -> hyper::Response<Full<Bytes>> {
     if status != 200 {
         return plain(500, "text/plain", format!("the webhook answered {status}"));
     }
-    let success = app
-        .config
-        .stripe
-        .success_url
-        .replace("{CHECKOUT_SESSION_ID}", session_id);
+    let success = app.config.stripe.success_url.replace("{CHECKOUT_SESSION_ID}", session_id);
     hyper::Response::builder()
         .status(303)
         .header("location", success)
@@ -201,13 +170,7 @@ async fn pay(app: &App, session_id: &str) -> hyper::Response<Full<Bytes>> {
 
 /// Signs an event body with the configured webhook secret and hands it to the webhook handler.
 pub async fn deliver(app: &App, event: Vec<u8>) -> u16 {
-    let secret = app
-        .config
-        .stripe
-        .webhook_secrets
-        .first()
-        .map(|s| s.expose().to_string())
-        .unwrap_or_default();
+    let secret = app.config.stripe.webhook_secrets.first().map(|s| s.expose().to_string()).unwrap_or_default();
     let header = tollgate::stripe::signature::header(&event, &secret, app.now());
     let request = hyper::Request::builder()
         .method("POST")
@@ -217,10 +180,7 @@ pub async fn deliver(app: &App, event: Vec<u8>) -> u16 {
         .body(())
         .expect("a valid request");
     let (parts, ()) = request.into_parts();
-    tollgate_webhook::handle(app, lambda_request(parts, event, "127.0.0.1"))
-        .await
-        .status()
-        .as_u16()
+    tollgate_webhook::handle(app, lambda_request(parts, event, "127.0.0.1")).await.status().as_u16()
 }
 
 fn mailbox(app: &App) -> hyper::Response<Full<Bytes>> {
@@ -232,19 +192,11 @@ fn mailbox(app: &App) -> hyper::Response<Full<Bytes>> {
         .into_iter()
         .map(|m| serde_json::json!({ "to": m.to, "subject": m.subject, "text": m.text }))
         .collect();
-    plain(
-        200,
-        "application/json",
-        serde_json::Value::from(mails).to_string(),
-    )
+    plain(200, "application/json", serde_json::Value::from(mails).to_string())
 }
 
 fn success_page(req: &Request) -> String {
-    let session = req
-        .query_string_parameters_ref()
-        .and_then(|q| q.first("session_id"))
-        .unwrap_or("")
-        .to_string();
+    let session = req.query_string_parameters_ref().and_then(|q| q.first("session_id")).unwrap_or("").to_string();
     format!(
         "<!doctype html><title>Paid</title><h1>Payment complete</h1><p>Session <code>{0}</code></p>\
          <p>Claim it: <code>curl -X POST localhost:3000/api/pro/claim -H \"authorization: Bearer $TOKEN\" \
@@ -261,16 +213,8 @@ fn welcome_text(app: &App) -> String {
     text.push_str(&format!(
         "\nStore: {}   Stripe: {}   Email: {}\n",
         app.store.kind(),
-        if app.stripe.simulator().is_some() {
-            "simulated"
-        } else {
-            "live API"
-        },
-        if app.email.outbox().is_some() {
-            "console (GET /dev/mailbox)"
-        } else {
-            "SES"
-        },
+        if app.stripe.simulator().is_some() { "simulated" } else { "live API" },
+        if app.email.outbox().is_some() { "console (GET /dev/mailbox)" } else { "SES" },
     ));
     text
 }

@@ -24,11 +24,5 @@ pub async fn route(app: &App, req: Request) -> Response {
 
 /// Every (method, path) the functions serve.
 pub fn routes() -> Vec<(&'static str, &'static str)> {
-    [
-        tollgate_auth::ROUTES,
-        tollgate_checkout::ROUTES,
-        tollgate_webhook::ROUTES,
-        tollgate_claim::ROUTES,
-    ]
-    .concat()
+    [tollgate_auth::ROUTES, tollgate_checkout::ROUTES, tollgate_webhook::ROUTES, tollgate_claim::ROUTES].concat()
 }

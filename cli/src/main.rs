@@ -47,11 +47,7 @@ enum TableAction {
     Create {
         #[arg(long, env = "TABLE_NAME", default_value = "tollgate")]
         table: String,
-        #[arg(
-            long,
-            env = "DYNAMODB_ENDPOINT",
-            default_value = "http://127.0.0.1:8000"
-        )]
+        #[arg(long, env = "DYNAMODB_ENDPOINT", default_value = "http://127.0.0.1:8000")]
         endpoint: String,
     },
 }
@@ -70,15 +66,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         Command::Dev { port } => dev::serve(port).await?,
         Command::Sign { file, secret } => {
             let payload = std::fs::read(&file)?;
-            println!(
-                "{}",
-                tollgate::stripe::signature::header(&payload, first_secret(&secret), now())
-            );
+            println!("{}", tollgate::stripe::signature::header(&payload, first_secret(&secret), now()));
         }
         Command::Send { file, url, secret } => {
             let payload = std::fs::read(&file)?;
-            let header =
-                tollgate::stripe::signature::header(&payload, first_secret(&secret), now());
+            let header = tollgate::stripe::signature::header(&payload, first_secret(&secret), now());
             let response = reqwest::Client::new()
                 .post(&url)
                 .header("content-type", "application/json")
@@ -92,9 +84,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 std::process::exit(1);
             }
         }
-        Command::Table {
-            action: TableAction::Create { table, endpoint },
-        } => {
+        Command::Table { action: TableAction::Create { table, endpoint } } => {
             let store = tollgate::store::DynamoDbStore::connect(&table, Some(&endpoint)).await;
             store.create_table().await?;
             println!("created table {table} at {endpoint}");

@@ -17,34 +17,17 @@ fn now() -> i64 {
 }
 
 fn payload_file() -> std::path::PathBuf {
-    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../events/payloads/checkout-session-completed.json")
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../events/payloads/checkout-session-completed.json")
 }
 
 #[test]
 fn sign_prints_a_header_that_verifies_now() {
-    let out = Command::new(BIN)
-        .args(["sign", payload_file().to_str().unwrap(), "--secret", SECRET])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = Command::new(BIN).args(["sign", payload_file().to_str().unwrap(), "--secret", SECRET]).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let header = String::from_utf8(out.stdout).unwrap();
     let body = std::fs::read(payload_file()).unwrap();
     tollgate::stripe::signature::verify(&body, Some(header.trim()), &[SECRET], now(), 300).unwrap();
-    assert!(
-        tollgate::stripe::signature::verify(
-            &body,
-            Some(header.trim()),
-            &["whsec_other"],
-            now(),
-            300
-        )
-        .is_err()
-    );
+    assert!(tollgate::stripe::signature::verify(&body, Some(header.trim()), &["whsec_other"], now(), 300).is_err());
 }
 
 #[tokio::test]
@@ -57,68 +40,31 @@ async fn send_posts_the_payload_signed() {
         .await;
     let url = format!("{}/hook", server.uri());
     let out = tokio::process::Command::new(BIN)
-        .args([
-            "send",
-            payload_file().to_str().unwrap(),
-            "--url",
-            &url,
-            "--secret",
-            SECRET,
-        ])
+        .args(["send", payload_file().to_str().unwrap(), "--url", &url, "--secret", SECRET])
         .output()
         .await
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let requests = server.received_requests().await.unwrap();
     let header = requests[0].headers["stripe-signature"].to_str().unwrap();
-    tollgate::stripe::signature::verify(&requests[0].body, Some(header), &[SECRET], now(), 300)
-        .unwrap();
-    assert_eq!(
-        requests[0].body,
-        std::fs::read(payload_file()).unwrap(),
-        "the exact bytes are sent"
-    );
+    tollgate::stripe::signature::verify(&requests[0].body, Some(header), &[SECRET], now(), 300).unwrap();
+    assert_eq!(requests[0].body, std::fs::read(payload_file()).unwrap(), "the exact bytes are sent");
 }
 
 #[tokio::test]
 async fn table_create_makes_a_table_the_store_can_use() {
     let table = format!("tollgate-cli-{}", std::process::id());
     let endpoint = tollgate::testing::dynamodb_endpoint();
-    let out = Command::new(BIN)
-        .args([
-            "table",
-            "create",
-            "--table",
-            &table,
-            "--endpoint",
-            &endpoint,
-        ])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let store = tollgate::store::Store::dynamodb(
-        tollgate::store::DynamoDbStore::connect(&table, Some(&endpoint)).await,
-    );
+    let out = Command::new(BIN).args(["table", "create", "--table", &table, "--endpoint", &endpoint]).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let store =
+        tollgate::store::Store::dynamodb(tollgate::store::DynamoDbStore::connect(&table, Some(&endpoint)).await);
     store.ping().await.unwrap();
     store
-        .write(tollgate::store::Write::put_new(tollgate::store::Item::new(
-            &tollgate::store::Key::new("A", "B"),
-        )))
+        .write(tollgate::store::Write::put_new(tollgate::store::Item::new(&tollgate::store::Key::new("A", "B"))))
         .await
         .unwrap();
-    assert_eq!(
-        store.query_index("nothing", 1).await.unwrap().len(),
-        0,
-        "the GSI exists"
-    );
+    assert_eq!(store.query_index("nothing", 1).await.unwrap().len(), 0, "the GSI exists");
 }
 
 struct DevServer(Child);
@@ -131,11 +77,7 @@ impl Drop for DevServer {
 }
 
 fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
 async fn start_dev() -> (DevServer, String) {
@@ -164,10 +106,7 @@ async fn start_dev() -> (DevServer, String) {
 #[tokio::test]
 async fn the_dev_server_serves_the_journey_over_http() {
     let (_server, url) = start_dev().await;
-    let http = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap();
+    let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
     let post = |path: &str, body: Value, token: Option<&str>| {
         let mut r = http.post(format!("{url}{path}")).json(&body);
         if let Some(t) = token {
@@ -175,117 +114,44 @@ async fn the_dev_server_serves_the_journey_over_http() {
         }
         r.send()
     };
-    let sent = post(
-        "/api/auth/request-code",
-        json!({ "email": "dev@example.com" }),
-        None,
-    )
-    .await
-    .unwrap();
+    let sent = post("/api/auth/request-code", json!({ "email": "dev@example.com" }), None).await.unwrap();
     assert_eq!(sent.status(), 202);
     assert!(sent.headers().contains_key("x-request-id"));
-    let code = sent.json::<Value>().await.unwrap()["debug_code"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    let mailbox: Value = http
-        .get(format!("{url}/dev/mailbox"))
-        .send()
+    let code = sent.json::<Value>().await.unwrap()["debug_code"].as_str().unwrap().to_string();
+    let mailbox: Value = http.get(format!("{url}/dev/mailbox")).send().await.unwrap().json().await.unwrap();
+    assert!(mailbox[0]["text"].as_str().unwrap().contains(&code), "the console mailer keeps the email");
+
+    let signed_in: Value = post("/api/auth/verify-code", json!({ "email": "dev@example.com", "code": code }), None)
         .await
         .unwrap()
         .json()
         .await
         .unwrap();
-    assert!(
-        mailbox[0]["text"].as_str().unwrap().contains(&code),
-        "the console mailer keeps the email"
-    );
-
-    let signed_in: Value = post(
-        "/api/auth/verify-code",
-        json!({ "email": "dev@example.com", "code": code }),
-        None,
-    )
-    .await
-    .unwrap()
-    .json()
-    .await
-    .unwrap();
     let token = signed_in["token"].as_str().unwrap().to_string();
-    let checkout: Value = post(
-        "/api/checkout/create",
-        json!({ "plan": "pro" }),
-        Some(&token),
-    )
-    .await
-    .unwrap()
-    .json()
-    .await
-    .unwrap();
+    let checkout: Value =
+        post("/api/checkout/create", json!({ "plan": "pro" }), Some(&token)).await.unwrap().json().await.unwrap();
     let session = checkout["session_id"].as_str().unwrap().to_string();
-    let page = http
-        .get(checkout["url"].as_str().unwrap())
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let page = http.get(checkout["url"].as_str().unwrap()).send().await.unwrap().text().await.unwrap();
     assert!(page.contains("Pay") && page.contains(&session));
 
-    let paid = http
-        .post(format!("{url}/dev/checkout/{session}/pay"))
-        .send()
-        .await
-        .unwrap();
+    let paid = http.post(format!("{url}/dev/checkout/{session}/pay")).send().await.unwrap();
     assert_eq!(paid.status(), 303);
     let success = paid.headers()["location"].to_str().unwrap().to_string();
     assert_eq!(success, format!("{url}/success?session_id={session}"));
-    assert!(
-        http.get(&success)
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap()
-            .contains(&session)
-    );
+    assert!(http.get(&success).send().await.unwrap().text().await.unwrap().contains(&session));
 
-    let claimed: Value = post(
-        "/api/pro/claim",
-        json!({ "session_id": session }),
-        Some(&token),
-    )
-    .await
-    .unwrap()
-    .json()
-    .await
-    .unwrap();
+    let claimed: Value =
+        post("/api/pro/claim", json!({ "session_id": session }), Some(&token)).await.unwrap().json().await.unwrap();
     assert_eq!(claimed["pro"], true, "{claimed}");
-    let verified: Value = http
-        .get(format!("{url}/api/pro/verify"))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let verified: Value =
+        http.get(format!("{url}/api/pro/verify")).bearer_auth(&token).send().await.unwrap().json().await.unwrap();
     assert_eq!(verified["plan"], "pro");
 
-    let preflight = http
-        .request(reqwest::Method::OPTIONS, format!("{url}/api/pro/verify"))
-        .send()
-        .await
-        .unwrap();
+    let preflight = http.request(reqwest::Method::OPTIONS, format!("{url}/api/pro/verify")).send().await.unwrap();
     assert_eq!(preflight.status(), 204);
     assert_eq!(preflight.headers()["access-control-allow-origin"], "*");
     let index = http.get(&url).send().await.unwrap().text().await.unwrap();
-    assert!(
-        index.contains("/api/checkout/create"),
-        "the index lists the routes"
-    );
+    assert!(index.contains("/api/checkout/create"), "the index lists the routes");
 }
 
 #[test]
@@ -297,8 +163,5 @@ fn the_dev_server_refuses_a_production_configuration_it_cannot_meet() {
         .output()
         .unwrap();
     assert!(!out.status.success());
-    assert!(
-        String::from_utf8_lossy(&out.stderr).contains("TABLE_NAME"),
-        "the error names the variable"
-    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("TABLE_NAME"), "the error names the variable");
 }

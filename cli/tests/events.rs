@@ -32,15 +32,7 @@ async fn every_sample_event_reaches_its_handler_with_the_expected_status() {
     let token = t
         .app
         .tokens
-        .mint(
-            &Subject {
-                user_id: "usr_sample",
-                email: "ada@example.com",
-                plan: "free",
-                pro: false,
-            },
-            t.app.now(),
-        )
+        .mint(&Subject { user_id: "usr_sample", email: "ada@example.com", plan: "free", pro: false }, t.app.now())
         .unwrap()
         .0;
     let mut seen = Vec::new();
@@ -55,18 +47,16 @@ async fn every_sample_event_reaches_its_handler_with_the_expected_status() {
             .find(|(n, _)| *n == name)
             .unwrap_or_else(|| panic!("events/{name} has no expected status in this test"))
             .1;
-        let mut event: Value =
-            serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
+        let mut event: Value = serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
         if let Some(auth) = event["headers"].get_mut("authorization") {
             *auth = format!("Bearer {token}").into();
         }
         if event["headers"].get("stripe-signature").is_some() {
             let body = STANDARD.decode(event["body"].as_str().unwrap()).unwrap();
-            event["headers"]["stripe-signature"] =
-                testing::signed_header(&body, t.app.now()).into();
+            event["headers"]["stripe-signature"] = testing::signed_header(&body, t.app.now()).into();
         }
-        let request = lambda_http::request::from_str(&event.to_string())
-            .unwrap_or_else(|e| panic!("events/{name}: {e}"));
+        let request =
+            lambda_http::request::from_str(&event.to_string()).unwrap_or_else(|e| panic!("events/{name}: {e}"));
         let response = if name.starts_with("webhook-") {
             tollgate_webhook::handle(&t.app, request).await
         } else {
@@ -76,24 +66,14 @@ async fn every_sample_event_reaches_its_handler_with_the_expected_status() {
         assert_eq!(status, expected, "events/{name}: {body}");
         seen.push(name);
     }
-    assert_eq!(
-        seen.len(),
-        EXPECTED.len(),
-        "every expected event file exists: saw {seen:?}"
-    );
+    assert_eq!(seen.len(), EXPECTED.len(), "every expected event file exists: saw {seen:?}");
 }
 
 #[tokio::test]
 async fn the_sample_webhook_payload_applies_through_the_signed_path() {
     let t = testing::app(Store::memory(), None, &[]);
-    let body =
-        std::fs::read(events_dir().join("payloads/checkout-session-completed.json")).unwrap();
-    let (status, receipt) = status_and_json(
-        &tollgate_webhook::handle(&t.app, testing::webhook_request(&body, t.app.now())).await,
-    );
-    assert_eq!(
-        (status, receipt["outcome"].as_str()),
-        (200, Some("purchase_recorded")),
-        "{receipt}"
-    );
+    let body = std::fs::read(events_dir().join("payloads/checkout-session-completed.json")).unwrap();
+    let (status, receipt) =
+        status_and_json(&tollgate_webhook::handle(&t.app, testing::webhook_request(&body, t.app.now())).await);
+    assert_eq!((status, receipt["outcome"].as_str()), (200, Some("purchase_recorded")), "{receipt}");
 }

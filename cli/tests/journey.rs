@@ -4,45 +4,22 @@
 
 use serde_json::{Value, json};
 use tollgate::testing::{
-    self, StoreKind, TestApp, assert_real_form_fields, form_fields, last_code, request,
-    status_and_json, webhook_request,
+    self, StoreKind, TestApp, assert_real_form_fields, form_fields, last_code, request, status_and_json,
+    webhook_request,
 };
 use tollgate_cli::route;
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
-async fn call(
-    t: &TestApp,
-    method: &str,
-    path: &str,
-    body: Option<Value>,
-    token: Option<&str>,
-) -> (u16, Value) {
+async fn call(t: &TestApp, method: &str, path: &str, body: Option<Value>, token: Option<&str>) -> (u16, Value) {
     status_and_json(&route(&t.app, request(method, path, body.as_ref(), token)).await)
 }
 
 async fn sign_in(t: &TestApp, email: &str) -> String {
-    assert_eq!(
-        call(
-            t,
-            "POST",
-            "/api/auth/request-code",
-            Some(json!({ "email": email })),
-            None
-        )
-        .await
-        .0,
-        202
-    );
+    assert_eq!(call(t, "POST", "/api/auth/request-code", Some(json!({ "email": email })), None).await.0, 202);
     let code = last_code(&t.outbox, email);
-    let (status, body) = call(
-        t,
-        "POST",
-        "/api/auth/verify-code",
-        Some(json!({ "email": email, "code": code })),
-        None,
-    )
-    .await;
+    let (status, body) =
+        call(t, "POST", "/api/auth/verify-code", Some(json!({ "email": email, "code": code })), None).await;
     assert_eq!(status, 200, "{body}");
     body["token"].as_str().unwrap().to_string()
 }
@@ -61,21 +38,10 @@ async fn journey(kind: StoreKind) {
     let t = testing::app(kind.store().await, Some(&stripe.uri()), &[]);
 
     let token = sign_in(&t, "ada@example.com").await;
-    assert_eq!(
-        call(&t, "GET", "/api/pro/verify", None, Some(&token))
-            .await
-            .1["pro"],
-        false
-    );
+    assert_eq!(call(&t, "GET", "/api/pro/verify", None, Some(&token)).await.1["pro"], false);
 
-    let (status, checkout) = call(
-        &t,
-        "POST",
-        "/api/checkout/create",
-        Some(json!({ "plan": "pro" })),
-        Some(&token),
-    )
-    .await;
+    let (status, checkout) =
+        call(&t, "POST", "/api/checkout/create", Some(json!({ "plan": "pro" })), Some(&token)).await;
     assert_eq!(status, 200, "{checkout}");
     let form = form_fields(&stripe.received_requests().await.unwrap()[0].body);
     assert_real_form_fields("/v1/checkout/sessions", &form);
@@ -91,51 +57,29 @@ async fn journey(kind: StoreKind) {
     session["metadata"]["plan"] = json!(sent("metadata[plan]"));
     let body = testing::event("checkout.session.completed", session);
     let before = t.app.store.round_trips();
-    let (status, receipt) =
-        status_and_json(&route(&t.app, webhook_request(&body, t.app.now())).await);
-    assert_eq!(
-        (status, &receipt["outcome"]),
-        (200, &json!("purchase_recorded")),
-        "{receipt}"
-    );
-    assert_eq!(
-        t.app.store.round_trips() - before,
-        1,
-        "a paid checkout with its metadata is one round trip"
-    );
+    let (status, receipt) = status_and_json(&route(&t.app, webhook_request(&body, t.app.now())).await);
+    assert_eq!((status, &receipt["outcome"]), (200, &json!("purchase_recorded")), "{receipt}");
+    assert_eq!(t.app.store.round_trips() - before, 1, "a paid checkout with its metadata is one round trip");
 
-    let (status, claimed) = call(
-        &t,
-        "POST",
-        "/api/pro/claim",
-        Some(json!({ "session_id": "cs_test_journey" })),
-        Some(&token),
-    )
-    .await;
+    let (status, claimed) =
+        call(&t, "POST", "/api/pro/claim", Some(json!({ "session_id": "cs_test_journey" })), Some(&token)).await;
     assert_eq!((status, &claimed["pro"]), (200, &json!(true)), "{claimed}");
     let pro_token = claimed["token"].as_str().unwrap().to_string();
     assert_eq!(
-        call(&t, "GET", "/api/pro/verify", None, Some(&pro_token))
-            .await
-            .1,
+        call(&t, "GET", "/api/pro/verify", None, Some(&pro_token)).await.1,
         json!({ "pro": true, "plan": "pro", "expires_at": null })
     );
 
     let order = tollgate::store::records::Order::from_item(
         &t.app
             .store
-            .get(&tollgate::store::records::order(
-                checkout["order_id"].as_str().unwrap(),
-            ))
+            .get(&tollgate::store::records::order(checkout["order_id"].as_str().unwrap()))
             .await
             .unwrap()
             .unwrap(),
     )
     .unwrap();
-    let refund = testing::event(
-        "charge.refunded",
-        testing::refunded_charge(&order.payment_intent.unwrap()),
-    );
+    let refund = testing::event("charge.refunded", testing::refunded_charge(&order.payment_intent.unwrap()));
     let before = t.app.store.round_trips();
     assert_eq!(
         status_and_json(&route(&t.app, webhook_request(&refund, t.app.now())).await).1["outcome"],
@@ -143,9 +87,7 @@ async fn journey(kind: StoreKind) {
     );
     assert!(t.app.store.round_trips() - before <= 2);
     assert_eq!(
-        call(&t, "GET", "/api/pro/verify", None, Some(&pro_token))
-            .await
-            .1["pro"],
+        call(&t, "GET", "/api/pro/verify", None, Some(&pro_token)).await.1["pro"],
         false,
         "verify says no after the refund"
     );
@@ -165,76 +107,28 @@ async fn the_pro_journey_in_memory() {
 async fn the_dev_servers_simulated_checkout_pays_through_the_signed_webhook() {
     let t = testing::app(tollgate::store::Store::memory(), None, &[]);
     let token = sign_in(&t, "dev@example.com").await;
-    let (status, checkout) = call(
-        &t,
-        "POST",
-        "/api/checkout/create",
-        Some(json!({ "plan": "pro" })),
-        Some(&token),
-    )
-    .await;
+    let (status, checkout) =
+        call(&t, "POST", "/api/checkout/create", Some(json!({ "plan": "pro" })), Some(&token)).await;
     assert_eq!(status, 200, "{checkout}");
     let session_id = checkout["session_id"].as_str().unwrap();
-    assert!(
-        checkout["url"]
-            .as_str()
-            .unwrap()
-            .ends_with(&format!("/dev/checkout/{session_id}"))
-    );
+    assert!(checkout["url"].as_str().unwrap().ends_with(&format!("/dev/checkout/{session_id}")));
 
-    let (status, early) = call(
-        &t,
-        "POST",
-        "/api/pro/claim",
-        Some(json!({ "session_id": session_id })),
-        Some(&token),
-    )
-    .await;
+    let (status, early) =
+        call(&t, "POST", "/api/pro/claim", Some(json!({ "session_id": session_id })), Some(&token)).await;
     assert_eq!(
         (status, early["error"]["code"].as_str()),
         (409, Some("not_paid")),
         "the simulation answers the session fetch"
     );
 
-    let event = t
-        .app
-        .stripe
-        .simulator()
-        .unwrap()
-        .pay(session_id, t.app.now())
-        .unwrap();
+    let event = t.app.stripe.simulator().unwrap().pay(session_id, t.app.now()).unwrap();
     assert_eq!(tollgate_cli::dev::deliver(&t.app, event).await, 200);
-    assert!(
-        t.app
-            .stripe
-            .simulator()
-            .unwrap()
-            .pay(session_id, t.app.now())
-            .is_none(),
-        "a session is paid once"
-    );
-    let (status, claimed) = call(
-        &t,
-        "POST",
-        "/api/pro/claim",
-        Some(json!({ "session_id": session_id })),
-        Some(&token),
-    )
-    .await;
+    assert!(t.app.stripe.simulator().unwrap().pay(session_id, t.app.now()).is_none(), "a session is paid once");
+    let (status, claimed) =
+        call(&t, "POST", "/api/pro/claim", Some(json!({ "session_id": session_id })), Some(&token)).await;
     assert_eq!((status, &claimed["pro"]), (200, &json!(true)), "{claimed}");
 
-    let refund = t
-        .app
-        .stripe
-        .simulator()
-        .unwrap()
-        .refund(session_id, t.app.now())
-        .unwrap();
+    let refund = t.app.stripe.simulator().unwrap().refund(session_id, t.app.now()).unwrap();
     assert_eq!(tollgate_cli::dev::deliver(&t.app, refund).await, 200);
-    assert_eq!(
-        call(&t, "GET", "/api/pro/verify", None, Some(&token))
-            .await
-            .1["pro"],
-        false
-    );
+    assert_eq!(call(&t, "GET", "/api/pro/verify", None, Some(&token)).await.1["pro"], false);
 }

@@ -45,16 +45,7 @@ impl App {
     ) -> Self {
         let tokens = Tokens::new(&config.tokens);
         let code_key = Arc::new(codes::hashing_key(config.tokens.secret.expose()));
-        App {
-            config: Arc::new(config),
-            catalog: Arc::new(catalog),
-            store,
-            stripe,
-            email,
-            tokens,
-            clock,
-            code_key,
-        }
+        App { config: Arc::new(config), catalog: Arc::new(catalog), store, stripe, email, tokens, clock, code_key }
     }
 
     /// The catalog from `CATALOG_PATH` or the built-in one, prices resolved from the environment.
@@ -65,18 +56,11 @@ impl App {
         };
         match &config.catalog_path {
             Some(path) => {
-                let text =
-                    std::fs::read_to_string(path).map_err(|e| StartupError::CatalogFile {
-                        path: path.clone(),
-                        message: e.to_string(),
-                    })?;
+                let text = std::fs::read_to_string(path)
+                    .map_err(|e| StartupError::CatalogFile { path: path.clone(), message: e.to_string() })?;
                 Ok(Catalog::parse(&text, path, &resolver)?)
             }
-            None => Ok(Catalog::parse(
-                BUILT_IN,
-                "built-in catalog.toml",
-                &resolver,
-            )?),
+            None => Ok(Catalog::parse(BUILT_IN, "built-in catalog.toml", &resolver)?),
         }
     }
 
@@ -98,20 +82,10 @@ impl App {
             EmailConfig::Console => EmailSender::console(true),
             EmailConfig::Ses { from } => {
                 let shared = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-                EmailSender::Ses {
-                    client: aws_sdk_sesv2::Client::new(&shared),
-                    from: from.clone(),
-                }
+                EmailSender::Ses { client: aws_sdk_sesv2::Client::new(&shared), from: from.clone() }
             }
         };
-        Ok(Self::new(
-            config,
-            catalog,
-            store,
-            stripe,
-            email,
-            Arc::new(SystemClock),
-        ))
+        Ok(Self::new(config, catalog, store, stripe, email, Arc::new(SystemClock)))
     }
 
     /// For Lambda: configuration from the environment, refusing to start on any error.

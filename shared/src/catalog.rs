@@ -12,10 +12,7 @@ pub const BUILT_IN: &str = include_str!("../../catalog.toml");
 #[derive(Debug, thiserror::Error, PartialEq)]
 pub enum CatalogError {
     #[error("catalog {source_name} does not parse: {message}")]
-    Parse {
-        source_name: String,
-        message: String,
-    },
+    Parse { source_name: String, message: String },
     #[error("catalog plan {plan}: {message}")]
     Invalid { plan: String, message: String },
     #[error("catalog plan {plan}: price variable {variable} is not set")]
@@ -121,11 +118,7 @@ pub struct PriceResolver<'a> {
 }
 
 impl Catalog {
-    pub fn parse(
-        text: &str,
-        source_name: &str,
-        prices: &PriceResolver,
-    ) -> Result<Self, CatalogError> {
+    pub fn parse(text: &str, source_name: &str, prices: &PriceResolver) -> Result<Self, CatalogError> {
         let raw: RawCatalog = toml::from_str(text).map_err(|e| CatalogError::Parse {
             source_name: source_name.to_string(),
             message: e.message().to_string(),
@@ -134,11 +127,7 @@ impl Catalog {
         for (key, raw) in raw.plans {
             plans.push(build_plan(key, raw, prices)?);
         }
-        let defaults: Vec<_> = plans
-            .iter()
-            .filter(|p| p.is_default)
-            .map(|p| p.key.clone())
-            .collect();
+        let defaults: Vec<_> = plans.iter().filter(|p| p.is_default).map(|p| p.key.clone()).collect();
         if defaults.len() != 1 {
             return Err(CatalogError::Invalid {
                 plan: defaults.join(",").if_empty("(none)"),
@@ -162,16 +151,11 @@ impl Catalog {
     }
 
     pub fn default_plan(&self) -> &Plan {
-        self.plans
-            .iter()
-            .find(|p| p.is_default)
-            .expect("parse guarantees one default plan")
+        self.plans.iter().find(|p| p.is_default).expect("parse guarantees one default plan")
     }
 
     pub fn plan_for_price(&self, price: &str) -> Option<&Plan> {
-        self.plans
-            .iter()
-            .find(|p| p.offer.as_ref().is_some_and(|o| o.price == price))
+        self.plans.iter().find(|p| p.offer.as_ref().is_some_and(|o| o.price == price))
     }
 
     /// The highest-ranked of the given plan keys, or the default plan when none is known.
@@ -189,18 +173,9 @@ impl Catalog {
 }
 
 fn build_plan(key: String, raw: RawPlan, prices: &PriceResolver) -> Result<Plan, CatalogError> {
-    let invalid = |message: &str| CatalogError::Invalid {
-        plan: key.clone(),
-        message: message.to_string(),
-    };
-    if key.is_empty()
-        || !key
-            .chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
-    {
-        return Err(invalid(
-            "plan keys are lowercase letters, digits and underscores",
-        ));
+    let invalid = |message: &str| CatalogError::Invalid { plan: key.clone(), message: message.to_string() };
+    if key.is_empty() || !key.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_') {
+        return Err(invalid("plan keys are lowercase letters, digits and underscores"));
     }
     let price = match (raw.price, raw.price_env) {
         (Some(_), Some(_)) => return Err(invalid("give either price or price_env, not both")),
@@ -209,10 +184,7 @@ fn build_plan(key: String, raw: RawPlan, prices: &PriceResolver) -> Result<Plan,
             Some(p) => p,
             None if prices.simulated => format!("price_sim_{key}"),
             None => {
-                return Err(CatalogError::UnresolvedPrice {
-                    plan: key,
-                    variable: var,
-                });
+                return Err(CatalogError::UnresolvedPrice { plan: key, variable: var });
             }
         }),
         (None, None) => None,
@@ -222,19 +194,10 @@ fn build_plan(key: String, raw: RawPlan, prices: &PriceResolver) -> Result<Plan,
         (true, _, _) => return Err(invalid("the default plan is free: it has no price or mode")),
         (false, Some(price), Some(mode)) => Some(Offer { mode, price }),
         (false, _, _) => {
-            return Err(invalid(
-                "a plan that is sold needs a price (or price_env) and a mode",
-            ));
+            return Err(invalid("a plan that is sold needs a price (or price_env) and a mode"));
         }
     };
-    Ok(Plan {
-        key,
-        name: raw.name,
-        rank: raw.rank,
-        is_default: raw.default,
-        offer,
-        features: raw.features,
-    })
+    Ok(Plan { key, name: raw.name, rank: raw.rank, is_default: raw.default, offer, features: raw.features })
 }
 
 trait IfEmpty {
@@ -243,11 +206,7 @@ trait IfEmpty {
 
 impl IfEmpty for String {
     fn if_empty(self, alt: &str) -> String {
-        if self.is_empty() {
-            alt.to_string()
-        } else {
-            self
-        }
+        if self.is_empty() { alt.to_string() } else { self }
     }
 }
 
@@ -256,10 +215,7 @@ mod tests {
     use super::*;
 
     fn resolver(simulated: bool) -> PriceResolver<'static> {
-        PriceResolver {
-            lookup: &|name| (name == "PRICE_SET").then(|| "price_from_env".to_string()),
-            simulated,
-        }
+        PriceResolver { lookup: &|name| (name == "PRICE_SET").then(|| "price_from_env".to_string()), simulated }
     }
 
     #[test]
@@ -291,30 +247,15 @@ mod tests {
         assert_eq!(pro.offer.as_ref().unwrap().price, "price_from_env");
         assert_eq!(c.plan_for_price("price_from_env").unwrap().key, "pro");
         assert_eq!(pro.features["sessions"], Feature::Cap(50));
-        assert_eq!(
-            pro.features["ai_chat"],
-            Feature::Unlimited(UnlimitedWord::Unlimited)
-        );
-        assert_eq!(
-            pro.features["quizzes"],
-            Feature::Quota {
-                limit: 2,
-                per: Period::Month
-            }
-        );
+        assert_eq!(pro.features["ai_chat"], Feature::Unlimited(UnlimitedWord::Unlimited));
+        assert_eq!(pro.features["quizzes"], Feature::Quota { limit: 2, per: Period::Month });
     }
 
     #[test]
     fn unresolved_price_names_the_variable() {
         let text = "[plans.free]\nname='F'\nrank=0\ndefault=true\n[plans.pro]\nname='P'\nrank=1\nmode='payment'\nprice_env='NOPE'\n";
         let err = Catalog::parse(text, "t", &resolver(false)).unwrap_err();
-        assert_eq!(
-            err,
-            CatalogError::UnresolvedPrice {
-                plan: "pro".into(),
-                variable: "NOPE".into()
-            }
-        );
+        assert_eq!(err, CatalogError::UnresolvedPrice { plan: "pro".into(), variable: "NOPE".into() });
         assert!(err.to_string().contains("NOPE"));
     }
 
@@ -322,37 +263,23 @@ mod tests {
     fn simulated_stripe_fills_unset_prices() {
         let text = "[plans.free]\nname='F'\nrank=0\ndefault=true\n[plans.pro]\nname='P'\nrank=1\nmode='payment'\nprice_env='NOPE'\n";
         let c = Catalog::parse(text, "t", &resolver(true)).unwrap();
-        assert_eq!(
-            c.plan("pro").unwrap().offer.as_ref().unwrap().price,
-            "price_sim_pro"
-        );
+        assert_eq!(c.plan("pro").unwrap().offer.as_ref().unwrap().price, "price_sim_pro");
     }
 
     #[test]
     fn malformed_catalogs_are_refused_with_a_reason() {
         let cases = [
             ("not toml [", "does not parse"),
-            (
-                "[plans.a]\nname='A'\nrank=0\nmode='payment'\nprice='p'\n",
-                "exactly one plan",
-            ),
+            ("[plans.a]\nname='A'\nrank=0\nmode='payment'\nprice='p'\n", "exactly one plan"),
             (
                 "[plans.a]\nname='A'\nrank=0\ndefault=true\n[plans.b]\nname='B'\nrank=0\nmode='payment'\nprice='p'\n",
                 "rank 0",
             ),
-            (
-                "[plans.a]\nname='A'\nrank=0\ndefault=true\n[plans.b]\nname='B'\nrank=1\n",
-                "needs a price",
-            ),
-            (
-                "[plans.a]\nname='A'\nrank=0\ndefault=true\ncolour='red'\n",
-                "does not parse",
-            ),
+            ("[plans.a]\nname='A'\nrank=0\ndefault=true\n[plans.b]\nname='B'\nrank=1\n", "needs a price"),
+            ("[plans.a]\nname='A'\nrank=0\ndefault=true\ncolour='red'\n", "does not parse"),
         ];
         for (text, expect) in cases {
-            let err = Catalog::parse(text, "t", &resolver(false))
-                .unwrap_err()
-                .to_string();
+            let err = Catalog::parse(text, "t", &resolver(false)).unwrap_err().to_string();
             assert!(err.contains(expect), "{text:?} gave {err}");
         }
     }

@@ -46,9 +46,6 @@ impl Clock for FixedClock {
 pub fn rfc3339(epoch_secs: i64) -> String {
     time::OffsetDateTime::from_unix_timestamp(epoch_secs)
         .ok()
-        .and_then(|t| {
-            t.format(&time::format_description::well_known::Rfc3339)
-                .ok()
-        })
+        .and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok())
         .unwrap_or_default()
 }

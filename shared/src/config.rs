@@ -12,10 +12,7 @@ pub struct ConfigError {
 }
 
 fn problem(variable: &str, problem: impl Into<String>) -> ConfigError {
-    ConfigError {
-        variable: variable.to_string(),
-        problem: problem.into(),
-    }
+    ConfigError { variable: variable.to_string(), problem: problem.into() }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -27,10 +24,7 @@ pub enum Environment {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum StoreConfig {
     Memory,
-    DynamoDb {
-        table: String,
-        endpoint: Option<String>,
-    },
+    DynamoDb { table: String, endpoint: Option<String> },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -75,9 +69,9 @@ pub struct StripeConfig {
 impl StripeConfig {
     /// Events must carry the livemode of the configured key; a simulated Stripe is test mode.
     pub fn livemode(&self) -> bool {
-        self.secret_key.as_ref().is_some_and(|k| {
-            k.expose().starts_with("sk_live_") || k.expose().starts_with("rk_live_")
-        })
+        self.secret_key
+            .as_ref()
+            .is_some_and(|k| k.expose().starts_with("sk_live_") || k.expose().starts_with("rk_live_"))
     }
 }
 
@@ -124,9 +118,7 @@ impl Source for ProcessEnv {
 
 impl Source for HashMap<String, String> {
     fn get(&self, name: &str) -> Option<String> {
-        HashMap::get(self, name)
-            .cloned()
-            .filter(|v| !v.trim().is_empty())
+        HashMap::get(self, name).cloned().filter(|v| !v.trim().is_empty())
     }
 }
 
@@ -146,10 +138,7 @@ fn number(src: &dyn Source, name: &str, default: i64, min: i64) -> Result<i64, C
         None => Ok(default),
         Some(v) => match v.trim().parse::<i64>() {
             Ok(n) if n >= min => Ok(n),
-            _ => Err(problem(
-                name,
-                format!("must be a whole number of at least {min}"),
-            )),
+            _ => Err(problem(name, format!("must be a whole number of at least {min}"))),
         },
     }
 }
@@ -167,14 +156,7 @@ impl Config {
         };
         let dev = environment == Environment::Development;
         let dev_only = |name: &str, on: bool| -> Result<bool, ConfigError> {
-            if on && !dev {
-                Err(problem(
-                    name,
-                    "is only allowed with TOLLGATE_ENV=development",
-                ))
-            } else {
-                Ok(on)
-            }
+            if on && !dev { Err(problem(name, "is only allowed with TOLLGATE_ENV=development")) } else { Ok(on) }
         };
 
         let store = match src.get("STORE").as_deref() {
@@ -185,10 +167,7 @@ impl Config {
             Some(_) => return Err(problem("STORE", "must be dynamodb or memory")),
         };
         if store == StoreConfig::Memory && !dev {
-            return Err(problem(
-                "STORE",
-                "the memory store is only allowed with TOLLGATE_ENV=development",
-            ));
+            return Err(problem("STORE", "the memory store is only allowed with TOLLGATE_ENV=development"));
         }
 
         let email = match (src.get("EMAIL_SENDER").as_deref(), dev) {
@@ -199,10 +178,7 @@ impl Config {
             },
             (Some("console"), true) | (None, true) => EmailConfig::Console,
             (Some("console"), false) => {
-                return Err(problem(
-                    "EMAIL_SENDER",
-                    "console is only allowed with TOLLGATE_ENV=development",
-                ));
+                return Err(problem("EMAIL_SENDER", "console is only allowed with TOLLGATE_ENV=development"));
             }
             (Some(_), _) => return Err(problem("EMAIL_SENDER", "must be ses or console")),
         };
@@ -210,27 +186,16 @@ impl Config {
         let secret_key = src.get("STRIPE_SECRET_KEY").map(Secret::new);
         if let Some(key) = &secret_key {
             if !(key.expose().starts_with("sk_") || key.expose().starts_with("rk_")) {
-                return Err(problem(
-                    "STRIPE_SECRET_KEY",
-                    "must be a Stripe secret or restricted key (sk_… or rk_…)",
-                ));
+                return Err(problem("STRIPE_SECRET_KEY", "must be a Stripe secret or restricted key (sk_… or rk_…)"));
             }
         } else if !dev {
             return Err(problem("STRIPE_SECRET_KEY", "is required in production"));
         }
         let webhook_secrets: Vec<Secret> = match src.get("STRIPE_WEBHOOK_SECRET") {
-            Some(v) => v
-                .split(',')
-                .map(str::trim)
-                .filter(|s| !s.is_empty())
-                .map(Secret::new)
-                .collect(),
+            Some(v) => v.split(',').map(str::trim).filter(|s| !s.is_empty()).map(Secret::new).collect(),
             None if dev => vec![Secret::new(DEV_WEBHOOK_SECRET)],
             None => {
-                return Err(problem(
-                    "STRIPE_WEBHOOK_SECRET",
-                    "is required in production",
-                ));
+                return Err(problem("STRIPE_WEBHOOK_SECRET", "is required in production"));
             }
         };
         let stripe = StripeConfig {
@@ -242,16 +207,11 @@ impl Config {
                 .to_string(),
             webhook_secrets,
             webhook_tolerance_secs: number(src, "WEBHOOK_TOLERANCE_SECS", 300, 1)?,
-            allow_unsigned_webhooks: dev_only(
-                "ALLOW_UNSIGNED_WEBHOOKS",
-                flag(src, "ALLOW_UNSIGNED_WEBHOOKS")?,
-            )?,
-            success_url: src.get("CHECKOUT_SUCCESS_URL").unwrap_or_else(|| {
-                "http://localhost:3000/success?session_id={CHECKOUT_SESSION_ID}".into()
-            }),
-            cancel_url: src
-                .get("CHECKOUT_CANCEL_URL")
-                .unwrap_or_else(|| "http://localhost:3000/cancel".into()),
+            allow_unsigned_webhooks: dev_only("ALLOW_UNSIGNED_WEBHOOKS", flag(src, "ALLOW_UNSIGNED_WEBHOOKS")?)?,
+            success_url: src
+                .get("CHECKOUT_SUCCESS_URL")
+                .unwrap_or_else(|| "http://localhost:3000/success?session_id={CHECKOUT_SESSION_ID}".into()),
+            cancel_url: src.get("CHECKOUT_CANCEL_URL").unwrap_or_else(|| "http://localhost:3000/cancel".into()),
             payment_link_url: src.get("PAYMENT_LINK_URL"),
         };
         if !dev && src.get("CHECKOUT_SUCCESS_URL").is_none() {
@@ -276,9 +236,7 @@ impl Config {
         let tokens = TokenConfig {
             secret: jwt_secret,
             issuer: src.get("JWT_ISSUER").unwrap_or_else(|| "tollgate".into()),
-            audience: src
-                .get("JWT_AUDIENCE")
-                .unwrap_or_else(|| "tollgate-app".into()),
+            audience: src.get("JWT_AUDIENCE").unwrap_or_else(|| "tollgate-app".into()),
             lifetime_hours: number(src, "JWT_EXP_HOURS", 720, 1)?,
         };
         let auth = AuthConfig {
@@ -306,9 +264,7 @@ impl Config {
 
 fn dynamodb_store(src: &dyn Source) -> Result<StoreConfig, ConfigError> {
     Ok(StoreConfig::DynamoDb {
-        table: src
-            .get("TABLE_NAME")
-            .ok_or_else(|| problem("TABLE_NAME", "is required for the DynamoDB store"))?,
+        table: src.get("TABLE_NAME").ok_or_else(|| problem("TABLE_NAME", "is required for the DynamoDB store"))?,
         endpoint: src.get("DYNAMODB_ENDPOINT"),
     })
 }
@@ -318,10 +274,7 @@ mod tests {
     use super::*;
 
     fn env(pairs: &[(&str, &str)]) -> HashMap<String, String> {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
     }
 
     fn production() -> Vec<(&'static str, &'static str)> {
@@ -331,10 +284,7 @@ mod tests {
             ("STRIPE_SECRET_KEY", "sk_test_123"),
             ("STRIPE_WEBHOOK_SECRET", "whsec_a, whsec_b"),
             ("JWT_SECRET", "0123456789abcdef0123456789abcdef"),
-            (
-                "CHECKOUT_SUCCESS_URL",
-                "https://app.example.com/ok?session_id={CHECKOUT_SESSION_ID}",
-            ),
+            ("CHECKOUT_SUCCESS_URL", "https://app.example.com/ok?session_id={CHECKOUT_SESSION_ID}"),
             ("CHECKOUT_CANCEL_URL", "https://app.example.com/cancel"),
         ]
     }
@@ -343,13 +293,7 @@ mod tests {
     fn production_config_reads_every_variable() {
         let c = Config::from_source(&env(&production())).unwrap();
         assert_eq!(c.environment, Environment::Production);
-        assert_eq!(
-            c.store,
-            StoreConfig::DynamoDb {
-                table: "tollgate".into(),
-                endpoint: None
-            }
-        );
+        assert_eq!(c.store, StoreConfig::DynamoDb { table: "tollgate".into(), endpoint: None });
         assert_eq!(c.stripe.webhook_secrets.len(), 2);
         assert!(!c.stripe.livemode());
         assert_eq!(c.tokens.lifetime_hours, 720);
@@ -361,10 +305,7 @@ mod tests {
     fn production_refuses_the_memory_store() {
         let mut vars = production();
         vars.push(("STORE", "memory"));
-        assert_eq!(
-            Config::from_source(&env(&vars)).unwrap_err().variable,
-            "STORE"
-        );
+        assert_eq!(Config::from_source(&env(&vars)).unwrap_err().variable, "STORE");
     }
 
     #[test]
@@ -378,17 +319,8 @@ mod tests {
 
     #[test]
     fn production_names_each_missing_secret() {
-        for name in [
-            "STRIPE_SECRET_KEY",
-            "STRIPE_WEBHOOK_SECRET",
-            "JWT_SECRET",
-            "TABLE_NAME",
-            "EMAIL_FROM",
-        ] {
-            let vars: Vec<_> = production()
-                .into_iter()
-                .filter(|(k, _)| *k != name)
-                .collect();
+        for name in ["STRIPE_SECRET_KEY", "STRIPE_WEBHOOK_SECRET", "JWT_SECRET", "TABLE_NAME", "EMAIL_FROM"] {
+            let vars: Vec<_> = production().into_iter().filter(|(k, _)| *k != name).collect();
             assert_eq!(Config::from_source(&env(&vars)).unwrap_err().variable, name);
         }
     }
@@ -398,10 +330,7 @@ mod tests {
         let mut vars = production();
         vars.retain(|(k, _)| *k != "JWT_SECRET");
         vars.push(("JWT_SECRET", "short"));
-        assert_eq!(
-            Config::from_source(&env(&vars)).unwrap_err().variable,
-            "JWT_SECRET"
-        );
+        assert_eq!(Config::from_source(&env(&vars)).unwrap_err().variable, "JWT_SECRET");
     }
 
     #[test]

@@ -33,7 +33,10 @@ impl Outbox {
 #[derive(Clone)]
 pub enum EmailSender {
     /// Development only (refused in production by the configuration).
-    Console { outbox: Outbox, print: bool },
+    Console {
+        outbox: Outbox,
+        print: bool,
+    },
     Ses {
         client: aws_sdk_sesv2::Client,
         from: String,
@@ -46,10 +49,7 @@ pub struct EmailError(String);
 
 impl EmailSender {
     pub fn console(print: bool) -> Self {
-        EmailSender::Console {
-            outbox: Outbox::default(),
-            print,
-        }
+        EmailSender::Console { outbox: Outbox::default(), print }
     }
 
     /// Amazon SES v2 from the default AWS chain, or a local endpoint (tests use moto's server).
@@ -59,10 +59,7 @@ impl EmailSender {
             loader = loader.endpoint_url(url);
         }
         let shared = loader.load().await;
-        EmailSender::Ses {
-            client: aws_sdk_sesv2::Client::new(&shared),
-            from: from.to_string(),
-        }
+        EmailSender::Ses { client: aws_sdk_sesv2::Client::new(&shared), from: from.to_string() }
     }
 
     pub fn outbox(&self) -> Option<&Outbox> {
@@ -88,11 +85,7 @@ impl EmailSender {
             EmailSender::Ses { client, from } => {
                 use aws_sdk_sesv2::types::{Body, Content, Destination, EmailContent, Message};
                 let content = |s: &str| {
-                    Content::builder()
-                        .data(s)
-                        .charset("UTF-8")
-                        .build()
-                        .map_err(|e| EmailError(e.to_string()))
+                    Content::builder().data(s).charset("UTF-8").build().map_err(|e| EmailError(e.to_string()))
                 };
                 let message = Message::builder()
                     .subject(content(&email.subject)?)
@@ -105,9 +98,7 @@ impl EmailSender {
                     .content(EmailContent::builder().simple(message).build())
                     .send()
                     .await
-                    .map_err(|e| {
-                        EmailError(aws_sdk_sesv2::error::DisplayErrorContext(e).to_string())
-                    })?;
+                    .map_err(|e| EmailError(aws_sdk_sesv2::error::DisplayErrorContext(e).to_string()))?;
                 Ok(())
             }
         }

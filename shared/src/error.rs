@@ -22,10 +22,7 @@ pub enum Error {
     #[error("too many requests; retry after {retry_after_secs} s")]
     RateLimited { retry_after_secs: u64 },
     #[error("the payment provider failed: {message}")]
-    Stripe {
-        message: String,
-        fallback_url: Option<String>,
-    },
+    Stripe { message: String, fallback_url: Option<String> },
     #[error("the email could not be sent")]
     EmailFailed,
     #[error("the store is unavailable")]
@@ -41,34 +38,19 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 impl Error {
     pub fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
-        Error::BadRequest {
-            code,
-            message: message.into(),
-        }
+        Error::BadRequest { code, message: message.into() }
     }
     pub fn unauthorized(code: &'static str, message: impl Into<String>) -> Self {
-        Error::Unauthorized {
-            code,
-            message: message.into(),
-        }
+        Error::Unauthorized { code, message: message.into() }
     }
     pub fn forbidden(code: &'static str, message: impl Into<String>) -> Self {
-        Error::Forbidden {
-            code,
-            message: message.into(),
-        }
+        Error::Forbidden { code, message: message.into() }
     }
     pub fn not_found(code: &'static str, message: impl Into<String>) -> Self {
-        Error::NotFound {
-            code,
-            message: message.into(),
-        }
+        Error::NotFound { code, message: message.into() }
     }
     pub fn conflict(code: &'static str, message: impl Into<String>) -> Self {
-        Error::Conflict {
-            code,
-            message: message.into(),
-        }
+        Error::Conflict { code, message: message.into() }
     }
     pub fn internal(message: impl Into<String>) -> Self {
         Error::Internal(message.into())
@@ -113,9 +95,7 @@ impl Error {
         match self {
             Error::Internal(_) => "internal error".to_string(),
             Error::StoreUnavailable(_) => "the store is unavailable; try again".to_string(),
-            Error::Stripe { .. } => {
-                "the payment provider could not be reached; try again".to_string()
-            }
+            Error::Stripe { .. } => "the payment provider could not be reached; try again".to_string(),
             other => other.to_string(),
         }
     }
@@ -127,10 +107,7 @@ impl Error {
             Error::RateLimited { retry_after_secs } => {
                 map.insert("retry_after".into(), (*retry_after_secs).into());
             }
-            Error::Stripe {
-                fallback_url: Some(url),
-                ..
-            } => {
+            Error::Stripe { fallback_url: Some(url), .. } => {
                 map.insert("fallback_url".into(), url.clone().into());
             }
             _ => {}

@@ -26,18 +26,10 @@ pub struct Reply {
 
 impl Reply {
     pub fn ok(body: Value) -> Self {
-        Reply {
-            status: 200,
-            body,
-            headers: vec![],
-        }
+        Reply { status: 200, body, headers: vec![] }
     }
     pub fn with_status(status: u16, body: Value) -> Self {
-        Reply {
-            status,
-            body,
-            headers: vec![],
-        }
+        Reply { status, body, headers: vec![] }
     }
 }
 
@@ -47,9 +39,7 @@ pub fn request_id(req: &Request) -> String {
         Some(RequestContext::ApiGatewayV2(ctx)) => ctx.request_id.clone(),
         _ => None,
     };
-    from_gateway
-        .filter(|id| !id.is_empty())
-        .unwrap_or_else(|| uuid::Uuid::new_v4().to_string())
+    from_gateway.filter(|id| !id.is_empty()).unwrap_or_else(|| uuid::Uuid::new_v4().to_string())
 }
 
 /// The caller's address as API Gateway (or the dev server's socket) reports it. Client-supplied
@@ -64,10 +54,7 @@ pub fn source_ip(req: &Request) -> Option<String> {
 pub fn bearer_token(req: &Request) -> Option<&str> {
     let value = req.headers().get(header::AUTHORIZATION)?.to_str().ok()?;
     let (scheme, token) = value.split_once(' ')?;
-    scheme
-        .eq_ignore_ascii_case("bearer")
-        .then(|| token.trim())
-        .filter(|t| !t.is_empty())
+    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim()).filter(|t| !t.is_empty())
 }
 
 pub fn header_value<'a>(req: &'a Request, name: &str) -> Option<&'a str> {
@@ -75,9 +62,7 @@ pub fn header_value<'a>(req: &'a Request, name: &str) -> Option<&'a str> {
 }
 
 pub fn query_param(req: &Request, name: &str) -> Option<String> {
-    req.query_string_parameters_ref()
-        .and_then(|q| q.first(name))
-        .map(str::to_string)
+    req.query_string_parameters_ref().and_then(|q| q.first(name)).map(str::to_string)
 }
 
 pub fn body_bytes(req: &Request) -> &[u8] {
@@ -91,48 +76,31 @@ pub fn json_body<T: DeserializeOwned>(req: &Request, max_bytes: usize) -> Result
 }
 
 /// As `json_body`, but an empty body reads as `{}`.
-pub fn optional_json_body<T: DeserializeOwned>(
-    req: &Request,
-    max_bytes: usize,
-) -> Result<T, Error> {
+pub fn optional_json_body<T: DeserializeOwned>(req: &Request, max_bytes: usize) -> Result<T, Error> {
     parse_json(req, max_bytes, true)
 }
 
-fn parse_json<T: DeserializeOwned>(
-    req: &Request,
-    max_bytes: usize,
-    empty_ok: bool,
-) -> Result<T, Error> {
+fn parse_json<T: DeserializeOwned>(req: &Request, max_bytes: usize, empty_ok: bool) -> Result<T, Error> {
     let bytes = body_bytes(req);
     if bytes.len() > max_bytes {
         return Err(Error::PayloadTooLarge { limit: max_bytes });
     }
     let value: Value = if bytes.iter().all(u8::is_ascii_whitespace) {
         if !empty_ok {
-            return Err(Error::bad_request(
-                "missing_body",
-                "a JSON object body is required",
-            ));
+            return Err(Error::bad_request("missing_body", "a JSON object body is required"));
         }
         json!({})
     } else {
         let content_type = header_value(req, "content-type").unwrap_or_default();
         let essence = content_type.split(';').next().unwrap_or_default().trim();
         if !essence.eq_ignore_ascii_case("application/json") {
-            return Err(Error::bad_request(
-                "unsupported_content_type",
-                "send the body as application/json",
-            ));
+            return Err(Error::bad_request("unsupported_content_type", "send the body as application/json"));
         }
-        serde_json::from_slice(bytes).map_err(|e| {
-            Error::bad_request("invalid_json", format!("the body is not valid JSON: {e}"))
-        })?
+        serde_json::from_slice(bytes)
+            .map_err(|e| Error::bad_request("invalid_json", format!("the body is not valid JSON: {e}")))?
     };
     if !value.is_object() {
-        return Err(Error::bad_request(
-            "invalid_json",
-            "the body must be a JSON object",
-        ));
+        return Err(Error::bad_request("invalid_json", "the body must be a JSON object"));
     }
     serde_json::from_value(value).map_err(|e| {
         let text = e.to_string();
@@ -146,13 +114,9 @@ fn parse_json<T: DeserializeOwned>(
 
 pub fn json_response(status: u16, body: &Value, request_id: &str) -> Response {
     let mut response = Response::new(Body::Text(body.to_string()));
-    *response.status_mut() =
-        StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    *response.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let headers = response.headers_mut();
-    headers.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
-    );
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     if let Ok(id) = HeaderValue::from_str(request_id) {
         headers.insert("x-request-id", id);
@@ -168,9 +132,7 @@ pub fn error_response(error: &Error, request_id: &str) -> Response {
     inner.extend(error.details());
     let mut response = json_response(error.status(), &json!({ "error": inner }), request_id);
     if let Error::RateLimited { retry_after_secs } = error {
-        response
-            .headers_mut()
-            .insert(header::RETRY_AFTER, HeaderValue::from(*retry_after_secs));
+        response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(*retry_after_secs));
     }
     response
 }
@@ -220,17 +182,9 @@ pub fn unrouted(routes: &[(&str, &str)], path: &str) -> Error {
 
 /// A request as lambda_http presents an API Gateway HTTP API event (the dev server and tests
 /// build theirs with it): query parameters parsed, the caller's address in the context.
-pub fn gateway_request(
-    parts: lambda_http::http::request::Parts,
-    body: Vec<u8>,
-    source_ip: &str,
-) -> Request {
-    let query: lambda_http::aws_lambda_events::query_map::QueryMap = parts
-        .uri
-        .query()
-        .unwrap_or_default()
-        .parse()
-        .unwrap_or_default();
+pub fn gateway_request(parts: lambda_http::http::request::Parts, body: Vec<u8>, source_ip: &str) -> Request {
+    let query: lambda_http::aws_lambda_events::query_map::QueryMap =
+        parts.uri.query().unwrap_or_default().parse().unwrap_or_default();
     let mut http = ApiGatewayV2httpRequestContextHttpDescription::default();
     http.method = parts.method.clone();
     http.path = Some(parts.uri.path().to_string());
@@ -247,8 +201,6 @@ pub fn gateway_request(
         }
     };
     let mut request = lambda_http::http::Request::from_parts(parts, body);
-    request
-        .extensions_mut()
-        .insert(RequestContext::ApiGatewayV2(context));
+    request.extensions_mut().insert(RequestContext::ApiGatewayV2(context));
     request.with_query_string_parameters(query)
 }

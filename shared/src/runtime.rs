@@ -7,8 +7,7 @@ use crate::http::{Request, Response};
 
 /// JSON logs (level from `RUST_LOG`, default info). Lambda adds the timestamp.
 pub fn init_logging() {
-    let filter =
-        tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into());
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into());
     let _ = tracing_subscriber::fmt()
         .json()
         .with_env_filter(filter)
@@ -20,12 +19,8 @@ pub fn init_logging() {
 
 /// Readable logs for the terminal (the dev server).
 pub fn init_dev_logging() {
-    let filter =
-        tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into());
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_target(false)
-        .try_init();
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into());
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_target(false).try_init();
 }
 
 /// Builds the app from the environment (refusing to start on a bad configuration) and serves
@@ -36,9 +31,7 @@ where
     Fut: Future<Output = Response> + Send,
 {
     init_logging();
-    let app = App::from_env()
-        .await
-        .inspect_err(|e| tracing::error!(error = %e, "refusing to start"))?;
+    let app = App::from_env().await.inspect_err(|e| tracing::error!(error = %e, "refusing to start"))?;
     let handler = &handler;
     lambda_http::run(lambda_http::service_fn(move |req: Request| {
         let app = app.clone();

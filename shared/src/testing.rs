@@ -33,10 +33,7 @@ pub fn dynamodb_endpoint() -> String {
 pub async fn dynamodb_store() -> Store {
     let table = format!("tollgate-test-{}", uuid::Uuid::new_v4().simple());
     let store = DynamoDbStore::connect(&table, Some(&dynamodb_endpoint())).await;
-    store
-        .create_table()
-        .await
-        .expect("create a test table on the DynamoDB server");
+    store.create_table().await.expect("create a test table on the DynamoDB server");
     Store::dynamodb(store)
 }
 
@@ -63,10 +60,7 @@ pub fn config(overrides: &[(&str, &str)]) -> Config {
         ("STORE", "memory"),
         ("STRIPE_WEBHOOK_SECRET", WEBHOOK_SECRET),
         ("JWT_SECRET", "test-secret-test-secret-test-secret-0123"),
-        (
-            "CHECKOUT_SUCCESS_URL",
-            "https://app.example.com/success?session_id={CHECKOUT_SESSION_ID}",
-        ),
+        ("CHECKOUT_SUCCESS_URL", "https://app.example.com/success?session_id={CHECKOUT_SESSION_ID}"),
         ("CHECKOUT_CANCEL_URL", "https://app.example.com/cancel"),
     ]
     .into_iter()
@@ -79,10 +73,8 @@ pub fn config(overrides: &[(&str, &str)]) -> Config {
 }
 
 pub fn catalog() -> Catalog {
-    let resolver = PriceResolver {
-        lookup: &|name| (name == "STRIPE_PRICE_PRO").then(|| PRO_PRICE.to_string()),
-        simulated: false,
-    };
+    let resolver =
+        PriceResolver { lookup: &|name| (name == "STRIPE_PRICE_PRO").then(|| PRO_PRICE.to_string()), simulated: false };
     Catalog::parse(BUILT_IN, "built-in", &resolver).expect("the built-in catalog parses")
 }
 
@@ -107,18 +99,8 @@ pub fn app(store: Store, stripe_base: Option<&str>, overrides: &[(&str, &str)]) 
     };
     let clock = FixedClock::at(NOW);
     let email = EmailSender::console(false);
-    let outbox = email
-        .outbox()
-        .expect("console sender has an outbox")
-        .clone();
-    let app = App::new(
-        config,
-        catalog(),
-        store,
-        stripe,
-        email,
-        Arc::new(clock.clone()),
-    );
+    let outbox = email.outbox().expect("console sender has an outbox").clone();
+    let app = App::new(config, catalog(), store, stripe, email, Arc::new(clock.clone()));
     TestApp { app, clock, outbox }
 }
 
@@ -130,8 +112,7 @@ fn stripe_dir() -> PathBuf {
 
 fn load(name: &str) -> Value {
     let path = stripe_dir().join(name);
-    let text =
-        std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
     serde_json::from_str(&text).expect("Stripe reference data is JSON")
 }
 
@@ -166,10 +147,7 @@ pub fn event(event_type: &str, object: Value) -> Vec<u8> {
 }
 
 pub fn event_with_id(id: &str, event_type: &str, object: Value) -> Vec<u8> {
-    let envelope = fixture_with(
-        "event",
-        json!({ "id": id, "type": event_type, "created": NOW, "livemode": false }),
-    );
+    let envelope = fixture_with("event", json!({ "id": id, "type": event_type, "created": NOW, "livemode": false }));
     let mut envelope = envelope;
     envelope["data"] = json!({ "object": object });
     serde_json::to_vec(&envelope).expect("JSON serializes")
@@ -201,10 +179,7 @@ pub fn paid_session(session_id: &str, order_id: &str, user_id: Option<&str>, ema
 
 /// A fully refunded charge for a payment intent.
 pub fn refunded_charge(payment_intent: &str) -> Value {
-    fixture_with(
-        "charge",
-        json!({ "payment_intent": payment_intent, "refunded": true, "amount_refunded": 100 }),
-    )
+    fixture_with("charge", json!({ "payment_intent": payment_intent, "refunded": true, "amount_refunded": 100 }))
 }
 
 pub fn signed_header(body: &[u8], at: i64) -> String {
@@ -219,18 +194,12 @@ pub fn spec() -> &'static Value {
 
 /// Panics unless every form field (`a[b][0][c]`) is a parameter of `POST path` in Stripe's spec.
 pub fn assert_real_form_fields(path: &str, fields: &[(String, String)]) {
-    let schema = &spec()["paths"][path]["post"]["requestBody"]["content"]["application/x-www-form-urlencoded"]
-        ["schema"];
-    assert!(
-        schema.is_object(),
-        "Stripe's spec has no form body for POST {path}"
-    );
+    let schema =
+        &spec()["paths"][path]["post"]["requestBody"]["content"]["application/x-www-form-urlencoded"]["schema"];
+    assert!(schema.is_object(), "Stripe's spec has no form body for POST {path}");
     for (name, _) in fields {
         let segments: Vec<&str> = name.split(['[', ']']).filter(|s| !s.is_empty()).collect();
-        assert!(
-            schema_accepts(schema, &segments),
-            "{name} is not a parameter of POST {path} in Stripe's spec"
-        );
+        assert!(schema_accepts(schema, &segments), "{name} is not a parameter of POST {path} in Stripe's spec");
     }
 }
 
@@ -259,19 +228,32 @@ pub fn form_fields(body: &[u8]) -> Vec<(String, String)> {
     serde_urlencoded::from_bytes(body).expect("a form-encoded body")
 }
 
+/// A valid access token for a user (plan `free`), minted at the app's time.
+pub fn token(app: &App, user_id: &str, email: &str) -> String {
+    let subject = crate::auth::tokens::Subject { user_id, email, plan: "free", pro: false };
+    app.tokens.mint(&subject, app.now()).expect("a token").0
+}
+
+/// Starts `attempts` copies of `attempt(i)` at once and counts those that succeed.
+pub async fn count_successes<F, Fut>(attempts: usize, attempt: F) -> usize
+where
+    F: Fn(usize) -> Fut,
+    Fut: std::future::Future<Output = bool> + Send + 'static,
+{
+    let tasks: Vec<_> = (0..attempts).map(|i| tokio::spawn(attempt(i))).collect();
+    let mut successes = 0;
+    for task in tasks {
+        successes += usize::from(task.await.expect("the attempt does not panic"));
+    }
+    successes
+}
+
 /// The address tests call from unless they say otherwise.
 pub const CALLER_IP: &str = "198.51.100.7";
 
 /// A request as API Gateway delivers it: JSON body (if any), Bearer token (if any).
-pub fn request(
-    method: &str,
-    path: &str,
-    body: Option<&Value>,
-    token: Option<&str>,
-) -> crate::http::Request {
-    let mut builder = lambda_http::http::Request::builder()
-        .method(method)
-        .uri(path);
+pub fn request(method: &str, path: &str, body: Option<&Value>, token: Option<&str>) -> crate::http::Request {
+    let mut builder = lambda_http::http::Request::builder().method(method).uri(path);
     if body.is_some() {
         builder = builder.header("content-type", "application/json");
     }
@@ -279,9 +261,7 @@ pub fn request(
         builder = builder.header("authorization", format!("Bearer {t}"));
     }
     let (parts, ()) = builder.body(()).expect("a valid request").into_parts();
-    let bytes = body
-        .map(|b| serde_json::to_vec(b).expect("JSON serializes"))
-        .unwrap_or_default();
+    let bytes = body.map(|b| serde_json::to_vec(b).expect("JSON serializes")).unwrap_or_default();
     crate::http::gateway_request(parts, bytes, CALLER_IP)
 }
 
@@ -293,9 +273,7 @@ pub fn raw_request(
     body: Vec<u8>,
     source_ip: &str,
 ) -> crate::http::Request {
-    let mut builder = lambda_http::http::Request::builder()
-        .method(method)
-        .uri(path);
+    let mut builder = lambda_http::http::Request::builder().method(method).uri(path);
     for (k, v) in headers {
         builder = builder.header(*k, *v);
     }
@@ -309,10 +287,7 @@ pub fn webhook_request(body: &[u8], at: i64) -> crate::http::Request {
     raw_request(
         "POST",
         "/api/stripe/webhook",
-        &[
-            ("content-type", "application/json"),
-            ("stripe-signature", &header),
-        ],
+        &[("content-type", "application/json"), ("stripe-signature", &header)],
         body.to_vec(),
         "3.18.12.63",
     )
@@ -321,19 +296,13 @@ pub fn webhook_request(body: &[u8], at: i64) -> crate::http::Request {
 /// A response's status and JSON body.
 pub fn status_and_json(response: &crate::http::Response) -> (u16, Value) {
     let body: &[u8] = response.body().as_ref();
-    let json = if body.is_empty() {
-        Value::Null
-    } else {
-        serde_json::from_slice(body).expect("a JSON body")
-    };
+    let json = if body.is_empty() { Value::Null } else { serde_json::from_slice(body).expect("a JSON body") };
     (response.status().as_u16(), json)
 }
 
 /// The last sign-in code emailed to `email` (read from the console sender's outbox).
 pub fn last_code(outbox: &Outbox, email: &str) -> String {
-    let mail = outbox
-        .last_to(email)
-        .unwrap_or_else(|| panic!("no email to {email}"));
+    let mail = outbox.last_to(email).unwrap_or_else(|| panic!("no email to {email}"));
     mail.text
         .split_whitespace()
         .find(|w| w.len() == 7 && w.ends_with('.') && w[..6].chars().all(|c| c.is_ascii_digit()))

@@ -4,11 +4,7 @@ use tollgate::email::{Email, EmailSender};
 use tollgate::testing::dynamodb_endpoint;
 
 fn mail(to: &str) -> Email {
-    Email {
-        to: to.into(),
-        subject: "Your sign-in code".into(),
-        text: "Your sign-in code is 123456.".into(),
-    }
+    Email { to: to.into(), subject: "Your sign-in code".into(), text: "Your sign-in code is 123456.".into() }
 }
 
 #[tokio::test]
@@ -19,14 +15,7 @@ async fn ses_sends_from_a_verified_identity_and_reports_a_rejection() {
     let err = sender.send(mail("ada@example.com")).await.unwrap_err();
     assert!(err.to_string().contains("not verified"), "{err}");
 
-    let EmailSender::Ses { client, .. } = &sender else {
-        unreachable!()
-    };
-    client
-        .create_email_identity()
-        .email_identity(&from)
-        .send()
-        .await
-        .unwrap();
+    let EmailSender::Ses { client, .. } = &sender else { unreachable!() };
+    client.create_email_identity().email_identity(&from).send().await.unwrap();
     sender.send(mail("ada@example.com")).await.unwrap();
 }

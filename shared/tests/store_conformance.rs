@@ -1,10 +1,8 @@
 //! Every store operation, run against the memory store and the DynamoDB server alike: both must
 //! give the same answers and the same guarantees under concurrency.
 
-use tollgate::store::{
-    Condition, GSI1PK, GSI1SK, Item, Key, Query, Store, StoreError, Update, Write,
-};
-use tollgate::testing::StoreKind;
+use tollgate::store::{Condition, GSI1PK, GSI1SK, Item, Key, Query, Store, StoreError, Update, Write};
+use tollgate::testing::{StoreKind, count_successes};
 
 fn key(pk: &str, sk: &str) -> Key {
     Key::new(pk, sk)
@@ -19,50 +17,28 @@ async fn get_returns_none_for_a_missing_item(store: Store) {
 }
 
 async fn put_and_get_round_trip_every_value_type(store: Store) {
-    let it = item("A", "1")
-        .with("s", "text")
-        .with("n", -42)
-        .with("b", true)
-        .with("big", i64::MAX);
+    let it = item("A", "1").with("s", "text").with("n", -42).with("b", true).with("big", i64::MAX);
     store.write(Write::put(it.clone())).await.unwrap();
     assert_eq!(store.get(&key("A", "1")).await.unwrap(), Some(it));
 }
 
 async fn put_new_refuses_an_existing_item(store: Store) {
-    store
-        .write(Write::put_new(item("A", "1").with("v", 1)))
-        .await
-        .unwrap();
-    let err = store
-        .write(Write::put_new(item("A", "1").with("v", 2)))
-        .await
-        .unwrap_err();
+    store.write(Write::put_new(item("A", "1").with("v", 1))).await.unwrap();
+    let err = store.write(Write::put_new(item("A", "1").with("v", 2))).await.unwrap_err();
     assert_eq!(err, StoreError::ConditionFailed);
-    assert_eq!(
-        store.get(&key("A", "1")).await.unwrap().unwrap().num("v"),
-        Some(1)
-    );
+    assert_eq!(store.get(&key("A", "1")).await.unwrap().unwrap().num("v"), Some(1));
 }
 
 async fn plain_put_replaces_the_whole_item(store: Store) {
-    store
-        .write(Write::put(item("A", "1").with("old", 1)))
-        .await
-        .unwrap();
-    store
-        .write(Write::put(item("A", "1").with("new", 2)))
-        .await
-        .unwrap();
+    store.write(Write::put(item("A", "1").with("old", 1))).await.unwrap();
+    store.write(Write::put(item("A", "1").with("new", 2))).await.unwrap();
     let got = store.get(&key("A", "1")).await.unwrap().unwrap();
     assert_eq!(got.num("old"), None);
     assert_eq!(got.num("new"), Some(2));
 }
 
 async fn update_creates_a_missing_item_and_returns_it(store: Store) {
-    let after = store
-        .update(Update::new(key("A", "1")).set("s", "x").add("n", 3))
-        .await
-        .unwrap();
+    let after = store.update(Update::new(key("A", "1")).set("s", "x").add("n", 3)).await.unwrap();
     assert_eq!(after.str("s"), Some("x"));
     assert_eq!(after.num("n"), Some(3));
     assert_eq!(after.key(), key("A", "1"));
@@ -70,15 +46,7 @@ async fn update_creates_a_missing_item_and_returns_it(store: Store) {
 }
 
 async fn update_adds_sets_if_absent_and_removes(store: Store) {
-    store
-        .write(Write::put(
-            item("A", "1")
-                .with("n", 5)
-                .with("keep", "first")
-                .with("gone", 1),
-        ))
-        .await
-        .unwrap();
+    store.write(Write::put(item("A", "1").with("n", 5).with("keep", "first").with("gone", 1))).await.unwrap();
     let after = store
         .update(
             Update::new(key("A", "1"))
@@ -96,43 +64,19 @@ async fn update_adds_sets_if_absent_and_removes(store: Store) {
 }
 
 async fn a_failed_update_condition_changes_nothing(store: Store) {
-    store
-        .write(Write::put(item("A", "1").with("status", "paid")))
-        .await
-        .unwrap();
+    store.write(Write::put(item("A", "1").with("status", "paid"))).await.unwrap();
     let err = store
-        .update(
-            Update::new(key("A", "1"))
-                .set("status", "refunded")
-                .when(Condition::equals("status", "pending")),
-        )
+        .update(Update::new(key("A", "1")).set("status", "refunded").when(Condition::equals("status", "pending")))
         .await;
     assert_eq!(err.unwrap_err(), StoreError::ConditionFailed);
-    assert_eq!(
-        store
-            .get(&key("A", "1"))
-            .await
-            .unwrap()
-            .unwrap()
-            .str("status"),
-        Some("paid")
-    );
-    let missing = store
-        .update(
-            Update::new(key("A", "2"))
-                .set("x", 1)
-                .when(Condition::Exists),
-        )
-        .await;
+    assert_eq!(store.get(&key("A", "1")).await.unwrap().unwrap().str("status"), Some("paid"));
+    let missing = store.update(Update::new(key("A", "2")).set("x", 1).when(Condition::Exists)).await;
     assert_eq!(missing.unwrap_err(), StoreError::ConditionFailed);
     assert_eq!(store.get(&key("A", "2")).await.unwrap(), None);
 }
 
 async fn conditions_evaluate_as_dynamodb_does(store: Store) {
-    store
-        .write(Write::put(item("C", "1").with("n", 5).with("s", "a")))
-        .await
-        .unwrap();
+    store.write(Write::put(item("C", "1").with("n", 5).with("s", "a"))).await.unwrap();
     let cases: Vec<(Condition, bool)> = vec![
         (Condition::Exists, true),
         (Condition::NotExists, false),
@@ -146,57 +90,22 @@ async fn conditions_evaluate_as_dynamodb_does(store: Store) {
         (Condition::AbsentOrBelow("n".into(), 6), true),
         (Condition::AbsentOrBelow("n".into(), 5), false),
         (Condition::AbsentOrBelow("missing".into(), 0), true),
-        (
-            Condition::And(vec![Condition::Exists, Condition::equals("s", "a")]),
-            true,
-        ),
-        (
-            Condition::And(vec![Condition::Exists, Condition::equals("s", "b")]),
-            false,
-        ),
-        (
-            Condition::Or(vec![
-                Condition::equals("s", "b"),
-                Condition::AtLeast("n".into(), 1),
-            ]),
-            true,
-        ),
+        (Condition::And(vec![Condition::Exists, Condition::equals("s", "a")]), true),
+        (Condition::And(vec![Condition::Exists, Condition::equals("s", "b")]), false),
+        (Condition::Or(vec![Condition::equals("s", "b"), Condition::AtLeast("n".into(), 1)]), true),
         (Condition::Not(Box::new(Condition::equals("s", "a"))), false),
     ];
     for (i, (condition, expected)) in cases.into_iter().enumerate() {
-        let result = store
-            .write(Write::Check {
-                key: key("C", "1"),
-                condition: condition.clone(),
-            })
-            .await;
-        assert_eq!(
-            result.is_ok(),
-            expected,
-            "case {i}: {condition:?} gave {result:?}"
-        );
+        let result = store.write(Write::Check { key: key("C", "1"), condition: condition.clone() }).await;
+        assert_eq!(result.is_ok(), expected, "case {i}: {condition:?} gave {result:?}");
     }
 }
 
 async fn delete_removes_and_respects_its_condition(store: Store) {
-    store
-        .write(Write::put(item("A", "1").with("v", 1)))
-        .await
-        .unwrap();
-    let refused = store
-        .write(Write::Delete {
-            key: key("A", "1"),
-            condition: Some(Condition::equals("v", 2)),
-        })
-        .await;
+    store.write(Write::put(item("A", "1").with("v", 1))).await.unwrap();
+    let refused = store.write(Write::Delete { key: key("A", "1"), condition: Some(Condition::equals("v", 2)) }).await;
     assert_eq!(refused.unwrap_err(), StoreError::ConditionFailed);
-    store
-        .write(Write::Delete {
-            key: key("A", "1"),
-            condition: Some(Condition::Exists),
-        })
-        .await
-        .unwrap();
+    store.write(Write::Delete { key: key("A", "1"), condition: Some(Condition::Exists) }).await.unwrap();
     assert_eq!(store.get(&key("A", "1")).await.unwrap(), None);
 }
 
@@ -206,18 +115,12 @@ async fn a_transaction_applies_all_writes(store: Store) {
         .transact(vec![
             Write::put_new(item("T", "a").with("v", 1)),
             Write::Update(Update::new(key("T", "b")).add("n", 2)),
-            Write::Delete {
-                key: key("T", "del"),
-                condition: None,
-            },
+            Write::Delete { key: key("T", "del"), condition: None },
         ])
         .await
         .unwrap();
     assert!(store.get(&key("T", "a")).await.unwrap().is_some());
-    assert_eq!(
-        store.get(&key("T", "b")).await.unwrap().unwrap().num("n"),
-        Some(2)
-    );
+    assert_eq!(store.get(&key("T", "b")).await.unwrap().unwrap().num("n"), Some(2));
     assert_eq!(store.get(&key("T", "del")).await.unwrap(), None);
 }
 
@@ -238,45 +141,21 @@ async fn a_failed_transaction_applies_nothing_and_names_the_failed_write(store: 
 }
 
 async fn a_condition_check_guards_a_transaction(store: Store) {
-    store
-        .write(Write::put(item("T", "guard").with("open", true)))
-        .await
-        .unwrap();
+    store.write(Write::put(item("T", "guard").with("open", true))).await.unwrap();
     let guarded = |open: bool| {
         vec![
-            Write::Check {
-                key: key("T", "guard"),
-                condition: Condition::equals("open", open),
-            },
+            Write::Check { key: key("T", "guard"), condition: Condition::equals("open", open) },
             Write::Update(Update::new(key("T", "counter")).add("n", 1)),
         ]
     };
-    assert!(
-        store
-            .transact(guarded(false))
-            .await
-            .unwrap_err()
-            .failed_at(0)
-    );
+    assert!(store.transact(guarded(false)).await.unwrap_err().failed_at(0));
     store.transact(guarded(true)).await.unwrap();
-    assert_eq!(
-        store
-            .get(&key("T", "counter"))
-            .await
-            .unwrap()
-            .unwrap()
-            .num("n"),
-        Some(1)
-    );
+    assert_eq!(store.get(&key("T", "counter")).await.unwrap().unwrap().num("n"), Some(1));
 }
 
 async fn a_transaction_may_touch_an_item_once(store: Store) {
-    let err = store
-        .transact(vec![
-            Write::put(item("T", "a")),
-            Write::Update(Update::new(key("T", "a")).add("n", 1)),
-        ])
-        .await;
+    let err =
+        store.transact(vec![Write::put(item("T", "a")), Write::Update(Update::new(key("T", "a")).add("n", 1))]).await;
     assert!(matches!(err, Err(StoreError::Invalid(_))));
 }
 
@@ -291,11 +170,7 @@ async fn query_reads_a_prefix_in_order_and_pages(store: Store) {
     assert_eq!(sks(&all.items), ["E#01", "E#02", "E#03", "E#04"]);
     assert_eq!(all.last_sk, None);
 
-    let mut q = Query {
-        limit: 3,
-        newest_first: true,
-        ..Query::prefix("Q", "E#")
-    };
+    let mut q = Query { limit: 3, newest_first: true, ..Query::prefix("Q", "E#") };
     let first = store.query(&q).await.unwrap();
     assert_eq!(sks(&first.items), ["E#04", "E#03", "E#02"]);
     assert_eq!(first.last_sk.as_deref(), Some("E#02"));
@@ -304,151 +179,64 @@ async fn query_reads_a_prefix_in_order_and_pages(store: Store) {
     assert_eq!(sks(&second.items), ["E#01"]);
     assert_eq!(second.last_sk, None);
 
-    let exact = store
-        .query(&Query {
-            limit: 4,
-            ..Query::prefix("Q", "E#")
-        })
-        .await
-        .unwrap();
+    let exact = store.query(&Query { limit: 4, ..Query::prefix("Q", "E#") }).await.unwrap();
     assert_eq!(exact.items.len(), 4);
-    assert_eq!(
-        exact.last_sk, None,
-        "no further page when the prefix ends exactly at the limit"
-    );
+    assert_eq!(exact.last_sk, None, "no further page when the prefix ends exactly at the limit");
 }
 
 async fn the_index_finds_items_by_gsi1pk(store: Store) {
     store
-        .write(Write::put(
-            item("USER#1", "PROFILE")
-                .with(GSI1PK, "CUSTOMER#cus_1")
-                .with(GSI1SK, "USER"),
-        ))
+        .write(Write::put(item("USER#1", "PROFILE").with(GSI1PK, "CUSTOMER#cus_1").with(GSI1SK, "USER")))
         .await
         .unwrap();
     store
-        .write(Write::put(
-            item("USER#2", "PROFILE")
-                .with(GSI1PK, "CUSTOMER#cus_2")
-                .with(GSI1SK, "USER"),
-        ))
+        .write(Write::put(item("USER#2", "PROFILE").with(GSI1PK, "CUSTOMER#cus_2").with(GSI1SK, "USER")))
         .await
         .unwrap();
     let found = store.query_index("CUSTOMER#cus_1", 10).await.unwrap();
     assert_eq!(found.len(), 1);
     assert_eq!(found[0].key(), key("USER#1", "PROFILE"));
-    assert!(
-        store
-            .query_index("CUSTOMER#nobody", 10)
-            .await
-            .unwrap()
-            .is_empty()
-    );
+    assert!(store.query_index("CUSTOMER#nobody", 10).await.unwrap().is_empty());
 }
 
 async fn concurrent_creates_of_one_item_have_one_winner(store: Store) {
-    let tasks: Vec<_> = (0..20)
-        .map(|i| {
-            let store = store.clone();
-            tokio::spawn(async move {
-                store
-                    .write(Write::put_new(item("R", "once").with("winner", i)))
-                    .await
-                    .is_ok()
-            })
-        })
-        .collect();
-    let mut wins = 0;
-    for t in tasks {
-        wins += usize::from(t.await.unwrap());
-    }
+    let wins = count_successes(20, |i| {
+        let store = store.clone();
+        async move { store.write(Write::put_new(item("R", "once").with("winner", i as i64))).await.is_ok() }
+    })
+    .await;
     assert_eq!(wins, 1);
 }
 
 async fn concurrent_capped_increments_stop_at_the_cap(store: Store) {
-    let tasks: Vec<_> = (0..30)
-        .map(|_| {
-            let store = store.clone();
-            tokio::spawn(async move {
-                let u = Update::new(key("R", "cap"))
-                    .add("count", 1)
-                    .when(Condition::AbsentOrBelow("count".into(), 7));
-                store.update(u).await.is_ok()
-            })
-        })
-        .collect();
-    let mut wins = 0;
-    for t in tasks {
-        wins += usize::from(t.await.unwrap());
-    }
+    let wins = count_successes(30, |_| {
+        let store = store.clone();
+        let capped = Update::new(key("R", "cap")).add("count", 1).when(Condition::AbsentOrBelow("count".into(), 7));
+        async move { store.update(capped).await.is_ok() }
+    })
+    .await;
     assert_eq!(wins, 7);
-    assert_eq!(
-        store
-            .get(&key("R", "cap"))
-            .await
-            .unwrap()
-            .unwrap()
-            .num("count"),
-        Some(7)
-    );
+    assert_eq!(store.get(&key("R", "cap")).await.unwrap().unwrap().num("count"), Some(7));
 }
 
 async fn concurrent_transactions_on_one_balance_never_overdraw(store: Store) {
-    store
-        .write(Write::put(item("R", "balance").with("n", 10)))
-        .await
-        .unwrap();
-    let tasks: Vec<_> = (0..25)
-        .map(|i| {
-            let store = store.clone();
-            tokio::spawn(async move {
-                store
-                    .transact(vec![
-                        Write::Update(
-                            Update::new(key("R", "balance"))
-                                .add("n", -1)
-                                .when(Condition::AtLeast("n".into(), 1)),
-                        ),
-                        Write::put_new(item("R", &format!("entry#{i:02}"))),
-                    ])
-                    .await
-                    .is_ok()
-            })
-        })
-        .collect();
-    let mut wins = 0;
-    for t in tasks {
-        wins += usize::from(t.await.unwrap());
-    }
+    store.write(Write::put(item("R", "balance").with("n", 10))).await.unwrap();
+    let wins = count_successes(25, |i| {
+        let store = store.clone();
+        let debit = Update::new(key("R", "balance")).add("n", -1).when(Condition::AtLeast("n".into(), 1));
+        let entry = Write::put_new(item("R", &format!("entry#{i:02}")));
+        async move { store.transact(vec![Write::Update(debit), entry]).await.is_ok() }
+    })
+    .await;
     assert_eq!(wins, 10);
-    assert_eq!(
-        store
-            .get(&key("R", "balance"))
-            .await
-            .unwrap()
-            .unwrap()
-            .num("n"),
-        Some(0)
-    );
-    assert_eq!(
-        store
-            .query(&Query::prefix("R", "entry#"))
-            .await
-            .unwrap()
-            .items
-            .len(),
-        10
-    );
+    assert_eq!(store.get(&key("R", "balance")).await.unwrap().unwrap().num("n"), Some(0));
+    assert_eq!(store.query(&Query::prefix("R", "entry#")).await.unwrap().items.len(), 10);
 }
 
 async fn round_trips_are_counted(store: Store) {
     let before = store.round_trips();
     store.get(&key("A", "1")).await.unwrap();
-    store
-        .transact(vec![Write::put(item("A", "1")), Write::put(item("A", "2"))])
-        .await
-        .unwrap();
+    store.transact(vec![Write::put(item("A", "1")), Write::put(item("A", "2"))]).await.unwrap();
     assert_eq!(store.round_trips() - before, 2);
 }
 

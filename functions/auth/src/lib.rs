@@ -6,11 +6,8 @@ use tollgate::domain::{entitlements, health, sign_in};
 use tollgate::http::{self, Reply, Request, Response};
 use tollgate::{App, Error};
 
-pub const ROUTES: &[(&str, &str)] = &[
-    ("POST", "/api/auth/request-code"),
-    ("POST", "/api/auth/verify-code"),
-    ("GET", "/healthz"),
-];
+pub const ROUTES: &[(&str, &str)] =
+    &[("POST", "/api/auth/request-code"), ("POST", "/api/auth/verify-code"), ("GET", "/healthz")];
 
 pub async fn handle(app: &App, req: Request) -> Response {
     http::respond(req, |req| async move {

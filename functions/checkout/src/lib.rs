@@ -31,19 +31,13 @@ async fn create(app: &App, req: &Request) -> Result<Reply, Error> {
     let buyer = match (&caller, &body.email) {
         (Some(claims), _) => orders::buyer_for(app, &claims.sub, &claims.email).await?,
         (None, Some(raw)) => Buyer::Anonymous {
-            email: normalize_email(raw).ok_or_else(|| {
-                Error::bad_request("invalid_email", "email is not a valid address")
-            })?,
+            email: normalize_email(raw)
+                .ok_or_else(|| Error::bad_request("invalid_email", "email is not a valid address"))?,
         },
         (None, None) => {
-            return Err(Error::bad_request(
-                "missing_field",
-                "email is required without a Bearer token",
-            ));
+            return Err(Error::bad_request("missing_field", "email is required without a Bearer token"));
         }
     };
     let started = orders::start_checkout(app, buyer, &body.plan).await?;
-    Ok(Reply::ok(
-        json!({ "url": started.url, "session_id": started.session_id, "order_id": started.order_id }),
-    ))
+    Ok(Reply::ok(json!({ "url": started.url, "session_id": started.session_id, "order_id": started.order_id })))
 }

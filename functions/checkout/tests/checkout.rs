@@ -2,12 +2,9 @@
 //! parameter in Stripe's spec), the pending order, and every refusal.
 
 use serde_json::{Value, json};
-use tollgate::auth::tokens::Subject;
 use tollgate::store::records::{self, Order, OrderStatus, User};
 use tollgate::store::{Store, Write};
-use tollgate::testing::{
-    self, TestApp, assert_real_form_fields, form_fields, request, status_and_json,
-};
+use tollgate::testing::{self, TestApp, assert_real_form_fields, form_fields, request, status_and_json};
 use tollgate_checkout::handle;
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, Request, ResponseTemplate};
@@ -29,30 +26,8 @@ fn created_session() -> Value {
     )
 }
 
-fn token(t: &TestApp, user_id: &str, email: &str) -> String {
-    t.app
-        .tokens
-        .mint(
-            &Subject {
-                user_id,
-                email,
-                plan: "free",
-                pro: false,
-            },
-            t.app.now(),
-        )
-        .unwrap()
-        .0
-}
-
 async fn create(t: &TestApp, body: Value, bearer: Option<&str>) -> (u16, Value) {
-    status_and_json(
-        &handle(
-            &t.app,
-            request("POST", "/api/checkout/create", Some(&body), bearer),
-        )
-        .await,
-    )
+    status_and_json(&handle(&t.app, request("POST", "/api/checkout/create", Some(&body), bearer)).await)
 }
 
 fn sent(server_requests: &[Request]) -> Vec<(String, String)> {
@@ -61,50 +36,31 @@ fn sent(server_requests: &[Request]) -> Vec<(String, String)> {
 }
 
 fn field<'a>(form: &'a [(String, String)], name: &str) -> Option<&'a str> {
-    form.iter()
-        .find(|(k, _)| k == name)
-        .map(|(_, v)| v.as_str())
+    form.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
 }
 
 #[tokio::test]
 async fn a_signed_in_checkout_sends_exactly_these_fields() {
     let stripe = stripe_answering(200, created_session()).await;
     let t = testing::app(Store::memory(), Some(&stripe.uri()), &[]);
-    let bearer = token(&t, "usr_buyer", "ada@example.com");
+    let bearer = testing::token(&t.app, "usr_buyer", "ada@example.com");
     let (status, body) = create(&t, json!({ "plan": "pro" }), Some(&bearer)).await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["session_id"], "cs_test_created");
-    assert_eq!(
-        body["url"],
-        "https://checkout.stripe.com/c/pay/cs_test_created"
-    );
+    assert_eq!(body["url"], "https://checkout.stripe.com/c/pay/cs_test_created");
     let order_id = body["order_id"].as_str().unwrap().to_string();
 
     let requests = stripe.received_requests().await.unwrap();
-    assert_eq!(
-        requests[0].headers["authorization"],
-        format!("Bearer {}", testing::STRIPE_KEY)
-    );
-    assert_eq!(
-        requests[0].headers["idempotency-key"],
-        format!("checkout-{order_id}")
-    );
-    assert!(
-        requests[0].headers["content-type"]
-            .to_str()
-            .unwrap()
-            .starts_with("application/x-www-form-urlencoded")
-    );
+    assert_eq!(requests[0].headers["authorization"], format!("Bearer {}", testing::STRIPE_KEY));
+    assert_eq!(requests[0].headers["idempotency-key"], format!("checkout-{order_id}"));
+    assert!(requests[0].headers["content-type"].to_str().unwrap().starts_with("application/x-www-form-urlencoded"));
     let form = sent(&requests);
     let mut expected = vec![
         ("mode", "payment".to_string()),
         ("line_items[0][price]", testing::PRO_PRICE.to_string()),
         ("line_items[0][quantity]", "1".to_string()),
         ("client_reference_id", order_id.clone()),
-        (
-            "success_url",
-            "https://app.example.com/success?session_id={CHECKOUT_SESSION_ID}".to_string(),
-        ),
+        ("success_url", "https://app.example.com/success?session_id={CHECKOUT_SESSION_ID}".to_string()),
         ("cancel_url", "https://app.example.com/cancel".to_string()),
         ("metadata[order_id]", order_id.clone()),
         ("metadata[plan]", "pro".to_string()),
@@ -118,26 +74,10 @@ async fn a_signed_in_checkout_sends_exactly_these_fields() {
     assert_eq!(got, expected);
     assert_real_form_fields("/v1/checkout/sessions", &form);
 
-    let order = Order::from_item(
-        &t.app
-            .store
-            .get(&records::order(&order_id))
-            .await
-            .unwrap()
-            .unwrap(),
-    )
-    .unwrap();
+    let order = Order::from_item(&t.app.store.get(&records::order(&order_id)).await.unwrap().unwrap()).unwrap();
     assert_eq!(
-        (
-            order.status,
-            order.user_id.as_deref(),
-            order.checkout_session_id.as_deref()
-        ),
-        (
-            OrderStatus::Pending,
-            Some("usr_buyer"),
-            Some("cs_test_created")
-        )
+        (order.status, order.user_id.as_deref(), order.checkout_session_id.as_deref()),
+        (OrderStatus::Pending, Some("usr_buyer"), Some("cs_test_created"))
     );
 }
 
@@ -152,12 +92,7 @@ async fn a_returning_customer_is_reused() {
         stripe_customer_id: Some("cus_existing".into()),
     };
     t.app.store.write(Write::put(user.to_item())).await.unwrap();
-    create(
-        &t,
-        json!({ "plan": "pro" }),
-        Some(&token(&t, "usr_back", "ada@example.com")),
-    )
-    .await;
+    create(&t, json!({ "plan": "pro" }), Some(&testing::token(&t.app, "usr_back", "ada@example.com"))).await;
     let form = sent(&stripe.received_requests().await.unwrap());
     assert_eq!(field(&form, "customer"), Some("cus_existing"));
     assert_eq!(field(&form, "customer_email"), None);
@@ -170,23 +105,12 @@ async fn an_anonymous_checkout_needs_an_email_and_carries_no_user() {
     let stripe = stripe_answering(200, created_session()).await;
     let t = testing::app(Store::memory(), Some(&stripe.uri()), &[]);
     let (status, body) = create(&t, json!({ "plan": "pro" }), None).await;
-    assert_eq!(
-        (status, body["error"]["code"].as_str()),
-        (400, Some("missing_field"))
-    );
+    assert_eq!((status, body["error"]["code"].as_str()), (400, Some("missing_field")));
     let (status, body) = create(&t, json!({ "plan": "pro", "email": "nope" }), None).await;
-    assert_eq!(
-        (status, body["error"]["code"].as_str()),
-        (400, Some("invalid_email"))
-    );
+    assert_eq!((status, body["error"]["code"].as_str()), (400, Some("invalid_email")));
     assert!(stripe.received_requests().await.unwrap().is_empty());
 
-    let (status, _) = create(
-        &t,
-        json!({ "plan": "pro", "email": "Anon@Example.com" }),
-        None,
-    )
-    .await;
+    let (status, _) = create(&t, json!({ "plan": "pro", "email": "Anon@Example.com" }), None).await;
     assert_eq!(status, 200);
     let form = sent(&stripe.received_requests().await.unwrap());
     assert_eq!(field(&form, "customer_email"), Some("anon@example.com"));
@@ -199,19 +123,11 @@ async fn unknown_or_free_plans_are_400_and_nothing_is_written() {
     let t = testing::app(Store::memory(), Some(&stripe.uri()), &[]);
     let before = t.app.store.round_trips();
     for plan in ["platinum", "free"] {
-        let (status, body) =
-            create(&t, json!({ "plan": plan, "email": "a@example.com" }), None).await;
-        assert_eq!(
-            (status, body["error"]["code"].as_str()),
-            (400, Some("unknown_plan")),
-            "{plan}"
-        );
+        let (status, body) = create(&t, json!({ "plan": plan, "email": "a@example.com" }), None).await;
+        assert_eq!((status, body["error"]["code"].as_str()), (400, Some("unknown_plan")), "{plan}");
     }
     let (status, body) = create(&t, json!({ "plan": 7, "email": "a@example.com" }), None).await;
-    assert_eq!(
-        (status, body["error"]["code"].as_str()),
-        (400, Some("invalid_field"))
-    );
+    assert_eq!((status, body["error"]["code"].as_str()), (400, Some("invalid_field")));
     assert_eq!(t.app.store.round_trips(), before);
     assert!(stripe.received_requests().await.unwrap().is_empty());
 }
@@ -220,57 +136,33 @@ async fn unknown_or_free_plans_are_400_and_nothing_is_written() {
 async fn an_invalid_token_is_401_not_anonymous() {
     let stripe = stripe_answering(200, created_session()).await;
     let t = testing::app(Store::memory(), Some(&stripe.uri()), &[]);
-    let (status, body) = create(
-        &t,
-        json!({ "plan": "pro", "email": "a@example.com" }),
-        Some("not-a-token"),
-    )
-    .await;
-    assert_eq!(
-        (status, body["error"]["code"].as_str()),
-        (401, Some("invalid_token"))
-    );
+    let (status, body) = create(&t, json!({ "plan": "pro", "email": "a@example.com" }), Some("not-a-token")).await;
+    assert_eq!((status, body["error"]["code"].as_str()), (401, Some("invalid_token")));
 }
 
 #[tokio::test]
 async fn stripe_failing_is_502_with_the_fallback_link_and_the_order_marked_failed() {
-    let stripe = stripe_answering(400, json!({ "error": { "type": "invalid_request_error", "message": "No such price: 'price_test_pro'" } })).await;
-    let t = testing::app(
-        Store::memory(),
-        Some(&stripe.uri()),
-        &[("PAYMENT_LINK_URL", "https://buy.stripe.com/test_pro")],
-    );
+    let stripe = stripe_answering(
+        400,
+        json!({ "error": { "type": "invalid_request_error", "message": "No such price: 'price_test_pro'" } }),
+    )
+    .await;
+    let t =
+        testing::app(Store::memory(), Some(&stripe.uri()), &[("PAYMENT_LINK_URL", "https://buy.stripe.com/test_pro")]);
     let (status, body) = create(&t, json!({ "plan": "pro", "email": "a@example.com" }), None).await;
-    assert_eq!(
-        (status, body["error"]["code"].as_str()),
-        (502, Some("stripe_error"))
-    );
-    assert_eq!(
-        body["error"]["fallback_url"],
-        "https://buy.stripe.com/test_pro"
-    );
+    assert_eq!((status, body["error"]["code"].as_str()), (502, Some("stripe_error")));
+    assert_eq!(body["error"]["fallback_url"], "https://buy.stripe.com/test_pro");
     assert!(!body.to_string().contains(testing::STRIPE_KEY));
-    let orders = t
-        .app
-        .store
-        .query_index("PURCHASER#a@example.com", 10)
-        .await
-        .unwrap();
+    let orders = t.app.store.query_index("PURCHASER#a@example.com", 10).await.unwrap();
     assert_eq!(orders.len(), 1);
-    assert_eq!(
-        Order::from_item(&orders[0]).unwrap().status,
-        OrderStatus::Failed
-    );
+    assert_eq!(Order::from_item(&orders[0]).unwrap().status, OrderStatus::Failed);
 }
 
 #[tokio::test]
 async fn stripe_unreachable_is_502_without_a_fallback_when_none_is_configured() {
     let t = testing::app(Store::memory(), Some("http://127.0.0.1:9"), &[]);
     let (status, body) = create(&t, json!({ "plan": "pro", "email": "a@example.com" }), None).await;
-    assert_eq!(
-        (status, body["error"]["code"].as_str()),
-        (502, Some("stripe_error"))
-    );
+    assert_eq!((status, body["error"]["code"].as_str()), (502, Some("stripe_error")));
     assert!(body["error"].get("fallback_url").is_none());
 }
 
@@ -293,8 +185,5 @@ async fn a_stripe_server_error_is_retried_once_under_the_same_idempotency_key() 
     assert_eq!(status, 200);
     let requests = server.received_requests().await.unwrap();
     assert_eq!(requests.len(), 2);
-    assert_eq!(
-        requests[0].headers["idempotency-key"],
-        requests[1].headers["idempotency-key"]
-    );
+    assert_eq!(requests[0].headers["idempotency-key"], requests[1].headers["idempotency-key"]);
 }

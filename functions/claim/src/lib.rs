@@ -30,12 +30,7 @@ struct ClaimRequest {
 async fn claim(app: &App, req: &Request) -> Result<Reply, Error> {
     let claims = caller(app, req)?;
     let body: ClaimRequest = http::optional_json_body(req, app.config.max_body_bytes)?;
-    let user = User {
-        id: claims.sub.clone(),
-        email: claims.email.clone(),
-        created_at: 0,
-        stripe_customer_id: None,
-    };
+    let user = User { id: claims.sub.clone(), email: claims.email.clone(), created_at: 0, stripe_customer_id: None };
     match body.session_id.as_deref().map(str::trim) {
         Some("") => return Err(Error::bad_request("invalid_field", "session_id is empty")),
         Some(session_id) => purchases::claim_session(app, &user, session_id).await?,
@@ -44,15 +39,11 @@ async fn claim(app: &App, req: &Request) -> Result<Reply, Error> {
         }
     }
     let (token, held) = entitlements::token_for(app, &user.id, &user.email).await?;
-    Ok(Reply::ok(
-        json!({ "pro": held.pro, "plan": held.plan.key, "token": token }),
-    ))
+    Ok(Reply::ok(json!({ "pro": held.pro, "plan": held.plan.key, "token": token })))
 }
 
 async fn verify(app: &App, req: &Request) -> Result<Reply, Error> {
     let claims = caller(app, req)?;
     let held = entitlements::entitlement(app, &claims.sub).await?;
-    Ok(Reply::ok(
-        json!({ "pro": held.pro, "plan": held.plan.key, "expires_at": held.expires_at.map(rfc3339) }),
-    ))
+    Ok(Reply::ok(json!({ "pro": held.pro, "plan": held.plan.key, "expires_at": held.expires_at.map(rfc3339) })))
 }

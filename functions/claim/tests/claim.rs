@@ -6,55 +6,23 @@ use serde_json::{Value, json};
 use tollgate::auth::tokens::Subject;
 use tollgate::store::Store;
 use tollgate::store::records::{self, Grant, Holder, Order, OrderStatus};
-use tollgate::testing::{
-    self, TestApp, event, paid_session, refunded_charge, request, status_and_json,
-};
+use tollgate::testing::{self, TestApp, event, paid_session, refunded_charge, request, status_and_json};
 use tollgate_claim::handle;
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
-fn token(t: &TestApp, user_id: &str, email: &str) -> String {
-    t.app
-        .tokens
-        .mint(
-            &Subject {
-                user_id,
-                email,
-                plan: "free",
-                pro: false,
-            },
-            t.app.now(),
-        )
-        .unwrap()
-        .0
-}
-
 async fn claim(t: &TestApp, bearer: Option<&str>, body: Option<Value>) -> (u16, Value) {
-    status_and_json(
-        &handle(
-            &t.app,
-            request("POST", "/api/pro/claim", body.as_ref(), bearer),
-        )
-        .await,
-    )
+    status_and_json(&handle(&t.app, request("POST", "/api/pro/claim", body.as_ref(), bearer)).await)
 }
 
 async fn verify(t: &TestApp, bearer: &str) -> (u16, Value) {
-    status_and_json(
-        &handle(
-            &t.app,
-            request("GET", "/api/pro/verify", None, Some(bearer)),
-        )
-        .await,
-    )
+    status_and_json(&handle(&t.app, request("GET", "/api/pro/verify", None, Some(bearer))).await)
 }
 
 /// A signed delivery through the entry point the webhook function calls.
 async fn webhook(t: &TestApp, body: Vec<u8>) {
     let header = testing::signed_header(&body, t.app.now());
-    tollgate::domain::stripe_events::receive(&t.app, &body, Some(&header))
-        .await
-        .expect("the event is applied");
+    tollgate::domain::stripe_events::receive(&t.app, &body, Some(&header)).await.expect("the event is applied");
 }
 
 async fn stripe_with_session(session: Value) -> MockServer {
@@ -67,7 +35,9 @@ async fn stripe_with_session(session: Value) -> MockServer {
         .await;
     Mock::given(method("GET"))
         .and(path("/v1/checkout/sessions/cs_test_unknown"))
-        .respond_with(ResponseTemplate::new(404).set_body_json(json!({ "error": { "type": "invalid_request_error", "message": "No such checkout.session" } })))
+        .respond_with(ResponseTemplate::new(404).set_body_json(
+            json!({ "error": { "type": "invalid_request_error", "message": "No such checkout.session" } }),
+        ))
         .mount(&server)
         .await;
     server
@@ -76,10 +46,7 @@ async fn stripe_with_session(session: Value) -> MockServer {
 #[tokio::test]
 async fn claim_and_verify_need_a_valid_token() {
     let t = testing::app(Store::memory(), None, &[]);
-    assert_eq!(
-        claim(&t, None, None).await.1["error"]["code"],
-        "missing_token"
-    );
+    assert_eq!(claim(&t, None, None).await.1["error"]["code"], "missing_token");
     assert_eq!(claim(&t, None, None).await.0, 401);
     for bad in ["garbage", "a.b.c"] {
         assert_eq!(claim(&t, Some(bad), None).await.0, 401);
@@ -88,26 +55,12 @@ async fn claim_and_verify_need_a_valid_token() {
     let expired = t
         .app
         .tokens
-        .mint(
-            &Subject {
-                user_id: "usr_1",
-                email: "a@b.co",
-                plan: "pro",
-                pro: true,
-            },
-            t.app.now() - 721 * 3600,
-        )
+        .mint(&Subject { user_id: "usr_1", email: "a@b.co", plan: "pro", pro: true }, t.app.now() - 721 * 3600)
         .unwrap()
         .0;
-    assert_eq!(
-        verify(&t, &expired).await.1["error"]["code"],
-        "token_expired"
-    );
+    assert_eq!(verify(&t, &expired).await.1["error"]["code"], "token_expired");
     let unauthenticated = request("GET", "/api/pro/verify", None, None);
-    assert_eq!(
-        status_and_json(&handle(&t.app, unauthenticated).await).0,
-        401
-    );
+    assert_eq!(status_and_json(&handle(&t.app, unauthenticated).await).0, 401);
 }
 
 #[tokio::test]
@@ -115,184 +68,78 @@ async fn a_recorded_purchase_is_claimed_and_verified_from_the_store() {
     let t = testing::app(Store::memory(), None, &[]);
     webhook(
         &t,
-        event(
-            "checkout.session.completed",
-            paid_session("cs_test_rec", "ord_rec", Some("usr_ada"), "ada@example.com"),
-        ),
+        event("checkout.session.completed", paid_session("cs_test_rec", "ord_rec", Some("usr_ada"), "ada@example.com")),
     )
     .await;
-    let bearer = token(&t, "usr_ada", "ada@example.com");
-    let (status, body) = claim(
-        &t,
-        Some(&bearer),
-        Some(json!({ "session_id": "cs_test_rec" })),
-    )
-    .await;
-    assert_eq!(
-        (status, &body["pro"], &body["plan"]),
-        (200, &json!(true), &json!("pro")),
-        "{body}"
-    );
-    let fresh = t
-        .app
-        .tokens
-        .verify(body["token"].as_str().unwrap(), t.app.now())
-        .unwrap();
+    let bearer = testing::token(&t.app, "usr_ada", "ada@example.com");
+    let (status, body) = claim(&t, Some(&bearer), Some(json!({ "session_id": "cs_test_rec" }))).await;
+    assert_eq!((status, &body["pro"], &body["plan"]), (200, &json!(true), &json!("pro")), "{body}");
+    let fresh = t.app.tokens.verify(body["token"].as_str().unwrap(), t.app.now()).unwrap();
     assert!(fresh.pro);
-    assert_eq!(
-        verify(&t, &bearer).await,
-        (
-            200,
-            json!({ "pro": true, "plan": "pro", "expires_at": null })
-        )
-    );
+    assert_eq!(verify(&t, &bearer).await, (200, json!({ "pro": true, "plan": "pro", "expires_at": null })));
 
-    let pi = Order::from_item(
-        &t.app
-            .store
-            .get(&records::order("ord_rec"))
-            .await
-            .unwrap()
-            .unwrap(),
-    )
-    .unwrap()
-    .payment_intent
-    .unwrap();
+    let pi = Order::from_item(&t.app.store.get(&records::order("ord_rec")).await.unwrap().unwrap())
+        .unwrap()
+        .payment_intent
+        .unwrap();
     webhook(&t, event("charge.refunded", refunded_charge(&pi))).await;
     let (_, after) = verify(&t, body["token"].as_str().unwrap()).await;
-    assert_eq!(
-        after["pro"], false,
-        "a refund stops verifying while the token is still unexpired"
-    );
+    assert_eq!(after["pro"], false, "a refund stops verifying while the token is still unexpired");
 }
 
 #[tokio::test]
 async fn someone_elses_session_is_403_whether_recorded_or_not() {
-    let session = paid_session(
-        "cs_test_theirs",
-        "ord_theirs",
-        Some("usr_owner"),
-        "owner@example.com",
-    );
+    let session = paid_session("cs_test_theirs", "ord_theirs", Some("usr_owner"), "owner@example.com");
     let stripe = stripe_with_session(session.clone()).await;
     let t = testing::app(Store::memory(), Some(&stripe.uri()), &[]);
-    let thief = token(&t, "usr_thief", "thief@example.com");
-    let (status, body) = claim(
-        &t,
-        Some(&thief),
-        Some(json!({ "session_id": "cs_test_theirs" })),
-    )
-    .await;
-    assert_eq!(
-        (status, body["error"]["code"].as_str()),
-        (403, Some("not_your_purchase")),
-        "not recorded yet"
-    );
+    let thief = testing::token(&t.app, "usr_thief", "thief@example.com");
+    let (status, body) = claim(&t, Some(&thief), Some(json!({ "session_id": "cs_test_theirs" }))).await;
+    assert_eq!((status, body["error"]["code"].as_str()), (403, Some("not_your_purchase")), "not recorded yet");
     assert!(
-        t.app
-            .store
-            .get(&records::order("ord_theirs"))
-            .await
-            .unwrap()
-            .is_none(),
+        t.app.store.get(&records::order("ord_theirs")).await.unwrap().is_none(),
         "nothing recorded for the wrong caller"
     );
 
     webhook(&t, event("checkout.session.completed", session)).await;
-    let (status, body) = claim(
-        &t,
-        Some(&thief),
-        Some(json!({ "session_id": "cs_test_theirs" })),
-    )
-    .await;
-    assert_eq!(
-        (status, body["error"]["code"].as_str()),
-        (403, Some("not_your_purchase")),
-        "recorded"
-    );
+    let (status, body) = claim(&t, Some(&thief), Some(json!({ "session_id": "cs_test_theirs" }))).await;
+    assert_eq!((status, body["error"]["code"].as_str()), (403, Some("not_your_purchase")), "recorded");
 }
 
 #[tokio::test]
 async fn buying_under_someone_elses_email_never_yields_their_account() {
     // Mallory, signed in, buys with Ada's email: the purchase is Mallory's, not Ada's.
-    let session = paid_session(
-        "cs_test_mal",
-        "ord_mal",
-        Some("usr_mallory"),
-        "ada@example.com",
-    );
+    let session = paid_session("cs_test_mal", "ord_mal", Some("usr_mallory"), "ada@example.com");
     let t = testing::app(Store::memory(), None, &[]);
     webhook(&t, event("checkout.session.completed", session)).await;
-    let ada = token(&t, "usr_ada", "ada@example.com");
-    assert_eq!(
-        claim(&t, Some(&ada), Some(json!({ "session_id": "cs_test_mal" })))
-            .await
-            .0,
-        403
-    );
+    let ada = testing::token(&t.app, "usr_ada", "ada@example.com");
+    assert_eq!(claim(&t, Some(&ada), Some(json!({ "session_id": "cs_test_mal" }))).await.0, 403);
     assert_eq!(claim(&t, Some(&ada), None).await.1["pro"], false);
 }
 
 #[tokio::test]
 async fn a_purchase_the_webhook_has_not_recorded_is_fetched_and_recorded_once() {
-    let session = paid_session(
-        "cs_test_early",
-        "ord_early",
-        Some("usr_early"),
-        "early@example.com",
-    );
+    let session = paid_session("cs_test_early", "ord_early", Some("usr_early"), "early@example.com");
     let stripe = stripe_with_session(session.clone()).await;
     let t = testing::app(Store::memory(), Some(&stripe.uri()), &[]);
-    let bearer = token(&t, "usr_early", "early@example.com");
-    let (status, body) = claim(
-        &t,
-        Some(&bearer),
-        Some(json!({ "session_id": "cs_test_early" })),
-    )
-    .await;
+    let bearer = testing::token(&t.app, "usr_early", "early@example.com");
+    let (status, body) = claim(&t, Some(&bearer), Some(json!({ "session_id": "cs_test_early" }))).await;
     assert_eq!((status, &body["pro"]), (200, &json!(true)), "{body}");
-    let order = Order::from_item(
-        &t.app
-            .store
-            .get(&records::order("ord_early"))
-            .await
-            .unwrap()
-            .unwrap(),
-    )
-    .unwrap();
+    let order = Order::from_item(&t.app.store.get(&records::order("ord_early")).await.unwrap().unwrap()).unwrap();
     assert_eq!(order.status, OrderStatus::Paid);
 
     // The webhook arrives afterwards: the event is recorded, the purchase is not applied again.
-    let outcome = tollgate::domain::stripe_events::receive(
-        &t.app,
-        &event("checkout.session.completed", session.clone()),
-        None,
-    )
-    .await;
+    let outcome =
+        tollgate::domain::stripe_events::receive(&t.app, &event("checkout.session.completed", session.clone()), None)
+            .await;
     assert!(outcome.is_err(), "unsigned deliveries are refused");
     let body = event("checkout.session.completed", session);
     let header = testing::signed_header(&body, t.app.now());
-    let receipt = tollgate::domain::stripe_events::receive(&t.app, &body, Some(&header))
-        .await
-        .unwrap();
-    assert_eq!(
-        receipt,
-        tollgate::domain::stripe_events::Receipt::Ignored {
-            outcome: "already_applied"
-        }
-    );
-    let grants = tollgate::domain::entitlements::grants(&t.app, &Holder::User("usr_early".into()))
-        .await
-        .unwrap();
+    let receipt = tollgate::domain::stripe_events::receive(&t.app, &body, Some(&header)).await.unwrap();
+    assert_eq!(receipt, tollgate::domain::stripe_events::Receipt::Ignored { outcome: "already_applied" });
+    let grants = tollgate::domain::entitlements::grants(&t.app, &Holder::User("usr_early".into())).await.unwrap();
     assert_eq!(grants.len(), 1);
     assert_eq!(
-        claim(
-            &t,
-            Some(&bearer),
-            Some(json!({ "session_id": "cs_test_early" }))
-        )
-        .await
-        .0,
+        claim(&t, Some(&bearer), Some(json!({ "session_id": "cs_test_early" }))).await.0,
         200,
         "claiming again is harmless"
     );
@@ -300,101 +147,41 @@ async fn a_purchase_the_webhook_has_not_recorded_is_fetched_and_recorded_once() 
 
 #[tokio::test]
 async fn an_unpaid_session_is_409_and_an_unknown_one_404() {
-    let mut unpaid = paid_session(
-        "cs_test_unpaid",
-        "ord_unpaid",
-        Some("usr_u"),
-        "u@example.com",
-    );
+    let mut unpaid = paid_session("cs_test_unpaid", "ord_unpaid", Some("usr_u"), "u@example.com");
     unpaid["payment_status"] = "unpaid".into();
     let stripe = stripe_with_session(unpaid).await;
     let t = testing::app(Store::memory(), Some(&stripe.uri()), &[]);
-    let bearer = token(&t, "usr_u", "u@example.com");
-    let (status, body) = claim(
-        &t,
-        Some(&bearer),
-        Some(json!({ "session_id": "cs_test_unpaid" })),
-    )
-    .await;
-    assert_eq!(
-        (status, body["error"]["code"].as_str()),
-        (409, Some("not_paid"))
-    );
-    let (status, body) = claim(
-        &t,
-        Some(&bearer),
-        Some(json!({ "session_id": "cs_test_unknown" })),
-    )
-    .await;
-    assert_eq!(
-        (status, body["error"]["code"].as_str()),
-        (404, Some("not_found"))
-    );
-    let (status, _) = claim(
-        &t,
-        Some(&bearer),
-        Some(json!({ "session_id": "../../v1/charges" })),
-    )
-    .await;
+    let bearer = testing::token(&t.app, "usr_u", "u@example.com");
+    let (status, body) = claim(&t, Some(&bearer), Some(json!({ "session_id": "cs_test_unpaid" }))).await;
+    assert_eq!((status, body["error"]["code"].as_str()), (409, Some("not_paid")));
+    let (status, body) = claim(&t, Some(&bearer), Some(json!({ "session_id": "cs_test_unknown" }))).await;
+    assert_eq!((status, body["error"]["code"].as_str()), (404, Some("not_found")));
+    let (status, _) = claim(&t, Some(&bearer), Some(json!({ "session_id": "../../v1/charges" }))).await;
     assert_eq!(status, 404, "ids that are not Stripe ids never reach a URL");
     let (status, body) = claim(&t, Some(&bearer), Some(json!({ "session_id": 5 }))).await;
-    assert_eq!(
-        (status, body["error"]["code"].as_str()),
-        (400, Some("invalid_field"))
-    );
+    assert_eq!((status, body["error"]["code"].as_str()), (400, Some("invalid_field")));
 }
 
 #[tokio::test]
 async fn claiming_without_a_session_attaches_every_anonymous_purchase_of_the_email() {
     let t = testing::app(Store::memory(), None, &[]);
-    for (cs, order) in [
-        ("cs_test_anon1", "ord_anon1"),
-        ("cs_test_anon2", "ord_anon2"),
-    ] {
-        webhook(
-            &t,
-            event(
-                "checkout.session.completed",
-                paid_session(cs, order, None, "Anon@Example.com"),
-            ),
-        )
-        .await;
+    for (cs, order) in [("cs_test_anon1", "ord_anon1"), ("cs_test_anon2", "ord_anon2")] {
+        webhook(&t, event("checkout.session.completed", paid_session(cs, order, None, "Anon@Example.com"))).await;
     }
     webhook(
         &t,
-        event(
-            "checkout.session.completed",
-            paid_session("cs_test_other", "ord_other", None, "other@example.com"),
-        ),
+        event("checkout.session.completed", paid_session("cs_test_other", "ord_other", None, "other@example.com")),
     )
     .await;
-    let bearer = token(&t, "usr_anon", "anon@example.com");
+    let bearer = testing::token(&t.app, "usr_anon", "anon@example.com");
     assert_eq!(verify(&t, &bearer).await.1["pro"], false, "not yet claimed");
     let (status, body) = claim(&t, Some(&bearer), None).await;
     assert_eq!((status, &body["pro"]), (200, &json!(true)));
-    let mine = tollgate::domain::entitlements::grants(&t.app, &Holder::User("usr_anon".into()))
-        .await
-        .unwrap();
-    assert_eq!(
-        mine.iter()
-            .map(|g: &Grant| g.order_id.as_str())
-            .collect::<Vec<_>>(),
-        ["ord_anon1", "ord_anon2"]
-    );
-    let left =
-        tollgate::domain::entitlements::grants(&t.app, &Holder::Email("anon@example.com".into()))
-            .await
-            .unwrap();
+    let mine = tollgate::domain::entitlements::grants(&t.app, &Holder::User("usr_anon".into())).await.unwrap();
+    assert_eq!(mine.iter().map(|g: &Grant| g.order_id.as_str()).collect::<Vec<_>>(), ["ord_anon1", "ord_anon2"]);
+    let left = tollgate::domain::entitlements::grants(&t.app, &Holder::Email("anon@example.com".into())).await.unwrap();
     assert!(left.is_empty());
-    let order = Order::from_item(
-        &t.app
-            .store
-            .get(&records::order("ord_anon1"))
-            .await
-            .unwrap()
-            .unwrap(),
-    )
-    .unwrap();
+    let order = Order::from_item(&t.app.store.get(&records::order("ord_anon1")).await.unwrap().unwrap()).unwrap();
     assert_eq!(order.user_id.as_deref(), Some("usr_anon"));
 
     // A refund after the claim still finds and revokes the moved grant.
@@ -413,43 +200,12 @@ async fn an_anonymous_purchase_is_claimed_by_session_with_the_matching_email() {
     let t = testing::app(Store::memory(), None, &[]);
     webhook(
         &t,
-        event(
-            "checkout.session.completed",
-            paid_session("cs_test_anon", "ord_anon", None, "anon@example.com"),
-        ),
+        event("checkout.session.completed", paid_session("cs_test_anon", "ord_anon", None, "anon@example.com")),
     )
     .await;
-    let other = token(&t, "usr_other", "other@example.com");
-    assert_eq!(
-        claim(
-            &t,
-            Some(&other),
-            Some(json!({ "session_id": "cs_test_anon" }))
-        )
-        .await
-        .0,
-        403
-    );
-    let owner = token(&t, "usr_owner", "anon@example.com");
-    assert_eq!(
-        claim(
-            &t,
-            Some(&owner),
-            Some(json!({ "session_id": "cs_test_anon" }))
-        )
-        .await
-        .1["pro"],
-        true
-    );
-    assert_eq!(
-        claim(
-            &t,
-            Some(&other),
-            Some(json!({ "session_id": "cs_test_anon" }))
-        )
-        .await
-        .0,
-        403,
-        "still not theirs"
-    );
+    let other = testing::token(&t.app, "usr_other", "other@example.com");
+    assert_eq!(claim(&t, Some(&other), Some(json!({ "session_id": "cs_test_anon" }))).await.0, 403);
+    let owner = testing::token(&t.app, "usr_owner", "anon@example.com");
+    assert_eq!(claim(&t, Some(&owner), Some(json!({ "session_id": "cs_test_anon" }))).await.1["pro"], true);
+    assert_eq!(claim(&t, Some(&other), Some(json!({ "session_id": "cs_test_anon" }))).await.0, 403, "still not theirs");
 }

@@ -26,12 +26,9 @@ async fn receive(app: &App, req: &Request) -> Result<Reply, Error> {
     // lambda_http has already base64-decoded a body the event flagged as encoded.
     let body = http::body_bytes(req);
     if body.len() > MAX_EVENT_BYTES {
-        return Err(Error::PayloadTooLarge {
-            limit: MAX_EVENT_BYTES,
-        });
+        return Err(Error::PayloadTooLarge { limit: MAX_EVENT_BYTES });
     }
-    let receipt =
-        stripe_events::receive(app, body, http::header_value(req, "stripe-signature")).await?;
+    let receipt = stripe_events::receive(app, body, http::header_value(req, "stripe-signature")).await?;
     Ok(Reply::ok(match receipt {
         Receipt::Applied { outcome } => json!({ "received": true, "outcome": outcome }),
         Receipt::Duplicate => json!({ "received": true, "duplicate": true }),

@@ -6,8 +6,8 @@ use tollgate::domain::entitlements::entitlement;
 use tollgate::store::records::{self, Grant, Holder, Order, OrderStatus};
 use tollgate::store::{Store, Write};
 use tollgate::testing::{
-    self, NOW, StoreKind, TestApp, event, event_with_id, paid_session, raw_request,
-    refunded_charge, status_and_json, webhook_request,
+    self, NOW, StoreKind, TestApp, event, event_with_id, paid_session, raw_request, refunded_charge, status_and_json,
+    webhook_request,
 };
 use tollgate_webhook::handle;
 use wiremock::matchers::{method, path};
@@ -25,10 +25,7 @@ async fn deliver_with(t: &TestApp, body: &[u8], signature: &str) -> (u16, Value)
     let req = raw_request(
         "POST",
         "/api/stripe/webhook",
-        &[
-            ("content-type", "application/json"),
-            ("stripe-signature", signature),
-        ],
+        &[("content-type", "application/json"), ("stripe-signature", signature)],
         body.to_vec(),
         "3.18.12.63",
     );
@@ -36,23 +33,11 @@ async fn deliver_with(t: &TestApp, body: &[u8], signature: &str) -> (u16, Value)
 }
 
 async fn order(t: &TestApp, id: &str) -> Option<Order> {
-    t.app
-        .store
-        .get(&records::order(id))
-        .await
-        .unwrap()
-        .as_ref()
-        .and_then(Order::from_item)
+    t.app.store.get(&records::order(id)).await.unwrap().as_ref().and_then(Order::from_item)
 }
 
 async fn grant(t: &TestApp, holder: &Holder, order_id: &str) -> Option<Grant> {
-    t.app
-        .store
-        .get(&records::grant(holder, order_id))
-        .await
-        .unwrap()
-        .as_ref()
-        .and_then(Grant::from_item)
+    t.app.store.get(&records::grant(holder, order_id)).await.unwrap().as_ref().and_then(Grant::from_item)
 }
 
 fn user(id: &str) -> Holder {
@@ -60,10 +45,7 @@ fn user(id: &str) -> Holder {
 }
 
 fn paid_event(session: &str, order: &str, user: Option<&str>) -> Vec<u8> {
-    event(
-        "checkout.session.completed",
-        paid_session(session, order, user, "ada@example.com"),
-    )
+    event("checkout.session.completed", paid_session(session, order, user, "ada@example.com"))
 }
 
 #[tokio::test]
@@ -81,47 +63,15 @@ async fn every_signature_failure_is_400_and_writes_nothing() {
         (body.clone(), None, "missing_signature"),
         (body.clone(), Some(String::new()), "missing_signature"),
         (body.clone(), Some("garbage".into()), "malformed_signature"),
-        (
-            body.clone(),
-            Some(format!("v1={sig}")),
-            "malformed_signature",
-        ),
-        (
-            body.clone(),
-            Some(format!("t=soon,v1={sig}")),
-            "malformed_signature",
-        ),
-        (
-            body.clone(),
-            Some(format!("t={now}")),
-            "malformed_signature",
-        ),
-        (
-            body.clone(),
-            Some(format!("t={now},v1=")),
-            "malformed_signature",
-        ),
-        (
-            body.clone(),
-            Some(format!("t={now},v0={sig}")),
-            "malformed_signature",
-        ),
-        (
-            body.clone(),
-            Some(format!("t={now},v1={other}")),
-            "invalid_signature",
-        ),
+        (body.clone(), Some(format!("v1={sig}")), "malformed_signature"),
+        (body.clone(), Some(format!("t=soon,v1={sig}")), "malformed_signature"),
+        (body.clone(), Some(format!("t={now}")), "malformed_signature"),
+        (body.clone(), Some(format!("t={now},v1=")), "malformed_signature"),
+        (body.clone(), Some(format!("t={now},v0={sig}")), "malformed_signature"),
+        (body.clone(), Some(format!("t={now},v1={other}")), "invalid_signature"),
         (changed, Some(good.clone()), "invalid_signature"),
-        (
-            body.clone(),
-            Some(testing::signed_header(&body, now - 301)),
-            "signature_expired",
-        ),
-        (
-            body.clone(),
-            Some(testing::signed_header(&body, now + 301)),
-            "signature_expired",
-        ),
+        (body.clone(), Some(testing::signed_header(&body, now - 301)), "signature_expired"),
+        (body.clone(), Some(testing::signed_header(&body, now + 301)), "signature_expired"),
     ];
     let before = t.app.store.round_trips();
     for (payload, header, code) in cases {
@@ -130,29 +80,11 @@ async fn every_signature_failure_is_400_and_writes_nothing() {
             headers.push(("stripe-signature", h));
         }
         let (status, json) = status_and_json(
-            &handle(
-                &t.app,
-                raw_request(
-                    "POST",
-                    "/api/stripe/webhook",
-                    &headers,
-                    payload,
-                    "3.18.12.63",
-                ),
-            )
-            .await,
+            &handle(&t.app, raw_request("POST", "/api/stripe/webhook", &headers, payload, "3.18.12.63")).await,
         );
-        assert_eq!(
-            (status, json["error"]["code"].as_str()),
-            (400, Some(code)),
-            "{header:?}"
-        );
+        assert_eq!((status, json["error"]["code"].as_str()), (400, Some(code)), "{header:?}");
     }
-    assert_eq!(
-        t.app.store.round_trips(),
-        before,
-        "no store call for a bad signature"
-    );
+    assert_eq!(t.app.store.round_trips(), before, "no store call for a bad signature");
     assert!(order(&t, "ord_sig").await.is_none());
 }
 
@@ -160,36 +92,17 @@ async fn every_signature_failure_is_400_and_writes_nothing() {
 async fn signatures_within_tolerance_and_rotated_secrets_are_accepted() {
     let t = app();
     let body = event("customer.created", testing::fixture("customer"));
-    assert_eq!(
-        deliver_with(&t, &body, &testing::signed_header(&body, t.app.now() - 299))
-            .await
-            .0,
-        200
-    );
+    assert_eq!(deliver_with(&t, &body, &testing::signed_header(&body, t.app.now() - 299)).await.0, 200);
     let body = event("customer.created", testing::fixture("customer"));
     let now = t.app.now();
     let old = tollgate::stripe::signature::signature(&body, "whsec_retired", now);
     let new = tollgate::stripe::signature::signature(&body, testing::WEBHOOK_SECRET, now);
-    assert_eq!(
-        deliver_with(&t, &body, &format!("t={now},v1={old},v1={new}"))
-            .await
-            .0,
-        200,
-        "any v1 may match"
-    );
+    assert_eq!(deliver_with(&t, &body, &format!("t={now},v1={old},v1={new}")).await.0, 200, "any v1 may match");
 
-    let rotating = testing::app(
-        Store::memory(),
-        None,
-        &[("STRIPE_WEBHOOK_SECRET", "whsec_old,whsec_new")],
-    );
+    let rotating = testing::app(Store::memory(), None, &[("STRIPE_WEBHOOK_SECRET", "whsec_old,whsec_new")]);
     let body = event("customer.created", testing::fixture("customer"));
     let header = tollgate::stripe::signature::header(&body, "whsec_new", now);
-    assert_eq!(
-        deliver_with(&rotating, &body, &header).await.0,
-        200,
-        "any configured secret may match"
-    );
+    assert_eq!(deliver_with(&rotating, &body, &header).await.0, 200, "any configured secret may match");
 }
 
 #[tokio::test]
@@ -209,21 +122,13 @@ async fn a_base64_encoded_function_url_body_is_verified_on_its_decoded_bytes() {
     let req = lambda_http::request::from_str(&function_url_event.to_string()).unwrap();
     let (status, json) = status_and_json(&handle(&t.app, req).await);
     assert_eq!(status, 200, "{json}");
-    assert_eq!(
-        order(&t, "ord_b64").await.unwrap().status,
-        OrderStatus::Paid
-    );
+    assert_eq!(order(&t, "ord_b64").await.unwrap().status, OrderStatus::Paid);
 }
 
 #[tokio::test]
 async fn a_signed_body_that_is_not_a_stripe_event_is_400() {
     let t = app();
-    for body in [
-        &b"not json"[..],
-        br#"{"hello":"world"}"#,
-        br#"{"object":"event","id":"evt_1"}"#,
-        br#"[]"#,
-    ] {
+    for body in [&b"not json"[..], br#"{"hello":"world"}"#, br#"{"object":"event","id":"evt_1"}"#, br#"[]"#] {
         let (status, json) = deliver(&t, body).await;
         assert_eq!(
             (status, json["error"]["code"].as_str()),
@@ -232,28 +137,17 @@ async fn a_signed_body_that_is_not_a_stripe_event_is_400() {
             String::from_utf8_lossy(body)
         );
     }
-    let wrong_object = event(
-        "checkout.session.completed",
-        json!({ "id": "cs_x", "object": "checkout.session" }),
-    );
-    assert_eq!(
-        deliver(&t, &wrong_object).await.0,
-        400,
-        "a session missing its required fields"
-    );
+    let wrong_object = event("checkout.session.completed", json!({ "id": "cs_x", "object": "checkout.session" }));
+    assert_eq!(deliver(&t, &wrong_object).await.0, 400, "a session missing its required fields");
 }
 
 #[tokio::test]
 async fn livemode_must_match_the_key() {
     let t = app();
-    let mut live: Value =
-        serde_json::from_slice(&paid_event("cs_test_live", "ord_live", None)).unwrap();
+    let mut live: Value = serde_json::from_slice(&paid_event("cs_test_live", "ord_live", None)).unwrap();
     live["livemode"] = true.into();
     let (status, json) = deliver(&t, &serde_json::to_vec(&live).unwrap()).await;
-    assert_eq!(
-        (status, json["error"]["code"].as_str()),
-        (400, Some("livemode_mismatch"))
-    );
+    assert_eq!((status, json["error"]["code"].as_str()), (400, Some("livemode_mismatch")));
     assert!(order(&t, "ord_live").await.is_none());
 }
 
@@ -261,18 +155,8 @@ async fn paid_checkout_grants_pro_once_in_one_round_trip(kind: StoreKind) {
     let t = testing::app(kind.store().await, None, &[]);
     let body = paid_event("cs_test_once", "ord_once", Some("usr_once"));
     let before = t.app.store.round_trips();
-    assert_eq!(
-        deliver(&t, &body).await,
-        (
-            200,
-            json!({ "received": true, "outcome": "purchase_recorded" })
-        )
-    );
-    assert_eq!(
-        t.app.store.round_trips() - before,
-        1,
-        "one TransactWriteItems"
-    );
+    assert_eq!(deliver(&t, &body).await, (200, json!({ "received": true, "outcome": "purchase_recorded" })));
+    assert_eq!(t.app.store.round_trips() - before, 1, "one TransactWriteItems");
 
     let paid = order(&t, "ord_once").await.unwrap();
     assert_eq!(
@@ -281,24 +165,12 @@ async fn paid_checkout_grants_pro_once_in_one_round_trip(kind: StoreKind) {
     );
     assert_eq!(paid.email.as_deref(), Some("ada@example.com"));
     assert_eq!(paid.amount_total, Some(2900));
-    assert!(
-        grant(&t, &user("usr_once"), "ord_once")
-            .await
-            .unwrap()
-            .is_active()
-    );
+    assert!(grant(&t, &user("usr_once"), "ord_once").await.unwrap().is_active());
     assert!(entitlement(&t.app, "usr_once").await.unwrap().pro);
 
     let before = t.app.store.round_trips();
-    assert_eq!(
-        deliver(&t, &body).await,
-        (200, json!({ "received": true, "duplicate": true }))
-    );
-    assert_eq!(
-        t.app.store.round_trips() - before,
-        1,
-        "a duplicate costs one refused write"
-    );
+    assert_eq!(deliver(&t, &body).await, (200, json!({ "received": true, "duplicate": true })));
+    assert_eq!(t.app.store.round_trips() - before, 1, "a duplicate costs one refused write");
 }
 
 #[tokio::test]
@@ -322,9 +194,7 @@ async fn twenty_concurrent_deliveries_apply_once(kind: StoreKind) {
         .map(|_| {
             let app = t.app.clone();
             let body = body.clone();
-            tokio::spawn(async move {
-                status_and_json(&handle(&app, webhook_request(&body, app.now())).await)
-            })
+            tokio::spawn(async move { status_and_json(&handle(&app, webhook_request(&body, app.now())).await) })
         })
         .collect();
     let mut applied = 0;
@@ -337,14 +207,9 @@ async fn twenty_concurrent_deliveries_apply_once(kind: StoreKind) {
     }
     assert_eq!(applied, 1);
     let email = Holder::Email("bo@example.com".into());
-    let grants = tollgate::domain::entitlements::grants(&t.app, &email)
-        .await
-        .unwrap();
+    let grants = tollgate::domain::entitlements::grants(&t.app, &email).await.unwrap();
     assert_eq!(grants.len(), 1, "one grant");
-    assert_eq!(
-        order(&t, "ord_conc").await.unwrap().status,
-        OrderStatus::Paid
-    );
+    assert_eq!(order(&t, "ord_conc").await.unwrap().status, OrderStatus::Paid);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -361,9 +226,7 @@ async fn twenty_concurrent_deliveries_apply_once_on_dynamodb() {
 async fn an_anonymous_purchase_is_held_by_its_email() {
     let t = app();
     deliver(&t, &paid_event("cs_test_anon", "ord_anon", None)).await;
-    let held = grant(&t, &Holder::Email("ada@example.com".into()), "ord_anon")
-        .await
-        .unwrap();
+    let held = grant(&t, &Holder::Email("ada@example.com".into()), "ord_anon").await.unwrap();
     assert_eq!(held.plan, "pro");
     assert_eq!(order(&t, "ord_anon").await.unwrap().user_id, None);
 }
@@ -371,32 +234,18 @@ async fn an_anonymous_purchase_is_held_by_its_email() {
 #[tokio::test]
 async fn delayed_payment_waits_for_async_success_or_failure() {
     let t = app();
-    let mut unpaid = paid_session(
-        "cs_test_async",
-        "ord_async",
-        Some("usr_a"),
-        "ada@example.com",
-    );
+    let mut unpaid = paid_session("cs_test_async", "ord_async", Some("usr_a"), "ada@example.com");
     unpaid["payment_status"] = "unpaid".into();
     assert_eq!(
-        deliver(&t, &event("checkout.session.completed", unpaid.clone()))
-            .await
-            .1["outcome"],
+        deliver(&t, &event("checkout.session.completed", unpaid.clone())).await.1["outcome"],
         "awaiting_payment"
     );
     assert!(order(&t, "ord_async").await.is_none());
     assert!(!entitlement(&t.app, "usr_a").await.unwrap().pro);
 
-    let paid = paid_session(
-        "cs_test_async",
-        "ord_async",
-        Some("usr_a"),
-        "ada@example.com",
-    );
+    let paid = paid_session("cs_test_async", "ord_async", Some("usr_a"), "ada@example.com");
     assert_eq!(
-        deliver(&t, &event("checkout.session.async_payment_succeeded", paid))
-            .await
-            .1["outcome"],
+        deliver(&t, &event("checkout.session.async_payment_succeeded", paid)).await.1["outcome"],
         "purchase_recorded"
     );
     assert!(entitlement(&t.app, "usr_a").await.unwrap().pro);
@@ -414,23 +263,11 @@ async fn delayed_payment_waits_for_async_success_or_failure() {
         created_at: NOW,
         paid_at: None,
     };
-    t.app
-        .store
-        .write(Write::put(pending.to_item()))
-        .await
-        .unwrap();
+    t.app.store.write(Write::put(pending.to_item())).await.unwrap();
     let mut failed = paid_session("cs_test_fail", "ord_fail", None, "ada@example.com");
     failed["payment_status"] = "unpaid".into();
-    assert_eq!(
-        deliver(&t, &event("checkout.session.async_payment_failed", failed))
-            .await
-            .1["outcome"],
-        "order_failed"
-    );
-    assert_eq!(
-        order(&t, "ord_fail").await.unwrap().status,
-        OrderStatus::Failed
-    );
+    assert_eq!(deliver(&t, &event("checkout.session.async_payment_failed", failed)).await.1["outcome"], "order_failed");
+    assert_eq!(order(&t, "ord_fail").await.unwrap().status, OrderStatus::Failed);
 }
 
 #[tokio::test]
@@ -449,25 +286,13 @@ async fn an_expired_session_expires_its_pending_order_only() {
         created_at: NOW,
         paid_at: None,
     };
-    t.app
-        .store
-        .write(Write::put(pending.to_item()))
-        .await
-        .unwrap();
+    t.app.store.write(Write::put(pending.to_item())).await.unwrap();
     let session = testing::fixture_with(
         "checkout.session",
         json!({ "id": "cs_test_exp", "status": "expired", "payment_status": "unpaid", "client_reference_id": "ord_exp", "metadata": { "order_id": "ord_exp", "plan": "pro" } }),
     );
-    assert_eq!(
-        deliver(&t, &event("checkout.session.expired", session))
-            .await
-            .1["outcome"],
-        "order_expired"
-    );
-    assert_eq!(
-        order(&t, "ord_exp").await.unwrap().status,
-        OrderStatus::Expired
-    );
+    assert_eq!(deliver(&t, &event("checkout.session.expired", session)).await.1["outcome"], "order_expired");
+    assert_eq!(order(&t, "ord_exp").await.unwrap().status, OrderStatus::Expired);
 
     deliver(&t, &paid_event("cs_test_paid", "ord_paid", Some("usr_p"))).await;
     let late = testing::fixture_with(
@@ -475,55 +300,26 @@ async fn an_expired_session_expires_its_pending_order_only() {
         json!({ "id": "cs_test_paid", "status": "expired", "payment_status": "unpaid", "metadata": { "order_id": "ord_paid" } }),
     );
     let (status, json) = deliver(&t, &event("checkout.session.expired", late)).await;
-    assert_eq!(
-        (status, json["outcome"].as_str()),
-        (200, Some("already_applied")),
-        "a paid order does not expire"
-    );
-    assert_eq!(
-        order(&t, "ord_paid").await.unwrap().status,
-        OrderStatus::Paid
-    );
+    assert_eq!((status, json["outcome"].as_str()), (200, Some("already_applied")), "a paid order does not expire");
+    assert_eq!(order(&t, "ord_paid").await.unwrap().status, OrderStatus::Paid);
 }
 
 async fn a_full_refund_revokes_in_two_round_trips(kind: StoreKind) {
     let t = testing::app(kind.store().await, None, &[]);
-    deliver(
-        &t,
-        &paid_event("cs_test_refund12", "ord_refund", Some("usr_r")),
-    )
-    .await;
-    let pi = order(&t, "ord_refund")
-        .await
-        .unwrap()
-        .payment_intent
-        .unwrap();
+    deliver(&t, &paid_event("cs_test_refund12", "ord_refund", Some("usr_r"))).await;
+    let pi = order(&t, "ord_refund").await.unwrap().payment_intent.unwrap();
 
     let mut partial = refunded_charge(&pi);
     partial["refunded"] = false.into();
-    assert_eq!(
-        deliver(&t, &event("charge.refunded", partial)).await.1["outcome"],
-        "partial_refund"
-    );
-    assert!(
-        entitlement(&t.app, "usr_r").await.unwrap().pro,
-        "a partial refund keeps the purchase"
-    );
+    assert_eq!(deliver(&t, &event("charge.refunded", partial)).await.1["outcome"], "partial_refund");
+    assert!(entitlement(&t.app, "usr_r").await.unwrap().pro, "a partial refund keeps the purchase");
 
     let before = t.app.store.round_trips();
     let refund = event("charge.refunded", refunded_charge(&pi));
     assert_eq!(deliver(&t, &refund).await.1["outcome"], "purchase_revoked");
     assert!(t.app.store.round_trips() - before <= 2);
-    assert_eq!(
-        order(&t, "ord_refund").await.unwrap().status,
-        OrderStatus::Refunded
-    );
-    assert!(
-        !grant(&t, &user("usr_r"), "ord_refund")
-            .await
-            .unwrap()
-            .is_active()
-    );
+    assert_eq!(order(&t, "ord_refund").await.unwrap().status, OrderStatus::Refunded);
+    assert!(!grant(&t, &user("usr_r"), "ord_refund").await.unwrap().is_active());
     assert!(!entitlement(&t.app, "usr_r").await.unwrap().pro);
     assert_eq!(deliver(&t, &refund).await.1["duplicate"], true);
 }
@@ -541,26 +337,16 @@ async fn a_full_refund_revokes_in_two_round_trips_on_dynamodb() {
 #[tokio::test]
 async fn a_refund_of_an_unknown_payment_is_recorded_and_changes_nothing() {
     let t = app();
-    let (status, json) =
-        deliver(&t, &event("charge.refunded", refunded_charge("pi_unknown"))).await;
-    assert_eq!(
-        (status, json["outcome"].as_str()),
-        (200, Some("unknown_payment"))
-    );
+    let (status, json) = deliver(&t, &event("charge.refunded", refunded_charge("pi_unknown"))).await;
+    assert_eq!((status, json["outcome"].as_str()), (200, Some("unknown_payment")));
 }
 
 #[tokio::test]
 async fn other_event_types_are_recorded_and_ignored() {
     let t = app();
     let body = event("customer.created", testing::fixture("customer"));
-    assert_eq!(
-        deliver(&t, &body).await,
-        (200, json!({ "received": true, "ignored": true }))
-    );
-    assert_eq!(
-        deliver(&t, &body).await,
-        (200, json!({ "received": true, "duplicate": true }))
-    );
+    assert_eq!(deliver(&t, &body).await, (200, json!({ "received": true, "ignored": true })));
+    assert_eq!(deliver(&t, &body).await, (200, json!({ "received": true, "duplicate": true })));
 }
 
 #[tokio::test]
@@ -570,26 +356,10 @@ async fn a_payment_link_sale_is_resolved_from_metadata_plan() {
         "checkout.session",
         json!({ "id": "cs_test_plink", "mode": "payment", "payment_status": "paid", "status": "complete", "client_reference_id": null, "metadata": { "plan": "pro" }, "customer_details": { "email": "Buyer@Example.com" } }),
     );
-    assert_eq!(
-        deliver(&t, &event("checkout.session.completed", session))
-            .await
-            .1["outcome"],
-        "purchase_recorded"
-    );
+    assert_eq!(deliver(&t, &event("checkout.session.completed", session)).await.1["outcome"], "purchase_recorded");
     let sold = order(&t, "ord_cs_test_plink").await.unwrap();
-    assert_eq!(
-        (sold.plan.as_str(), sold.email.as_deref()),
-        ("pro", Some("buyer@example.com"))
-    );
-    assert!(
-        grant(
-            &t,
-            &Holder::Email("buyer@example.com".into()),
-            "ord_cs_test_plink"
-        )
-        .await
-        .is_some()
-    );
+    assert_eq!((sold.plan.as_str(), sold.email.as_deref()), ("pro", Some("buyer@example.com")));
+    assert!(grant(&t, &Holder::Email("buyer@example.com".into()), "ord_cs_test_plink").await.is_some());
 }
 
 #[tokio::test]
@@ -605,9 +375,10 @@ async fn a_payment_link_sale_is_resolved_from_its_line_items_price() {
         .await;
     Mock::given(method("GET"))
         .and(path("/v1/checkout/sessions/cs_test_other/line_items"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(
-            json!({ "object": "list", "data": [testing::fixture("item")], "has_more": false }),
-        ))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(json!({ "object": "list", "data": [testing::fixture("item")], "has_more": false })),
+        )
         .mount(&stripe)
         .await;
     let t = testing::app(Store::memory(), Some(&stripe.uri()), &[]);
@@ -618,20 +389,11 @@ async fn a_payment_link_sale_is_resolved_from_its_line_items_price() {
         )
     };
     assert_eq!(
-        deliver(
-            &t,
-            &event("checkout.session.completed", sale("cs_test_items"))
-        )
-        .await
-        .1["outcome"],
+        deliver(&t, &event("checkout.session.completed", sale("cs_test_items"))).await.1["outcome"],
         "purchase_recorded"
     );
     assert_eq!(order(&t, "ord_cs_test_items").await.unwrap().plan, "pro");
-    let (status, json) = deliver(
-        &t,
-        &event("checkout.session.completed", sale("cs_test_other")),
-    )
-    .await;
+    let (status, json) = deliver(&t, &event("checkout.session.completed", sale("cs_test_other"))).await;
     assert_eq!(
         (status, json["outcome"].as_str()),
         (200, Some("unknown_product")),
@@ -642,15 +404,7 @@ async fn a_payment_link_sale_is_resolved_from_its_line_items_price() {
 #[tokio::test]
 async fn unsigned_deliveries_need_the_development_switch() {
     let body = event("customer.created", testing::fixture("customer"));
-    let unsigned = || {
-        raw_request(
-            "POST",
-            "/",
-            &[("content-type", "application/json")],
-            body.clone(),
-            "127.0.0.1",
-        )
-    };
+    let unsigned = || raw_request("POST", "/", &[("content-type", "application/json")], body.clone(), "127.0.0.1");
     assert_eq!(handle(&app().app, unsigned()).await.status(), 400);
     let open = testing::app(Store::memory(), None, &[("ALLOW_UNSIGNED_WEBHOOKS", "1")]);
     assert_eq!(handle(&open.app, unsigned()).await.status(), 200);
@@ -658,20 +412,11 @@ async fn unsigned_deliveries_need_the_development_switch() {
 
 #[tokio::test]
 async fn a_store_failure_is_500_so_stripe_retries() {
-    let dead =
-        tollgate::store::DynamoDbStore::connect("tollgate-missing", Some("http://127.0.0.1:9"))
-            .await;
+    let dead = tollgate::store::DynamoDbStore::connect("tollgate-missing", Some("http://127.0.0.1:9")).await;
     let t = testing::app(Store::dynamodb(dead), None, &[]);
     let (status, json) = deliver(&t, &paid_event("cs_test_dead", "ord_dead", None)).await;
-    assert_eq!(
-        (status, json["error"]["code"].as_str()),
-        (500, Some("store_unavailable")),
-        "{json}"
-    );
-    assert!(
-        !json.to_string().contains("127.0.0.1"),
-        "no internals in the error body"
-    );
+    assert_eq!((status, json["error"]["code"].as_str()), (500, Some("store_unavailable")), "{json}");
+    assert!(!json.to_string().contains("127.0.0.1"), "no internals in the error body");
 }
 
 #[tokio::test]

@@ -18,8 +18,7 @@ pub fn generate() -> String {
 
 /// The key codes are hashed with, derived from the token secret so there is one secret to keep.
 pub fn hashing_key(token_secret: &str) -> Vec<u8> {
-    let mut mac =
-        Hmac::<Sha256>::new_from_slice(token_secret.as_bytes()).expect("HMAC takes any key length");
+    let mut mac = Hmac::<Sha256>::new_from_slice(token_secret.as_bytes()).expect("HMAC takes any key length");
     mac.update(b"tollgate sign-in codes v1");
     mac.finalize().into_bytes().to_vec()
 }
@@ -34,10 +33,7 @@ pub fn hash(key: &[u8], email: &str, code: &str) -> String {
 
 /// Constant-time comparison of an offered code with the stored hash.
 pub fn matches(key: &[u8], email: &str, offered: &str, stored_hash: &str) -> bool {
-    hash(key, email, offered)
-        .as_bytes()
-        .ct_eq(stored_hash.as_bytes())
-        .into()
+    hash(key, email, offered).as_bytes().ct_eq(stored_hash.as_bytes()).into()
 }
 
 #[cfg(test)]

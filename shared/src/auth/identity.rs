@@ -8,16 +8,10 @@ use crate::http::{Request, bearer_token};
 /// The caller's claims; 401 without a valid token.
 pub fn caller(app: &App, req: &Request) -> Result<Claims, Error> {
     match req.headers().get("authorization") {
-        None => Err(Error::unauthorized(
-            "missing_token",
-            "an Authorization: Bearer token is required",
-        )),
+        None => Err(Error::unauthorized("missing_token", "an Authorization: Bearer token is required")),
         Some(_) => {
             let token = bearer_token(req).ok_or_else(|| {
-                Error::unauthorized(
-                    "invalid_token",
-                    "the Authorization header is not a Bearer token",
-                )
+                Error::unauthorized("invalid_token", "the Authorization header is not a Bearer token")
             })?;
             app.tokens.verify(token, app.now())
         }

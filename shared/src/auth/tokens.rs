@@ -83,10 +83,7 @@ impl Tokens {
             .map(|data| data.claims)
             .map_err(|_| Error::unauthorized("invalid_token", "the access token is not valid"))?;
         if now >= claims.exp + CLOCK_SKEW_SECS {
-            return Err(Error::unauthorized(
-                "token_expired",
-                "the access token has expired",
-            ));
+            return Err(Error::unauthorized("token_expired", "the access token has expired"));
         }
         Ok(claims)
     }
@@ -101,20 +98,11 @@ mod tests {
     use crate::config::Secret;
 
     fn config(secret: &str, iss: &str, aud: &str) -> TokenConfig {
-        TokenConfig {
-            secret: Secret::new(secret),
-            issuer: iss.into(),
-            audience: aud.into(),
-            lifetime_hours: 1,
-        }
+        TokenConfig { secret: Secret::new(secret), issuer: iss.into(), audience: aud.into(), lifetime_hours: 1 }
     }
 
     fn tokens() -> Tokens {
-        Tokens::new(&config(
-            "0123456789abcdef0123456789abcdef",
-            "tollgate",
-            "app",
-        ))
+        Tokens::new(&config("0123456789abcdef0123456789abcdef", "tollgate", "app"))
     }
 
     fn now() -> i64 {
@@ -122,12 +110,7 @@ mod tests {
     }
 
     fn subject() -> Subject<'static> {
-        Subject {
-            user_id: "usr_1",
-            email: "a@b.co",
-            plan: "pro",
-            pro: true,
-        }
+        Subject { user_id: "usr_1", email: "a@b.co", plan: "pro", pro: true }
     }
 
     fn code(result: Result<Claims, Error>) -> &'static str {
@@ -148,10 +131,7 @@ mod tests {
         let (token, _) = tokens().mint(&subject(), now()).unwrap();
         let payload = token.split('.').nth(1).unwrap();
         let header = B64.encode(br#"{"alg":"none","typ":"JWT"}"#);
-        assert_eq!(
-            code(tokens().verify(&format!("{header}.{payload}."), now())),
-            "invalid_token"
-        );
+        assert_eq!(code(tokens().verify(&format!("{header}.{payload}."), now())), "invalid_token");
     }
 
     #[test]
@@ -164,24 +144,12 @@ mod tests {
 
     #[test]
     fn a_tampered_token_is_rejected() {
-        let (token, _) = tokens()
-            .mint(
-                &Subject {
-                    pro: false,
-                    ..subject()
-                },
-                now(),
-            )
-            .unwrap();
+        let (token, _) = tokens().mint(&Subject { pro: false, ..subject() }, now()).unwrap();
         let mut parts: Vec<String> = token.split('.').map(str::to_string).collect();
-        let mut claims: serde_json::Value =
-            serde_json::from_slice(&B64.decode(&parts[1]).unwrap()).unwrap();
+        let mut claims: serde_json::Value = serde_json::from_slice(&B64.decode(&parts[1]).unwrap()).unwrap();
         claims["pro"] = true.into();
         parts[1] = B64.encode(serde_json::to_vec(&claims).unwrap());
-        assert_eq!(
-            code(tokens().verify(&parts.join("."), now())),
-            "invalid_token"
-        );
+        assert_eq!(code(tokens().verify(&parts.join("."), now())), "invalid_token");
     }
 
     #[test]
@@ -195,21 +163,13 @@ mod tests {
         for (iss, aud) in [("someone-else", "app"), ("tollgate", "another-app")] {
             let other = Tokens::new(&config("0123456789abcdef0123456789abcdef", iss, aud));
             let (token, _) = other.mint(&subject(), now()).unwrap();
-            assert_eq!(
-                code(tokens().verify(&token, now())),
-                "invalid_token",
-                "{iss} {aud}"
-            );
+            assert_eq!(code(tokens().verify(&token, now())), "invalid_token", "{iss} {aud}");
         }
     }
 
     #[test]
     fn another_secret_is_rejected() {
-        let other = Tokens::new(&config(
-            "ffffffffffffffffffffffffffffffff",
-            "tollgate",
-            "app",
-        ));
+        let other = Tokens::new(&config("ffffffffffffffffffffffffffffffff", "tollgate", "app"));
         let (token, _) = other.mint(&subject(), now()).unwrap();
         assert_eq!(code(tokens().verify(&token, now())), "invalid_token");
     }

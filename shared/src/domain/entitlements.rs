@@ -31,36 +31,13 @@ pub async fn grants(app: &App, holder: &Holder) -> Result<Vec<Grant>, Error> {
 
 pub async fn entitlement(app: &App, user_id: &str) -> Result<Entitlement, Error> {
     let held = grants(app, &Holder::User(user_id.to_string())).await?;
-    let plan = app
-        .catalog
-        .best_of(
-            held.iter()
-                .filter(|g| g.is_active())
-                .map(|g| g.plan.as_str()),
-        )
-        .clone();
-    Ok(Entitlement {
-        pro: plan.flag("pro"),
-        plan,
-        expires_at: None,
-    })
+    let plan = app.catalog.best_of(held.iter().filter(|g| g.is_active()).map(|g| g.plan.as_str())).clone();
+    Ok(Entitlement { pro: plan.flag("pro"), plan, expires_at: None })
 }
 
 /// A fresh token reflecting what the user holds now.
-pub async fn token_for(
-    app: &App,
-    user_id: &str,
-    email: &str,
-) -> Result<(String, Entitlement), Error> {
+pub async fn token_for(app: &App, user_id: &str, email: &str) -> Result<(String, Entitlement), Error> {
     let ent = entitlement(app, user_id).await?;
-    let (token, _) = app.tokens.mint(
-        &Subject {
-            user_id,
-            email,
-            plan: &ent.plan.key,
-            pro: ent.pro,
-        },
-        app.now(),
-    )?;
+    let (token, _) = app.tokens.mint(&Subject { user_id, email, plan: &ent.plan.key, pro: ent.pro }, app.now())?;
     Ok((token, ent))
 }

@@ -20,25 +20,19 @@ pub struct CheckoutStarted {
     pub order_id: String,
 }
 
-pub async fn start_checkout(
-    app: &App,
-    buyer: Buyer,
-    plan_key: &str,
-) -> Result<CheckoutStarted, Error> {
-    let plan = app.catalog.plan(plan_key).ok_or_else(|| {
-        Error::bad_request("unknown_plan", format!("there is no plan {plan_key:?}"))
-    })?;
-    let offer = plan.offer.as_ref().ok_or_else(|| {
-        Error::bad_request("unknown_plan", format!("plan {plan_key:?} is not for sale"))
-    })?;
+pub async fn start_checkout(app: &App, buyer: Buyer, plan_key: &str) -> Result<CheckoutStarted, Error> {
+    let plan = app
+        .catalog
+        .plan(plan_key)
+        .ok_or_else(|| Error::bad_request("unknown_plan", format!("there is no plan {plan_key:?}")))?;
+    let offer = plan
+        .offer
+        .as_ref()
+        .ok_or_else(|| Error::bad_request("unknown_plan", format!("plan {plan_key:?} is not for sale")))?;
     let now = app.now();
     let order_id = format!("ord_{}", uuid::Uuid::new_v4().simple());
     let (user_id, email, customer) = match &buyer {
-        Buyer::User(u) => (
-            Some(u.id.clone()),
-            u.email.clone(),
-            u.stripe_customer_id.clone(),
-        ),
+        Buyer::User(u) => (Some(u.id.clone()), u.email.clone(), u.stripe_customer_id.clone()),
         Buyer::Anonymous { email } => (None, email.clone(), None),
     };
     let order = Order {
@@ -56,10 +50,7 @@ pub async fn start_checkout(
     };
     app.store.write(Write::put_new(order.to_item())).await?;
 
-    let mut metadata = vec![
-        ("order_id".to_string(), order_id.clone()),
-        ("plan".to_string(), plan.key.clone()),
-    ];
+    let mut metadata = vec![("order_id".to_string(), order_id.clone()), ("plan".to_string(), plan.key.clone())];
     if let Some(id) = &user_id {
         metadata.push(("user_id".to_string(), id.clone()));
     }
@@ -78,15 +69,9 @@ pub async fn start_checkout(
     match app.stripe.create_checkout_session(&request).await {
         Ok(session) => {
             // Only a pending order learns its session: the webhook may already have paid it.
-            let update = Update::new(key)
-                .set("checkout_session_id", session.id.as_str())
-                .when(Condition::Exists);
+            let update = Update::new(key).set("checkout_session_id", session.id.as_str()).when(Condition::Exists);
             app.store.write(Write::Update(update)).await?;
-            Ok(CheckoutStarted {
-                url: session.url,
-                session_id: session.id,
-                order_id,
-            })
+            Ok(CheckoutStarted { url: session.url, session_id: session.id, order_id })
         }
         Err(e) => {
             tracing::error!(error = %e, %order_id, "Stripe refused the checkout session");
@@ -96,23 +81,18 @@ pub async fn start_checkout(
             if let Err(store_error) = app.store.write(Write::Update(failed)).await {
                 tracing::warn!(error = %store_error, %order_id, "could not mark the order failed");
             }
-            Err(Error::Stripe {
-                message: e.to_string(),
-                fallback_url: app.config.stripe.payment_link_url.clone(),
-            })
+            Err(Error::Stripe { message: e.to_string(), fallback_url: app.config.stripe.payment_link_url.clone() })
         }
     }
 }
 
 /// A signed-in buyer's profile (for their Stripe customer), or a plain user from the token.
 pub async fn buyer_for(app: &App, user_id: &str, email: &str) -> Result<Buyer, Error> {
-    let user = super::users::user_by_id(&app.store, user_id)
-        .await?
-        .unwrap_or(User {
-            id: user_id.to_string(),
-            email: email.to_string(),
-            created_at: 0,
-            stripe_customer_id: None,
-        });
+    let user = super::users::user_by_id(&app.store, user_id).await?.unwrap_or(User {
+        id: user_id.to_string(),
+        email: email.to_string(),
+        created_at: 0,
+        stripe_customer_id: None,
+    });
     Ok(Buyer::User(user))
 }

@@ -26,19 +26,9 @@ pub struct Purchase {
 impl Purchase {
     /// A paid session's purchase. The holder is the signed-in buyer (checkout put their id in
     /// the metadata, or `claimer` proved it), else the purchase email until someone claims it.
-    pub fn from_session(
-        session: &CheckoutSession,
-        order_id: String,
-        plan: String,
-        claimer: Option<&User>,
-    ) -> Self {
-        let user_id = claimer
-            .map(|u| u.id.clone())
-            .or_else(|| session.metadata.get("user_id").cloned());
-        let email = session
-            .purchase_email()
-            .as_deref()
-            .and_then(normalize_email);
+    pub fn from_session(session: &CheckoutSession, order_id: String, plan: String, claimer: Option<&User>) -> Self {
+        let user_id = claimer.map(|u| u.id.clone()).or_else(|| session.metadata.get("user_id").cloned());
+        let email = session.purchase_email().as_deref().and_then(normalize_email);
         let holder = match (&user_id, &email) {
             (Some(id), _) => Some(Holder::User(id.clone())),
             (None, Some(email)) => Some(Holder::Email(email.clone())),
@@ -82,8 +72,7 @@ impl Purchase {
         let mut writes = vec![
             Write::Update(order),
             Write::put(
-                Item::new(&records::checkout_session(&self.session_id))
-                    .with("order_id", self.order_id.as_str()),
+                Item::new(&records::checkout_session(&self.session_id)).with("order_id", self.order_id.as_str()),
             ),
         ];
         if let Some(holder) = &self.holder {
@@ -113,39 +102,22 @@ impl Purchase {
 }
 
 fn payment_pointer(payment_intent: &str, order_id: &str, holder: &Holder) -> Item {
-    Item::new(&records::payment(payment_intent))
-        .with("order_id", order_id)
-        .with("holder", holder.pk())
+    Item::new(&records::payment(payment_intent)).with("order_id", order_id).with("holder", holder.pk())
 }
 
 /// The order and plan a paid session is for: Tollgate's metadata when checkout made it, else
 /// (a Payment Link sale) the session's `metadata.plan` or its line items' price in the catalog.
-pub async fn resolve_plan(
-    app: &App,
-    session: &CheckoutSession,
-) -> Result<Option<(String, String)>, Error> {
-    let order_id = session
-        .order_id()
-        .unwrap_or_else(|| format!("ord_{}", session.id));
-    if let Some(plan) = session
-        .metadata
-        .get("plan")
-        .filter(|p| app.catalog.plan(p).is_some())
-    {
+pub async fn resolve_plan(app: &App, session: &CheckoutSession) -> Result<Option<(String, String)>, Error> {
+    let order_id = session.order_id().unwrap_or_else(|| format!("ord_{}", session.id));
+    if let Some(plan) = session.metadata.get("plan").filter(|p| app.catalog.plan(p).is_some()) {
         return Ok(Some((order_id, plan.clone())));
     }
     let prices = app
         .stripe
         .line_item_prices(&session.id)
         .await
-        .map_err(|e| Error::Stripe {
-            message: e.to_string(),
-            fallback_url: None,
-        })?;
-    Ok(prices
-        .iter()
-        .find_map(|p| app.catalog.plan_for_price(p))
-        .map(|plan| (order_id, plan.key.clone())))
+        .map_err(|e| Error::Stripe { message: e.to_string(), fallback_url: None })?;
+    Ok(prices.iter().find_map(|p| app.catalog.plan_for_price(p)).map(|plan| (order_id, plan.key.clone())))
 }
 
 /// Is this order the caller's? Its user's, or, for an anonymous purchase, its email's.
@@ -157,32 +129,20 @@ fn owns(order: &Order, user: &User) -> bool {
 }
 
 fn not_yours() -> Error {
-    Error::forbidden(
-        "not_your_purchase",
-        "this purchase belongs to another account",
-    )
+    Error::forbidden("not_your_purchase", "this purchase belongs to another account")
 }
 
 /// Moves an anonymous purchase's grant from its email to the user who proved that email.
 async fn move_to_user(app: &App, grant: &Grant, user: &User) -> Result<(), Error> {
     let to = Holder::User(user.id.clone());
-    let moved = Grant {
-        holder: to.clone(),
-        ..grant.clone()
-    };
+    let moved = Grant { holder: to.clone(), ..grant.clone() };
     let mut writes = vec![
-        Write::Delete {
-            key: records::grant(&grant.holder, &grant.order_id),
-            condition: Some(Condition::Exists),
-        },
+        Write::Delete { key: records::grant(&grant.holder, &grant.order_id), condition: Some(Condition::Exists) },
         Write::put(moved.to_item()),
         Write::Update(
             Update::new(records::order(&grant.order_id))
                 .set("user_id", user.id.as_str())
-                .when(Condition::And(vec![
-                    Condition::Exists,
-                    Condition::absent("user_id"),
-                ])),
+                .when(Condition::And(vec![Condition::Exists, Condition::absent("user_id")])),
         ),
     ];
     if let Some(pi) = &grant.payment_intent {
@@ -214,68 +174,37 @@ pub async fn claim_session(app: &App, user: &User, session_id: &str) -> Result<(
         .stripe
         .checkout_session(session_id)
         .await
-        .map_err(|e| Error::Stripe {
-            message: e.to_string(),
-            fallback_url: None,
-        })?
+        .map_err(|e| Error::Stripe { message: e.to_string(), fallback_url: None })?
         .ok_or_else(|| Error::not_found("not_found", "no such checkout session"))?;
     let buyer_matches = match session.metadata.get("user_id") {
         Some(id) => id == &user.id,
-        None => {
-            session
-                .purchase_email()
-                .as_deref()
-                .and_then(normalize_email)
-                .as_deref()
-                == Some(user.email.as_str())
-        }
+        None => session.purchase_email().as_deref().and_then(normalize_email).as_deref() == Some(user.email.as_str()),
     };
     if !buyer_matches {
         return Err(not_yours());
     }
     if !session.is_paid() {
-        return Err(Error::conflict(
-            "not_paid",
-            "the checkout session is not paid",
-        ));
+        return Err(Error::conflict("not_paid", "the checkout session is not paid"));
     }
-    let (order_id, plan) = resolve_plan(app, &session).await?.ok_or_else(|| {
-        Error::not_found("not_found", "the session bought nothing in the catalog")
-    })?;
+    let (order_id, plan) = resolve_plan(app, &session)
+        .await?
+        .ok_or_else(|| Error::not_found("not_found", "the session bought nothing in the catalog"))?;
     let purchase = Purchase::from_session(&session, order_id, plan, Some(user));
     match app.store.transact(purchase.writes(app.now())).await {
         Ok(()) => Ok(()),
         // The webhook recorded it meanwhile: claim what it recorded.
-        Err(e) if e.is_condition() => claim_recorded(app, user, session_id)
-            .await?
-            .unwrap_or(Ok(())),
+        Err(e) if e.is_condition() => claim_recorded(app, user, session_id).await?.unwrap_or(Ok(())),
         Err(e) => Err(e.into()),
     }
 }
 
 /// Claims a session the store already knows; None when it does not know it yet.
-async fn claim_recorded(
-    app: &App,
-    user: &User,
-    session_id: &str,
-) -> Result<Option<Result<(), Error>>, Error> {
-    let Some(pointer) = app
-        .store
-        .get(&records::checkout_session(session_id))
-        .await?
-    else {
+async fn claim_recorded(app: &App, user: &User, session_id: &str) -> Result<Option<Result<(), Error>>, Error> {
+    let Some(pointer) = app.store.get(&records::checkout_session(session_id)).await? else {
         return Ok(None);
     };
-    let order_id = pointer
-        .string("order_id")
-        .ok_or_else(|| Error::internal("session pointer without order"))?;
-    let Some(order) = app
-        .store
-        .get(&records::order(&order_id))
-        .await?
-        .as_ref()
-        .and_then(Order::from_item)
-    else {
+    let order_id = pointer.string("order_id").ok_or_else(|| Error::internal("session pointer without order"))?;
+    let Some(order) = app.store.get(&records::order(&order_id)).await?.as_ref().and_then(Order::from_item) else {
         return Ok(None);
     };
     if !owns(&order, user) {
@@ -284,28 +213,16 @@ async fn claim_recorded(
     match order.status {
         OrderStatus::Paid => {}
         OrderStatus::Refunded => {
-            return Ok(Some(Err(Error::conflict(
-                "purchase_refunded",
-                "the purchase was refunded",
-            ))));
+            return Ok(Some(Err(Error::conflict("purchase_refunded", "the purchase was refunded"))));
         }
         _ => {
-            return Ok(Some(Err(Error::conflict(
-                "not_paid",
-                "the checkout session is not paid",
-            ))));
+            return Ok(Some(Err(Error::conflict("not_paid", "the checkout session is not paid"))));
         }
     }
     // An anonymous purchase is still held by its email: move it to the caller.
     if let (None, Some(email)) = (&order.user_id, &order.email) {
         let grant_key = records::grant(&Holder::Email(email.clone()), &order.id);
-        if let Some(grant) = app
-            .store
-            .get(&grant_key)
-            .await?
-            .as_ref()
-            .and_then(Grant::from_item)
-        {
+        if let Some(grant) = app.store.get(&grant_key).await?.as_ref().and_then(Grant::from_item) {
             move_to_user(app, &grant, user).await?;
         }
     }

@@ -17,8 +17,7 @@ pub struct CodeSent {
 }
 
 fn email_or_400(raw: &str) -> Result<String, Error> {
-    normalize_email(raw)
-        .ok_or_else(|| Error::bad_request("invalid_email", "email is not a valid address"))
+    normalize_email(raw).ok_or_else(|| Error::bad_request("invalid_email", "email is not a valid address"))
 }
 
 fn rate_write(scope: &str, subject: &str, window_start: i64, window: i64, limit: i64) -> Write {
@@ -31,11 +30,7 @@ fn rate_write(scope: &str, subject: &str, window_start: i64, window: i64, limit:
 }
 
 /// The same answer whether or not the email belongs to a user.
-pub async fn request_code(
-    app: &App,
-    raw_email: &str,
-    source_ip: Option<&str>,
-) -> Result<CodeSent, Error> {
+pub async fn request_code(app: &App, raw_email: &str, source_ip: Option<&str>) -> Result<CodeSent, Error> {
     let email = email_or_400(raw_email)?;
     let now = app.now();
     let auth = &app.config.auth;
@@ -48,31 +43,15 @@ pub async fn request_code(
         .with("expires_at", now + codes::CODE_TTL_SECS)
         .with("attempts", 0)
         .with(TTL, now + codes::CODE_TTL_SECS + 86_400);
-    let mut writes = vec![
-        Write::put(code_item),
-        rate_write(
-            "email",
-            &email,
-            window_start,
-            auth.window_secs,
-            auth.email_limit,
-        ),
-    ];
+    let mut writes =
+        vec![Write::put(code_item), rate_write("email", &email, window_start, auth.window_secs, auth.email_limit)];
     if let Some(ip) = source_ip {
-        writes.push(rate_write(
-            "ip",
-            ip,
-            window_start,
-            auth.window_secs,
-            auth.ip_limit,
-        ));
+        writes.push(rate_write("ip", ip, window_start, auth.window_secs, auth.ip_limit));
     }
     match app.store.transact(writes).await {
         Ok(()) => {}
         Err(e) if e.is_condition() => {
-            return Err(Error::RateLimited {
-                retry_after_secs: (window_start + auth.window_secs - now).max(1) as u64,
-            });
+            return Err(Error::RateLimited { retry_after_secs: (window_start + auth.window_secs - now).max(1) as u64 });
         }
         Err(e) => return Err(e.into()),
     }
@@ -80,27 +59,15 @@ pub async fn request_code(
         "Your sign-in code is {code}.\n\nIt expires in {} minutes. If you did not ask for it, ignore this email.\n",
         codes::CODE_TTL_SECS / 60
     );
-    app.email
-        .send(Email {
-            to: email.clone(),
-            subject: "Your sign-in code".into(),
-            text,
-        })
-        .await
-        .map_err(|e| {
-            tracing::error!(error = %e, "sign-in email failed");
-            Error::EmailFailed
-        })?;
-    Ok(CodeSent {
-        debug_code: app.config.auth.debug_codes.then_some(code),
-    })
+    app.email.send(Email { to: email.clone(), subject: "Your sign-in code".into(), text }).await.map_err(|e| {
+        tracing::error!(error = %e, "sign-in email failed");
+        Error::EmailFailed
+    })?;
+    Ok(CodeSent { debug_code: app.config.auth.debug_codes.then_some(code) })
 }
 
 fn expired() -> Error {
-    Error::unauthorized(
-        "code_expired",
-        "the code has expired or was already used; request a new one",
-    )
+    Error::unauthorized("code_expired", "the code has expired or was already used; request a new one")
 }
 
 /// Spends a code and returns the (possibly new) user.
@@ -130,24 +97,13 @@ pub async fn verify_code(app: &App, raw_email: &str, offered: &str) -> Result<Us
         Condition::AbsentOrBelow("attempts".into(), codes::MAX_ATTEMPTS),
     ]);
     if !codes::matches(app.code_key(), &email, offered, &hash) {
-        return match app
-            .store
-            .update(Update::new(key).add("attempts", 1).when(same_live_code))
-            .await
-        {
-            Ok(_) => Err(Error::unauthorized(
-                "invalid_code",
-                "the code is not correct",
-            )),
+        return match app.store.update(Update::new(key).add("attempts", 1).when(same_live_code)).await {
+            Ok(_) => Err(Error::unauthorized("invalid_code", "the code is not correct")),
             Err(e) if e.is_condition() => Err(expired()),
             Err(e) => Err(e.into()),
         };
     }
-    match app
-        .store
-        .update(Update::new(key).set("used_at", now).when(same_live_code))
-        .await
-    {
+    match app.store.update(Update::new(key).set("used_at", now).when(same_live_code)).await {
         Ok(_) => {}
         Err(e) if e.is_condition() => return Err(expired()),
         Err(e) => return Err(e.into()),

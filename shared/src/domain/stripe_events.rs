@@ -21,28 +21,19 @@ pub enum Receipt {
 }
 
 /// Verifies, parses and applies one delivery.
-pub async fn receive(
-    app: &App,
-    body: &[u8],
-    signature_header: Option<&str>,
-) -> Result<Receipt, Error> {
+pub async fn receive(app: &App, body: &[u8], signature_header: Option<&str>) -> Result<Receipt, Error> {
     let stripe = &app.config.stripe;
     if !(stripe.allow_unsigned_webhooks && signature_header.is_none()) {
         signature::verify(
             body,
             signature_header,
-            &stripe
-                .webhook_secrets
-                .iter()
-                .map(|s| s.expose())
-                .collect::<Vec<_>>(),
+            &stripe.webhook_secrets.iter().map(|s| s.expose()).collect::<Vec<_>>(),
             app.now(),
             stripe.webhook_tolerance_secs,
         )
         .map_err(|e| Error::bad_request(e.code(), e.to_string()))?;
     }
-    let event =
-        Event::parse(body).map_err(|e| Error::bad_request("not_a_stripe_event", e.to_string()))?;
+    let event = Event::parse(body).map_err(|e| Error::bad_request("not_a_stripe_event", e.to_string()))?;
     if event.livemode != stripe.livemode() {
         return Err(Error::bad_request(
             "livemode_mismatch",
@@ -61,9 +52,7 @@ pub async fn apply(app: &App, event: &Event) -> Result<Receipt, Error> {
         "checkout.session.completed" | "checkout.session.async_payment_succeeded" => {
             checkout_paid(app, event, event.object().map_err(bad_object)?).await
         }
-        "checkout.session.expired" => {
-            order_closed(app, event, event.object().map_err(bad_object)?, "expired").await
-        }
+        "checkout.session.expired" => order_closed(app, event, event.object().map_err(bad_object)?, "expired").await,
         "checkout.session.async_payment_failed" => {
             order_closed(app, event, event.object().map_err(bad_object)?, "failed").await
         }
@@ -82,11 +71,7 @@ fn record(event: &Event, outcome: &str, now: i64) -> EventRecord {
 }
 
 async fn record_only(app: &App, event: &Event, outcome: &'static str) -> Result<Receipt, Error> {
-    match app
-        .store
-        .write(Write::put_new(record(event, outcome, app.now()).to_item()))
-        .await
-    {
+    match app.store.write(Write::put_new(record(event, outcome, app.now()).to_item())).await {
         Ok(()) => Ok(Receipt::Ignored { outcome }),
         Err(e) if e.is_condition() => Ok(Receipt::Duplicate),
         Err(e) => Err(e.into()),
@@ -111,11 +96,7 @@ pub async fn record_event_once(
     }
 }
 
-async fn checkout_paid(
-    app: &App,
-    event: &Event,
-    session: CheckoutSession,
-) -> Result<Receipt, Error> {
+async fn checkout_paid(app: &App, event: &Event, session: CheckoutSession) -> Result<Receipt, Error> {
     if session.mode != "payment" {
         return record_only(app, event, "unsupported_mode").await;
     }
@@ -140,17 +121,12 @@ async fn order_closed(
     let Some(order_id) = session.order_id() else {
         return record_only(app, event, "no_order").await;
     };
-    let close = Update::new(records::order(&order_id))
-        .set("status", status)
-        .when(Condition::equals("status", "pending"));
+    let close =
+        Update::new(records::order(&order_id)).set("status", status).when(Condition::equals("status", "pending"));
     record_event_once(
         app,
         event,
-        if status == "expired" {
-            "order_expired"
-        } else {
-            "order_failed"
-        },
+        if status == "expired" { "order_expired" } else { "order_failed" },
         vec![Write::Update(close)],
     )
     .await
@@ -167,10 +143,8 @@ async fn charge_refunded(app: &App, event: &Event, charge: Charge) -> Result<Rec
     let Some(pointer) = app.store.get(&records::payment(&pi)).await? else {
         return record_only(app, event, "unknown_payment").await;
     };
-    let (Some(order_id), Some(holder)) = (
-        pointer.string("order_id"),
-        pointer.str("holder").and_then(Holder::parse),
-    ) else {
+    let (Some(order_id), Some(holder)) = (pointer.string("order_id"), pointer.str("holder").and_then(Holder::parse))
+    else {
         return Err(Error::internal("payment pointer is incomplete"));
     };
     let now = app.now();
@@ -182,9 +156,7 @@ async fn charge_refunded(app: &App, event: &Event, charge: Charge) -> Result<Rec
                 .when(Condition::Exists),
         ),
         Write::Update(
-            Update::new(records::grant(&holder, &order_id))
-                .set_if_absent("revoked_at", now)
-                .when(Condition::Exists),
+            Update::new(records::grant(&holder, &order_id)).set_if_absent("revoked_at", now).when(Condition::Exists),
         ),
     ];
     record_event_once(app, event, "purchase_revoked", effects).await

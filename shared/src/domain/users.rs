@@ -5,30 +5,18 @@ use crate::store::records::{self, User};
 use crate::store::{Item, Store, Write};
 
 pub async fn user_by_id(store: &Store, id: &str) -> Result<Option<User>, Error> {
-    Ok(store
-        .get(&records::user(id))
-        .await?
-        .as_ref()
-        .and_then(User::from_item))
+    Ok(store.get(&records::user(id)).await?.as_ref().and_then(User::from_item))
 }
 
 pub async fn user_id_for_email(store: &Store, email: &str) -> Result<Option<String>, Error> {
-    Ok(store
-        .get(&records::email_owner(email))
-        .await?
-        .and_then(|i| i.string("user_id")))
+    Ok(store.get(&records::email_owner(email)).await?.and_then(|i| i.string("user_id")))
 }
 
 /// The user for an email, created if there is none. Unique per email even when two sign-ins
 /// race: the email claim and the profile are written together only if the email is unclaimed.
 pub async fn find_or_create_user(store: &Store, email: &str, now: i64) -> Result<User, Error> {
     if let Some(id) = user_id_for_email(store, email).await? {
-        return Ok(User {
-            id,
-            email: email.to_string(),
-            created_at: 0,
-            stripe_customer_id: None,
-        });
+        return Ok(User { id, email: email.to_string(), created_at: 0, stripe_customer_id: None });
     }
     let user = User {
         id: format!("usr_{}", uuid::Uuid::new_v4().simple()),
@@ -36,24 +24,14 @@ pub async fn find_or_create_user(store: &Store, email: &str, now: i64) -> Result
         created_at: now,
         stripe_customer_id: None,
     };
-    let claim = Item::new(&records::email_owner(email))
-        .with("user_id", user.id.as_str())
-        .with("created_at", now);
-    match store
-        .transact(vec![Write::put_new(claim), Write::put_new(user.to_item())])
-        .await
-    {
+    let claim = Item::new(&records::email_owner(email)).with("user_id", user.id.as_str()).with("created_at", now);
+    match store.transact(vec![Write::put_new(claim), Write::put_new(user.to_item())]).await {
         Ok(()) => Ok(user),
         Err(e) if e.failed_at(0) => {
             let id = user_id_for_email(store, email)
                 .await?
                 .ok_or_else(|| Error::internal("email claimed without a user"))?;
-            Ok(User {
-                id,
-                email: email.to_string(),
-                created_at: 0,
-                stripe_customer_id: None,
-            })
+            Ok(User { id, email: email.to_string(), created_at: 0, stripe_customer_id: None })
         }
         Err(e) => Err(e.into()),
     }

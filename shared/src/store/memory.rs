@@ -18,9 +18,7 @@ impl MemoryStore {
     fn table(&self) -> MutexGuard<'_, Table> {
         // A panic while holding the lock cannot leave a half-applied write: writes are applied
         // only after every condition passed, and applying does not panic.
-        self.items
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.items.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     pub async fn get(&self, key: &Key) -> Result<Option<Item>, StoreError> {
@@ -49,12 +47,7 @@ impl MemoryStore {
 
     pub async fn transact(&self, writes: Vec<Write>) -> Result<(), StoreError> {
         let mut table = self.table();
-        let failed: Vec<usize> = writes
-            .iter()
-            .enumerate()
-            .filter(|(_, w)| !holds(&table, w))
-            .map(|(i, _)| i)
-            .collect();
+        let failed: Vec<usize> = writes.iter().enumerate().filter(|(_, w)| !holds(&table, w)).map(|(i, _)| i).collect();
         if !failed.is_empty() {
             return Err(StoreError::Cancelled { failed });
         }
@@ -77,29 +70,20 @@ impl MemoryStore {
         }
         let after = query.after.as_deref();
         let start = match after {
-            Some(a) => all
-                .iter()
-                .position(|(sk, _)| if query.newest_first { *sk < a } else { *sk > a })
-                .unwrap_or(all.len()),
+            Some(a) => {
+                all.iter().position(|(sk, _)| if query.newest_first { *sk < a } else { *sk > a }).unwrap_or(all.len())
+            }
             None => 0,
         };
         let rest = &all[start..];
-        let items: Vec<Item> = rest
-            .iter()
-            .take(query.limit)
-            .map(|(_, i)| (*i).clone())
-            .collect();
+        let items: Vec<Item> = rest.iter().take(query.limit).map(|(_, i)| (*i).clone()).collect();
         let last_sk = (rest.len() > query.limit).then(|| rest[query.limit - 1].0.to_string());
         Ok(Page { items, last_sk })
     }
 
     pub async fn query_index(&self, value: &str, limit: usize) -> Result<Vec<Item>, StoreError> {
         let table = self.table();
-        let mut found: Vec<Item> = table
-            .values()
-            .filter(|i| i.str(GSI1PK) == Some(value))
-            .cloned()
-            .collect();
+        let mut found: Vec<Item> = table.values().filter(|i| i.str(GSI1PK) == Some(value)).cloned().collect();
         found.sort_by(|a, b| a.str(super::GSI1SK).cmp(&b.str(super::GSI1SK)));
         found.truncate(limit);
         Ok(found)
@@ -111,9 +95,7 @@ impl MemoryStore {
 }
 
 fn holds(table: &Table, write: &Write) -> bool {
-    write
-        .condition()
-        .is_none_or(|c| c.holds(table.get(&write.key())))
+    write.condition().is_none_or(|c| c.holds(table.get(&write.key())))
 }
 
 fn apply(table: &mut Table, write: Write) {

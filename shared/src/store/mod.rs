@@ -93,10 +93,7 @@ impl Item {
         }
     }
     pub fn key(&self) -> Key {
-        Key::new(
-            self.str(PK).unwrap_or_default(),
-            self.str(SK).unwrap_or_default(),
-        )
+        Key::new(self.str(PK).unwrap_or_default(), self.str(SK).unwrap_or_default())
     }
     pub fn get(&self, name: &str) -> Option<&Value> {
         self.0.get(name)
@@ -123,10 +120,7 @@ pub struct Key {
 
 impl Key {
     pub fn new(pk: impl Into<String>, sk: impl Into<String>) -> Self {
-        Key {
-            pk: pk.into(),
-            sk: sk.into(),
-        }
+        Key { pk: pk.into(), sk: sk.into() }
     }
 }
 
@@ -192,14 +186,7 @@ pub struct Update {
 
 impl Update {
     pub fn new(key: Key) -> Self {
-        Update {
-            key,
-            set: vec![],
-            set_if_absent: vec![],
-            add: vec![],
-            remove: vec![],
-            condition: None,
-        }
+        Update { key, set: vec![], set_if_absent: vec![], add: vec![], remove: vec![], condition: None }
     }
     pub fn set(mut self, name: &str, value: impl Into<Value>) -> Self {
         self.set.push((name.to_string(), value.into()));
@@ -268,16 +255,10 @@ pub enum Write {
 
 impl Write {
     pub fn put(item: Item) -> Self {
-        Write::Put {
-            item,
-            condition: None,
-        }
+        Write::Put { item, condition: None }
     }
     pub fn put_new(item: Item) -> Self {
-        Write::Put {
-            item,
-            condition: Some(Condition::NotExists),
-        }
+        Write::Put { item, condition: Some(Condition::NotExists) }
     }
     pub fn key(&self) -> Key {
         match self {
@@ -307,13 +288,7 @@ pub struct Query {
 
 impl Query {
     pub fn prefix(pk: impl Into<String>, sk_prefix: impl Into<String>) -> Self {
-        Query {
-            pk: pk.into(),
-            sk_prefix: sk_prefix.into(),
-            newest_first: false,
-            limit: 100,
-            after: None,
-        }
+        Query { pk: pk.into(), sk_prefix: sk_prefix.into(), newest_first: false, limit: 100, after: None }
     }
 }
 
@@ -348,10 +323,7 @@ impl StoreError {
         }
     }
     pub fn is_condition(&self) -> bool {
-        matches!(
-            self,
-            StoreError::ConditionFailed | StoreError::Cancelled { .. }
-        )
+        matches!(self, StoreError::ConditionFailed | StoreError::Cancelled { .. })
     }
 }
 
@@ -389,10 +361,7 @@ impl Store {
         Self::wrap(Backend::DynamoDb(store))
     }
     fn wrap(backend: Backend) -> Self {
-        Store {
-            backend,
-            round_trips: Arc::new(AtomicU64::new(0)),
-        }
+        Store { backend, round_trips: Arc::new(AtomicU64::new(0)) }
     }
     pub fn kind(&self) -> &'static str {
         match self.backend {
@@ -422,17 +391,12 @@ impl Store {
             return Ok(());
         }
         if writes.len() > MAX_TRANSACTION_ITEMS {
-            return Err(StoreError::Invalid(format!(
-                "{} writes exceed the transaction limit",
-                writes.len()
-            )));
+            return Err(StoreError::Invalid(format!("{} writes exceed the transaction limit", writes.len())));
         }
         let mut keys: Vec<Key> = writes.iter().map(Write::key).collect();
         keys.sort();
         if keys.windows(2).any(|w| w[0] == w[1]) {
-            return Err(StoreError::Invalid(
-                "a transaction may touch each item once".into(),
-            ));
+            return Err(StoreError::Invalid("a transaction may touch each item once".into()));
         }
         dispatch!(self, b => b.transact(writes))
     }

@@ -26,10 +26,7 @@ pub fn login_code(email: &str) -> Key {
     Key::new(format!("EMAIL#{email}"), "CODE")
 }
 pub fn rate_window(scope: &str, subject: &str, window_start: i64) -> Key {
-    Key::new(
-        format!("RATE#{scope}#{subject}"),
-        format!("W#{window_start}"),
-    )
+    Key::new(format!("RATE#{scope}#{subject}"), format!("W#{window_start}"))
 }
 pub fn order(id: &str) -> Key {
     Key::new(format!("ORDER#{id}"), "ORDER")
@@ -73,8 +70,7 @@ impl Holder {
         if let Some(id) = pk.strip_prefix("USER#") {
             Some(Holder::User(id.to_string()))
         } else {
-            pk.strip_prefix("EMAIL#")
-                .map(|e| Holder::Email(e.to_string()))
+            pk.strip_prefix("EMAIL#").map(|e| Holder::Email(e.to_string()))
         }
     }
 }
@@ -94,10 +90,7 @@ impl User {
             .with("email", self.email.as_str())
             .with("created_at", self.created_at)
             .with_opt("stripe_customer_id", self.stripe_customer_id.as_deref())
-            .with_opt(
-                GSI1PK,
-                self.stripe_customer_id.as_deref().map(customer_index),
-            )
+            .with_opt(GSI1PK, self.stripe_customer_id.as_deref().map(customer_index))
             .with_opt(GSI1SK, self.stripe_customer_id.as_ref().map(|_| "USER"))
     }
     pub fn from_item(item: &Item) -> Option<User> {
@@ -171,10 +164,7 @@ impl Order {
             .with_opt("currency", self.currency.as_deref())
             .with_opt("paid_at", self.paid_at)
             .with_opt(GSI1PK, self.email.as_deref().map(purchaser_index))
-            .with_opt(
-                GSI1SK,
-                self.email.as_ref().map(|_| format!("ORDER#{}", self.id)),
-            )
+            .with_opt(GSI1SK, self.email.as_ref().map(|_| format!("ORDER#{}", self.id)))
     }
     pub fn from_item(item: &Item) -> Option<Order> {
         Some(Order {

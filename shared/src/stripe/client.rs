@@ -42,10 +42,7 @@ impl CheckoutRequest {
             ("mode".to_string(), self.mode.as_str().to_string()),
             ("line_items[0][price]".to_string(), self.price.clone()),
             ("line_items[0][quantity]".to_string(), "1".to_string()),
-            (
-                "client_reference_id".to_string(),
-                self.client_reference_id.clone(),
-            ),
+            ("client_reference_id".to_string(), self.client_reference_id.clone()),
             ("success_url".to_string(), self.success_url.clone()),
             ("cancel_url".to_string(), self.cancel_url.clone()),
         ];
@@ -89,11 +86,7 @@ impl StripeClient {
             .timeout(Duration::from_secs(20))
             .build()
             .expect("a TLS client with the built-in configuration");
-        StripeClient {
-            http,
-            base: base.trim_end_matches('/').to_string(),
-            key,
-        }
+        StripeClient { http, base: base.trim_end_matches('/').to_string(), key }
     }
 
     async fn call<T: DeserializeOwned>(
@@ -107,10 +100,7 @@ impl StripeClient {
         let mut attempt = 0;
         loop {
             attempt += 1;
-            let mut request = self
-                .http
-                .request(method.clone(), &url)
-                .bearer_auth(self.key.expose());
+            let mut request = self.http.request(method.clone(), &url).bearer_auth(self.key.expose());
             if let Some(form) = form {
                 request = request.form(form);
             }
@@ -120,10 +110,7 @@ impl StripeClient {
             let response = match request.send().await {
                 Ok(r) => r,
                 // A POST is retried only under its idempotency key, so Stripe applies it once.
-                Err(e)
-                    if attempt < ATTEMPTS
-                        && (idempotency_key.is_some() || method == reqwest::Method::GET) =>
-                {
+                Err(e) if attempt < ATTEMPTS && (idempotency_key.is_some() || method == reqwest::Method::GET) => {
                     tracing::warn!(error = %e.without_url(), "retrying Stripe call");
                     continue;
                 }
@@ -137,55 +124,28 @@ impl StripeClient {
                 tokio::time::sleep(Duration::from_millis(200)).await;
                 continue;
             }
-            let body = response
-                .bytes()
-                .await
-                .map_err(|e| StripeError::Unreachable(e.without_url().to_string()))?;
+            let body = response.bytes().await.map_err(|e| StripeError::Unreachable(e.without_url().to_string()))?;
             if !status.is_success() {
-                return Err(StripeError::Api {
-                    status: status.as_u16(),
-                    message: error_message(&body),
-                });
+                return Err(StripeError::Api { status: status.as_u16(), message: error_message(&body) });
             }
-            return serde_json::from_slice(&body)
-                .map(Some)
-                .map_err(|e| StripeError::BadResponse(e.to_string()));
+            return serde_json::from_slice(&body).map(Some).map_err(|e| StripeError::BadResponse(e.to_string()));
         }
     }
 
-    pub async fn create_checkout_session(
-        &self,
-        request: &CheckoutRequest,
-    ) -> Result<CreatedSession, StripeError> {
+    pub async fn create_checkout_session(&self, request: &CheckoutRequest) -> Result<CreatedSession, StripeError> {
         let session: CheckoutSession = self
-            .call(
-                reqwest::Method::POST,
-                "/v1/checkout/sessions",
-                Some(&request.form()),
-                Some(&request.idempotency_key),
-            )
+            .call(reqwest::Method::POST, "/v1/checkout/sessions", Some(&request.form()), Some(&request.idempotency_key))
             .await?
             .ok_or_else(|| StripeError::BadResponse("empty answer".into()))?;
-        let url = session
-            .url
-            .ok_or_else(|| StripeError::BadResponse("the session has no url".into()))?;
-        Ok(CreatedSession {
-            id: session.id,
-            url,
-        })
+        let url = session.url.ok_or_else(|| StripeError::BadResponse("the session has no url".into()))?;
+        Ok(CreatedSession { id: session.id, url })
     }
 
     pub async fn checkout_session(&self, id: &str) -> Result<Option<CheckoutSession>, StripeError> {
         if !valid_id(id) {
             return Ok(None);
         }
-        self.call(
-            reqwest::Method::GET,
-            &format!("/v1/checkout/sessions/{id}"),
-            None,
-            None,
-        )
-        .await
+        self.call(reqwest::Method::GET, &format!("/v1/checkout/sessions/{id}"), None, None).await
     }
 
     pub async fn line_item_prices(&self, session_id: &str) -> Result<Vec<String>, StripeError> {
@@ -193,21 +153,9 @@ impl StripeClient {
             return Ok(vec![]);
         }
         let list: Option<List<LineItem>> = self
-            .call(
-                reqwest::Method::GET,
-                &format!("/v1/checkout/sessions/{session_id}/line_items"),
-                None,
-                None,
-            )
+            .call(reqwest::Method::GET, &format!("/v1/checkout/sessions/{session_id}/line_items"), None, None)
             .await?;
-        Ok(list
-            .map(|l| {
-                l.data
-                    .into_iter()
-                    .filter_map(|li| li.price.map(|p| p.id))
-                    .collect()
-            })
-            .unwrap_or_default())
+        Ok(list.map(|l| l.data.into_iter().filter_map(|li| li.price.map(|p| p.id)).collect()).unwrap_or_default())
     }
 }
 
@@ -219,11 +167,7 @@ pub fn valid_id(id: &str) -> bool {
 fn error_message(body: &[u8]) -> String {
     serde_json::from_slice::<serde_json::Value>(body)
         .ok()
-        .and_then(|v| {
-            v.pointer("/error/message")
-                .and_then(|m| m.as_str())
-                .map(str::to_string)
-        })
+        .and_then(|v| v.pointer("/error/message").and_then(|m| m.as_str()).map(str::to_string))
         .unwrap_or_else(|| "no error message".into())
 }
 
@@ -235,10 +179,7 @@ pub enum Stripe {
 }
 
 impl Stripe {
-    pub async fn create_checkout_session(
-        &self,
-        request: &CheckoutRequest,
-    ) -> Result<CreatedSession, StripeError> {
+    pub async fn create_checkout_session(&self, request: &CheckoutRequest) -> Result<CreatedSession, StripeError> {
         match self {
             Stripe::Live(c) => c.create_checkout_session(request).await,
             Stripe::Simulated(s) => Ok(s.create_checkout_session(request)),

@@ -27,24 +27,19 @@ pub struct NotAnEvent(pub String);
 impl Event {
     /// Parses a webhook body, refusing anything that is not shaped as a Stripe event.
     pub fn parse(body: &[u8]) -> Result<Event, NotAnEvent> {
-        let value: serde_json::Value =
-            serde_json::from_slice(body).map_err(|e| NotAnEvent(e.to_string()))?;
+        let value: serde_json::Value = serde_json::from_slice(body).map_err(|e| NotAnEvent(e.to_string()))?;
         if value.get("object").and_then(|o| o.as_str()) != Some("event") {
             return Err(NotAnEvent("`object` is not \"event\"".into()));
         }
         let event: Event = serde_json::from_value(value).map_err(|e| NotAnEvent(e.to_string()))?;
-        if !event.id.starts_with("evt_")
-            || event.event_type.is_empty()
-            || !event.data.object.is_object()
-        {
+        if !event.id.starts_with("evt_") || event.event_type.is_empty() || !event.data.object.is_object() {
             return Err(NotAnEvent("missing id, type or data.object".into()));
         }
         Ok(event)
     }
 
     pub fn object<T: serde::de::DeserializeOwned>(&self) -> Result<T, NotAnEvent> {
-        serde_json::from_value(self.data.object.clone())
-            .map_err(|e| NotAnEvent(format!("{}: {e}", self.event_type)))
+        serde_json::from_value(self.data.object.clone()).map_err(|e| NotAnEvent(format!("{}: {e}", self.event_type)))
     }
 }
 
@@ -115,17 +110,11 @@ impl CheckoutSession {
     }
     /// The email the buyer gave at checkout, else the one checkout was opened with.
     pub fn purchase_email(&self) -> Option<String> {
-        self.customer_details
-            .as_ref()
-            .and_then(|d| d.email.clone())
-            .or_else(|| self.customer_email.clone())
+        self.customer_details.as_ref().and_then(|d| d.email.clone()).or_else(|| self.customer_email.clone())
     }
     /// Tollgate's order id: metadata first, then client_reference_id.
     pub fn order_id(&self) -> Option<String> {
-        self.metadata
-            .get("order_id")
-            .cloned()
-            .or_else(|| self.client_reference_id.clone())
+        self.metadata.get("order_id").cloned().or_else(|| self.client_reference_id.clone())
     }
 }
 

@@ -40,10 +40,7 @@ pub fn verify<S: AsRef<str>>(
     now: i64,
     tolerance_secs: i64,
 ) -> Result<i64, SignatureError> {
-    let header = header
-        .map(str::trim)
-        .filter(|h| !h.is_empty())
-        .ok_or(SignatureError::MissingHeader)?;
+    let header = header.map(str::trim).filter(|h| !h.is_empty()).ok_or(SignatureError::MissingHeader)?;
     let mut timestamp = None;
     let mut signatures = Vec::new();
     for part in header.split(',') {
@@ -51,13 +48,7 @@ pub fn verify<S: AsRef<str>>(
             continue;
         };
         match scheme {
-            "t" => {
-                timestamp = Some(
-                    value
-                        .parse::<i64>()
-                        .map_err(|_| SignatureError::BadTimestamp)?,
-                )
-            }
+            "t" => timestamp = Some(value.parse::<i64>().map_err(|_| SignatureError::BadTimestamp)?),
             "v1" if !value.is_empty() => signatures.push(value),
             _ => {}
         }
@@ -75,8 +66,7 @@ pub fn verify<S: AsRef<str>>(
             let Ok(expected) = hex::decode(candidate) else {
                 continue;
             };
-            let mut mac = HmacSha256::new_from_slice(secret.as_ref().as_bytes())
-                .expect("HMAC takes any key length");
+            let mut mac = HmacSha256::new_from_slice(secret.as_ref().as_bytes()).expect("HMAC takes any key length");
             mac.update(&signed_bytes);
             // verify_slice compares in constant time.
             if mac.verify_slice(&expected).is_ok() {
@@ -132,52 +122,31 @@ mod tests {
     #[test]
     fn garbage_is_rejected() {
         assert_eq!(check(Some("garbage")), Err(SignatureError::BadTimestamp));
-        assert_eq!(
-            check(Some("\u{1F600},,,==")),
-            Err(SignatureError::BadTimestamp)
-        );
+        assert_eq!(check(Some("\u{1F600},,,==")), Err(SignatureError::BadTimestamp));
     }
 
     #[test]
     fn timestamp_must_be_present_and_numeric() {
         let sig = signature(BODY, SECRET, NOW);
-        assert_eq!(
-            check(Some(&format!("v1={sig}"))),
-            Err(SignatureError::BadTimestamp)
-        );
-        assert_eq!(
-            check(Some(&format!("t=abc,v1={sig}"))),
-            Err(SignatureError::BadTimestamp)
-        );
+        assert_eq!(check(Some(&format!("v1={sig}"))), Err(SignatureError::BadTimestamp));
+        assert_eq!(check(Some(&format!("t=abc,v1={sig}"))), Err(SignatureError::BadTimestamp));
     }
 
     #[test]
     fn v1_must_be_present_and_non_empty() {
-        assert_eq!(
-            check(Some(&format!("t={NOW}"))),
-            Err(SignatureError::NoSignature)
-        );
-        assert_eq!(
-            check(Some(&format!("t={NOW},v1="))),
-            Err(SignatureError::NoSignature)
-        );
+        assert_eq!(check(Some(&format!("t={NOW}"))), Err(SignatureError::NoSignature));
+        assert_eq!(check(Some(&format!("t={NOW},v1="))), Err(SignatureError::NoSignature));
     }
 
     #[test]
     fn a_valid_v0_alone_is_not_enough() {
         let sig = signature(BODY, SECRET, NOW);
-        assert_eq!(
-            check(Some(&format!("t={NOW},v0={sig}"))),
-            Err(SignatureError::NoSignature)
-        );
+        assert_eq!(check(Some(&format!("t={NOW},v0={sig}"))), Err(SignatureError::NoSignature));
     }
 
     #[test]
     fn the_wrong_secret_is_rejected() {
-        assert_eq!(
-            check(Some(&header(BODY, "whsec_other", NOW))),
-            Err(SignatureError::Mismatch)
-        );
+        assert_eq!(check(Some(&header(BODY, "whsec_other", NOW))), Err(SignatureError::Mismatch));
     }
 
     #[test]
@@ -185,10 +154,7 @@ mod tests {
         let h = header(BODY, SECRET, NOW);
         let mut body = BODY.to_vec();
         body[5] ^= 1;
-        assert_eq!(
-            verify(&body, Some(&h), &[SECRET], NOW, 300),
-            Err(SignatureError::Mismatch)
-        );
+        assert_eq!(verify(&body, Some(&h), &[SECRET], NOW, 300), Err(SignatureError::Mismatch));
     }
 
     #[test]
@@ -196,30 +162,18 @@ mod tests {
         let good = signature(BODY, SECRET, NOW);
         let bad = signature(BODY, "whsec_old", NOW);
         assert_eq!(check(Some(&format!("t={NOW},v1={bad},v1={good}"))), Ok(NOW));
-        assert_eq!(
-            check(Some(&format!("t={NOW},v1=nothex,v1={good}"))),
-            Ok(NOW)
-        );
+        assert_eq!(check(Some(&format!("t={NOW},v1=nothex,v1={good}"))), Ok(NOW));
     }
 
     #[test]
     fn any_configured_secret_may_match() {
         let h = header(BODY, "whsec_new", NOW);
-        assert_eq!(
-            verify(BODY, Some(&h), &["whsec_old", "whsec_new"], NOW, 300),
-            Ok(NOW)
-        );
+        assert_eq!(verify(BODY, Some(&h), &["whsec_old", "whsec_new"], NOW, 300), Ok(NOW));
     }
 
     #[test]
     fn timestamps_are_bounded_in_both_directions() {
-        for (offset, ok) in [
-            (-301, false),
-            (-299, true),
-            (-300, true),
-            (299, true),
-            (301, false),
-        ] {
+        for (offset, ok) in [(-301, false), (-299, true), (-300, true), (299, true), (301, false)] {
             let t = NOW + offset;
             let result = check(Some(&header(BODY, SECRET, t)));
             assert_eq!(result.is_ok(), ok, "offset {offset}: {result:?}");
@@ -232,9 +186,6 @@ mod tests {
     #[test]
     fn a_signature_for_another_timestamp_is_rejected() {
         let sig = signature(BODY, SECRET, NOW - 10);
-        assert_eq!(
-            check(Some(&format!("t={NOW},v1={sig}"))),
-            Err(SignatureError::Mismatch)
-        );
+        assert_eq!(check(Some(&format!("t={NOW},v1={sig}"))), Err(SignatureError::Mismatch));
     }
 }

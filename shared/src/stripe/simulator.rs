@@ -30,10 +30,7 @@ fn short_id() -> String {
 impl Simulator {
     /// `base_url` is where the dev server serves `/dev/checkout/{id}`.
     pub fn new(base_url: impl Into<String>) -> Self {
-        Simulator {
-            base_url: base_url.into(),
-            sessions: Arc::default(),
-        }
+        Simulator { base_url: base_url.into(), sessions: Arc::default() }
     }
 
     fn sessions(&self) -> std::sync::MutexGuard<'_, HashMap<String, SimulatedSession>> {
@@ -42,26 +39,16 @@ impl Simulator {
 
     pub fn create_checkout_session(&self, request: &CheckoutRequest) -> CreatedSession {
         let id = format!("cs_test_sim{}", short_id());
-        let session = SimulatedSession {
-            request: request.clone(),
-            payment_intent: None,
-            customer: request.customer.clone(),
-        };
+        let session =
+            SimulatedSession { request: request.clone(), payment_intent: None, customer: request.customer.clone() };
         self.sessions().insert(id.clone(), session);
-        CreatedSession {
-            url: format!("{}/dev/checkout/{id}", self.base_url),
-            id,
-        }
+        CreatedSession { url: format!("{}/dev/checkout/{id}", self.base_url), id }
     }
 
     fn session_json(&self, id: &str, s: &SimulatedSession) -> Value {
         let paid = s.payment_intent.is_some();
-        let metadata: serde_json::Map<String, Value> = s
-            .request
-            .metadata
-            .iter()
-            .map(|(k, v)| (k.clone(), Value::String(v.clone())))
-            .collect();
+        let metadata: serde_json::Map<String, Value> =
+            s.request.metadata.iter().map(|(k, v)| (k.clone(), Value::String(v.clone()))).collect();
         json!({
             "id": id,
             "object": "checkout.session",
@@ -91,25 +78,12 @@ impl Simulator {
     pub fn describe(&self, id: &str) -> Option<(String, Option<String>, bool)> {
         let sessions = self.sessions();
         let s = sessions.get(id)?;
-        let plan = s
-            .request
-            .metadata
-            .iter()
-            .find(|(k, _)| k == "plan")
-            .map(|(_, v)| v.clone())
-            .unwrap_or_default();
-        Some((
-            plan,
-            s.request.customer_email.clone(),
-            s.payment_intent.is_some(),
-        ))
+        let plan = s.request.metadata.iter().find(|(k, _)| k == "plan").map(|(_, v)| v.clone()).unwrap_or_default();
+        Some((plan, s.request.customer_email.clone(), s.payment_intent.is_some()))
     }
 
     pub fn line_item_prices(&self, id: &str) -> Vec<String> {
-        self.sessions()
-            .get(id)
-            .map(|s| vec![s.request.price.clone()])
-            .unwrap_or_default()
+        self.sessions().get(id).map(|s| vec![s.request.price.clone()]).unwrap_or_default()
     }
 
     /// Pays the session and returns the `checkout.session.completed` event body; None when the
@@ -121,8 +95,7 @@ impl Simulator {
             return None;
         }
         s.payment_intent = Some(format!("pi_sim{}", short_id()));
-        s.customer
-            .get_or_insert_with(|| format!("cus_sim{}", short_id()));
+        s.customer.get_or_insert_with(|| format!("cus_sim{}", short_id()));
         let object = self.session_json(id, s);
         Some(event_body("checkout.session.completed", object, now))
     }

@@ -18,10 +18,7 @@ pub fn to_attribute(value: &Value) -> AttributeValue {
 }
 
 pub fn to_attributes(item: &Item) -> Attributes {
-    item.0
-        .iter()
-        .map(|(k, v)| (k.clone(), to_attribute(v)))
-        .collect()
+    item.0.iter().map(|(k, v)| (k.clone(), to_attribute(v))).collect()
 }
 
 pub fn key_attributes(key: &Key) -> Attributes {
@@ -36,15 +33,12 @@ pub fn from_attributes(attrs: &Attributes) -> Result<Item, StoreError> {
     for (name, attr) in attrs {
         let value = match attr {
             AttributeValue::S(s) => Value::S(s.clone()),
-            AttributeValue::N(n) => Value::N(
-                n.parse()
-                    .map_err(|_| StoreError::Invalid(format!("{name} is not a whole number")))?,
-            ),
+            AttributeValue::N(n) => {
+                Value::N(n.parse().map_err(|_| StoreError::Invalid(format!("{name} is not a whole number")))?)
+            }
             AttributeValue::Bool(b) => Value::Bool(*b),
             _ => {
-                return Err(StoreError::Invalid(format!(
-                    "{name} has a type Tollgate does not write"
-                )));
+                return Err(StoreError::Invalid(format!("{name} has a type Tollgate does not write")));
             }
         };
         item.0.insert(name.clone(), value);
@@ -84,28 +78,13 @@ impl Expr {
             Condition::Equals(n, v) => {
                 format!("{} = {}", self.name(n), self.value(to_attribute(v)))
             }
-            Condition::AtLeast(n, v) => format!(
-                "{} >= {}",
-                self.name(n),
-                self.value(AttributeValue::N(v.to_string()))
-            ),
+            Condition::AtLeast(n, v) => format!("{} >= {}", self.name(n), self.value(AttributeValue::N(v.to_string()))),
             Condition::AbsentOrBelow(n, v) => {
                 let name = self.name(n);
-                format!(
-                    "(attribute_not_exists({name}) OR {name} < {})",
-                    self.value(AttributeValue::N(v.to_string()))
-                )
+                format!("(attribute_not_exists({name}) OR {name} < {})", self.value(AttributeValue::N(v.to_string())))
             }
-            Condition::And(all) => self.join(
-                all,
-                " AND ",
-                "attribute_exists(PK) OR attribute_not_exists(PK)",
-            ),
-            Condition::Or(any) => self.join(
-                any,
-                " OR ",
-                "attribute_exists(PK) AND attribute_not_exists(PK)",
-            ),
+            Condition::And(all) => self.join(all, " AND ", "attribute_exists(PK) OR attribute_not_exists(PK)"),
+            Condition::Or(any) => self.join(any, " OR ", "attribute_exists(PK) AND attribute_not_exists(PK)"),
             Condition::Not(c) => format!("(NOT {})", self.condition(c)),
         }
     }
@@ -121,18 +100,11 @@ impl Expr {
     pub fn update(&mut self, update: &Update) -> String {
         let mut sets: Vec<String> = Vec::new();
         for (n, v) in &update.set {
-            sets.push(format!(
-                "{} = {}",
-                self.name(n),
-                self.value(to_attribute(v))
-            ));
+            sets.push(format!("{} = {}", self.name(n), self.value(to_attribute(v))));
         }
         for (n, v) in &update.set_if_absent {
             let name = self.name(n);
-            sets.push(format!(
-                "{name} = if_not_exists({name}, {})",
-                self.value(to_attribute(v))
-            ));
+            sets.push(format!("{name} = if_not_exists({name}, {})", self.value(to_attribute(v))));
         }
         let mut clauses = Vec::new();
         if !sets.is_empty() {
@@ -142,13 +114,7 @@ impl Expr {
             let adds: Vec<String> = update
                 .add
                 .iter()
-                .map(|(n, by)| {
-                    format!(
-                        "{} {}",
-                        self.name(n),
-                        self.value(AttributeValue::N(by.to_string()))
-                    )
-                })
+                .map(|(n, by)| format!("{} {}", self.name(n), self.value(AttributeValue::N(by.to_string()))))
                 .collect();
             clauses.push(format!("ADD {}", adds.join(", ")));
         }
@@ -158,11 +124,7 @@ impl Expr {
         }
         if clauses.is_empty() {
             // An update that changes nothing still creates the item, as in the memory store.
-            clauses.push(format!(
-                "SET {} = {}",
-                self.name(SK),
-                self.value(AttributeValue::S(update.key.sk.clone()))
-            ));
+            clauses.push(format!("SET {} = {}", self.name(SK), self.value(AttributeValue::S(update.key.sk.clone()))));
         }
         clauses.join(" ")
     }
@@ -181,20 +143,14 @@ mod tests {
 
     #[test]
     fn items_round_trip_through_attributes() {
-        let item = Item::new(&Key::new("USER#1", "PROFILE"))
-            .with("email", "a@b.co")
-            .with("n", 42)
-            .with("ok", true);
+        let item = Item::new(&Key::new("USER#1", "PROFILE")).with("email", "a@b.co").with("n", 42).with("ok", true);
         assert_eq!(from_attributes(&to_attributes(&item)).unwrap(), item);
     }
 
     #[test]
     fn conditions_use_placeholders_for_every_name() {
         let mut e = Expr::default();
-        let text = e.condition(&Condition::And(vec![
-            Condition::Exists,
-            Condition::equals("status", "pending"),
-        ]));
+        let text = e.condition(&Condition::And(vec![Condition::Exists, Condition::equals("status", "pending")]));
         assert_eq!(text, "(attribute_exists(#n0) AND #n1 = :v0)");
         assert_eq!(e.names["#n1"], "status");
     }
@@ -202,14 +158,8 @@ mod tests {
     #[test]
     fn updates_render_set_add_and_remove() {
         let mut e = Expr::default();
-        let u = Update::new(Key::new("a", "b"))
-            .set("status", "paid")
-            .set_if_absent("first", 1)
-            .add("count", 1)
-            .remove("x");
-        assert_eq!(
-            e.update(&u),
-            "SET #n0 = :v0, #n1 = if_not_exists(#n1, :v1) ADD #n2 :v2 REMOVE #n3"
-        );
+        let u =
+            Update::new(Key::new("a", "b")).set("status", "paid").set_if_absent("first", 1).add("count", 1).remove("x");
+        assert_eq!(e.update(&u), "SET #n0 = :v0, #n1 = if_not_exists(#n1, :v1) ADD #n2 :v2 REMOVE #n3");
     }
 }

@@ -6,9 +6,9 @@ use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, BillingMode, ConditionCheck, Delete, GlobalSecondaryIndex,
-    KeySchemaElement, KeyType, Projection, ProjectionType, Put, ReturnValue, ScalarAttributeType,
-    TimeToLiveSpecification, TransactWriteItem, Update as DynamoUpdate,
+    AttributeDefinition, BillingMode, ConditionCheck, Delete, GlobalSecondaryIndex, KeySchemaElement, KeyType,
+    Projection, ProjectionType, Put, ReturnValue, ScalarAttributeType, TimeToLiveSpecification, TransactWriteItem,
+    Update as DynamoUpdate,
 };
 use items::{Expr, from_attributes, key_attributes, to_attributes};
 
@@ -20,9 +20,7 @@ pub struct DynamoDbStore {
     table: String,
 }
 
-fn unavailable<E: std::error::Error + 'static, R: std::fmt::Debug>(
-    e: SdkError<E, R>,
-) -> StoreError {
+fn unavailable<E: std::error::Error + 'static, R: std::fmt::Debug>(e: SdkError<E, R>) -> StoreError {
     StoreError::Unavailable(aws_sdk_dynamodb::error::DisplayErrorContext(e).to_string())
 }
 
@@ -36,10 +34,7 @@ const CONFLICT_RETRIES: u32 = 4;
 
 impl DynamoDbStore {
     pub fn new(client: Client, table: impl Into<String>) -> Self {
-        DynamoDbStore {
-            client,
-            table: table.into(),
-        }
+        DynamoDbStore { client, table: table.into() }
     }
 
     /// A client from the default AWS chain (Lambda's role), or for a local endpoint such as
@@ -49,18 +44,15 @@ impl DynamoDbStore {
         let shared = match endpoint {
             Some(url) => {
                 let region = std::env::var("AWS_REGION").unwrap_or_else(|_| "us-east-1".into());
-                let mut loader = loader
-                    .endpoint_url(url)
-                    .region(aws_config::Region::new(region));
+                let mut loader = loader.endpoint_url(url).region(aws_config::Region::new(region));
                 if std::env::var("AWS_ACCESS_KEY_ID").is_err() {
-                    loader =
-                        loader.credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
-                            "local",
-                            "local",
-                            None,
-                            None,
-                            "tollgate-local",
-                        ));
+                    loader = loader.credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
+                        "local",
+                        "local",
+                        None,
+                        None,
+                        "tollgate-local",
+                    ));
                 }
                 loader.load().await
             }
@@ -102,13 +94,7 @@ impl DynamoDbStore {
                     .send()
                     .await
                     .map(|_| ())
-                    .map_err(|e| {
-                        e.into_service_error()
-                            .meta()
-                            .code()
-                            .unwrap_or_default()
-                            .to_string()
-                    })
+                    .map_err(|e| e.into_service_error().meta().code().unwrap_or_default().to_string())
             }
             Write::Update(update) => return self.update(update).await.map(|_| ()),
             Write::Delete { key, condition } => {
@@ -124,13 +110,7 @@ impl DynamoDbStore {
                     .send()
                     .await
                     .map(|_| ())
-                    .map_err(|e| {
-                        e.into_service_error()
-                            .meta()
-                            .code()
-                            .unwrap_or_default()
-                            .to_string()
-                    })
+                    .map_err(|e| e.into_service_error().meta().code().unwrap_or_default().to_string())
             }
             Write::Check { .. } => return self.transact(vec![write]).await,
         };
@@ -158,36 +138,23 @@ impl DynamoDbStore {
             .send()
             .await;
         match out {
-            Ok(out) => from_attributes(
-                out.attributes()
-                    .ok_or_else(|| invalid("UpdateItem returned no attributes"))?,
-            ),
+            Ok(out) => from_attributes(out.attributes().ok_or_else(|| invalid("UpdateItem returned no attributes"))?),
             Err(e) => {
                 let service = e.into_service_error();
                 if service.is_conditional_check_failed_exception() {
                     Err(StoreError::ConditionFailed)
                 } else {
-                    Err(StoreError::Unavailable(
-                        aws_sdk_dynamodb::error::DisplayErrorContext(service).to_string(),
-                    ))
+                    Err(StoreError::Unavailable(aws_sdk_dynamodb::error::DisplayErrorContext(service).to_string()))
                 }
             }
         }
     }
 
     pub async fn transact(&self, writes: Vec<Write>) -> Result<(), StoreError> {
-        let items: Vec<TransactWriteItem> = writes
-            .iter()
-            .map(|w| self.transact_item(w))
-            .collect::<Result<_, _>>()?;
+        let items: Vec<TransactWriteItem> = writes.iter().map(|w| self.transact_item(w)).collect::<Result<_, _>>()?;
         let mut attempt = 0;
         loop {
-            let result = self
-                .client
-                .transact_write_items()
-                .set_transact_items(Some(items.clone()))
-                .send()
-                .await;
+            let result = self.client.transact_write_items().set_transact_items(Some(items.clone())).send().await;
             let err = match result {
                 Ok(_) => return Ok(()),
                 Err(e) => e,
@@ -208,17 +175,12 @@ impl DynamoDbStore {
                     if !failed.is_empty() {
                         return Err(StoreError::Cancelled { failed });
                     }
-                    let conflict = reasons
-                        .iter()
-                        .any(|r| r.code() == Some("TransactionConflict"));
+                    let conflict = reasons.iter().any(|r| r.code() == Some("TransactionConflict"));
                     if !conflict || attempt >= CONFLICT_RETRIES {
-                        return Err(StoreError::Unavailable(format!(
-                            "transaction cancelled: {reasons:?}"
-                        )));
+                        return Err(StoreError::Unavailable(format!("transaction cancelled: {reasons:?}")));
                     }
                 }
-                TransactWriteItemsError::TransactionInProgressException(_)
-                    if attempt < CONFLICT_RETRIES => {}
+                TransactWriteItemsError::TransactionInProgressException(_) if attempt < CONFLICT_RETRIES => {}
                 other => {
                     return Err(StoreError::Unavailable(
                         aws_sdk_dynamodb::error::DisplayErrorContext(other).to_string(),
@@ -295,16 +257,10 @@ impl DynamoDbStore {
         } else {
             let sk_name = "#sk".to_string();
             expr.names.insert(sk_name.clone(), SK.to_string());
-            expr.values.insert(
-                ":prefix".into(),
-                aws_sdk_dynamodb::types::AttributeValue::S(query.sk_prefix.clone()),
-            );
+            expr.values.insert(":prefix".into(), aws_sdk_dynamodb::types::AttributeValue::S(query.sk_prefix.clone()));
             format!("{pk} AND begins_with({sk_name}, :prefix)")
         };
-        let start = query
-            .after
-            .as_ref()
-            .map(|sk| key_attributes(&Key::new(query.pk.clone(), sk.clone())));
+        let start = query.after.as_ref().map(|sk| key_attributes(&Key::new(query.pk.clone(), sk.clone())));
         // One more than asked tells whether another page follows.
         let limit = i32::try_from(query.limit + 1).map_err(invalid)?;
         let out = self
@@ -321,18 +277,10 @@ impl DynamoDbStore {
             .send()
             .await
             .map_err(unavailable)?;
-        let mut items: Vec<Item> = out
-            .items()
-            .iter()
-            .map(from_attributes)
-            .collect::<Result<_, _>>()?;
+        let mut items: Vec<Item> = out.items().iter().map(from_attributes).collect::<Result<_, _>>()?;
         let more = items.len() > query.limit;
         items.truncate(query.limit);
-        let last_sk = if more {
-            items.last().and_then(|i| i.string(SK))
-        } else {
-            None
-        };
+        let last_sk = if more { items.last().and_then(|i| i.string(SK)) } else { None };
         Ok(Page { items, last_sk })
     }
 
@@ -344,10 +292,7 @@ impl DynamoDbStore {
             .index_name(GSI1)
             .key_condition_expression("#pk = :pk")
             .expression_attribute_names("#pk", GSI1PK)
-            .expression_attribute_values(
-                ":pk",
-                aws_sdk_dynamodb::types::AttributeValue::S(value.to_string()),
-            )
+            .expression_attribute_values(":pk", aws_sdk_dynamodb::types::AttributeValue::S(value.to_string()))
             .limit(i32::try_from(limit).map_err(invalid)?)
             .send()
             .await
@@ -356,12 +301,7 @@ impl DynamoDbStore {
     }
 
     pub async fn ping(&self) -> Result<(), StoreError> {
-        self.client
-            .describe_table()
-            .table_name(&self.table)
-            .send()
-            .await
-            .map_err(unavailable)?;
+        self.client.describe_table().table_name(&self.table).send().await.map_err(unavailable)?;
         Ok(())
     }
 
@@ -375,21 +315,13 @@ impl DynamoDbStore {
                 .map_err(invalid)
         };
         let key = |name: &str, kind: KeyType| {
-            KeySchemaElement::builder()
-                .attribute_name(name)
-                .key_type(kind)
-                .build()
-                .map_err(invalid)
+            KeySchemaElement::builder().attribute_name(name).key_type(kind).build().map_err(invalid)
         };
         let gsi = GlobalSecondaryIndex::builder()
             .index_name(GSI1)
             .key_schema(key(GSI1PK, KeyType::Hash)?)
             .key_schema(key(GSI1SK, KeyType::Range)?)
-            .projection(
-                Projection::builder()
-                    .projection_type(ProjectionType::All)
-                    .build(),
-            )
+            .projection(Projection::builder().projection_type(ProjectionType::All).build())
             .build()
             .map_err(invalid)?;
         self.client
@@ -410,11 +342,7 @@ impl DynamoDbStore {
             .update_time_to_live()
             .table_name(&self.table)
             .time_to_live_specification(
-                TimeToLiveSpecification::builder()
-                    .enabled(true)
-                    .attribute_name(TTL)
-                    .build()
-                    .map_err(invalid)?,
+                TimeToLiveSpecification::builder().enabled(true).attribute_name(TTL).build().map_err(invalid)?,
             )
             .send()
             .await
