@@ -209,3 +209,16 @@ async fn an_anonymous_purchase_is_claimed_by_session_with_the_matching_email() {
     assert_eq!(claim(&t, Some(&owner), Some(json!({ "session_id": "cs_test_anon" }))).await.1["pro"], true);
     assert_eq!(claim(&t, Some(&other), Some(json!({ "session_id": "cs_test_anon" }))).await.0, 403, "still not theirs");
 }
+
+#[tokio::test]
+async fn a_session_refunded_before_anything_was_recorded_is_409_on_claim() {
+    let session = paid_session("cs_test_refclaim", "ord_refclaim", Some("usr_rc"), "rc@example.com");
+    let pi = session["payment_intent"].as_str().unwrap().to_string();
+    let stripe = stripe_with_session(session).await;
+    let t = testing::app(Store::memory(), Some(&stripe.uri()), &[]);
+    webhook(&t, event("charge.refunded", refunded_charge(&pi))).await;
+    let bearer = testing::token(&t.app, "usr_rc", "rc@example.com");
+    let (status, body) = claim(&t, Some(&bearer), Some(json!({ "session_id": "cs_test_refclaim" }))).await;
+    assert_eq!((status, body["error"]["code"].as_str()), (409, Some("purchase_refunded")));
+    assert_eq!(verify(&t, &bearer).await.1["pro"], false);
+}

@@ -334,11 +334,30 @@ async fn a_full_refund_revokes_in_two_round_trips_on_dynamodb() {
     a_full_refund_revokes_in_two_round_trips(StoreKind::DynamoDb).await;
 }
 
+async fn a_refund_delivered_before_its_purchase_wins(kind: StoreKind) {
+    let t = testing::app(kind.store().await, None, &[]);
+    let session = paid_session("cs_test_early_refund", "ord_early_refund", Some("usr_er"), "ada@example.com");
+    let pi = session["payment_intent"].as_str().unwrap().to_string();
+    let (status, json) = deliver(&t, &event("charge.refunded", refunded_charge(&pi))).await;
+    assert_eq!((status, json["outcome"].as_str()), (200, Some("refund_before_purchase")));
+
+    let before = t.app.store.round_trips();
+    let (status, json) = deliver(&t, &event("checkout.session.completed", session)).await;
+    assert_eq!((status, json["outcome"].as_str()), (200, Some("purchase_refunded")), "{json}");
+    assert!(t.app.store.round_trips() - before <= 2);
+    assert_eq!(order(&t, "ord_early_refund").await.unwrap().status, OrderStatus::Refunded);
+    assert!(!grant(&t, &user("usr_er"), "ord_early_refund").await.unwrap().is_active());
+    assert!(!entitlement(&t.app, "usr_er").await.unwrap().pro, "a refunded purchase never grants");
+}
+
 #[tokio::test]
-async fn a_refund_of_an_unknown_payment_is_recorded_and_changes_nothing() {
-    let t = app();
-    let (status, json) = deliver(&t, &event("charge.refunded", refunded_charge("pi_unknown"))).await;
-    assert_eq!((status, json["outcome"].as_str()), (200, Some("unknown_payment")));
+async fn a_refund_delivered_before_its_purchase_wins_in_memory() {
+    a_refund_delivered_before_its_purchase_wins(StoreKind::Memory).await;
+}
+
+#[tokio::test]
+async fn a_refund_delivered_before_its_purchase_wins_on_dynamodb() {
+    a_refund_delivered_before_its_purchase_wins(StoreKind::DynamoDb).await;
 }
 
 #[tokio::test]

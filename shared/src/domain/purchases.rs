@@ -48,12 +48,14 @@ impl Purchase {
         }
     }
 
-    /// One transaction's writes. The order's first `paid_at` guards the rest: a purchase that
-    /// is already recorded changes nothing.
-    pub fn writes(&self, now: i64) -> Vec<Write> {
+    /// One transaction's writes. The order's first `paid_at` guards them all: a purchase that is
+    /// already recorded changes nothing. The payment pointer is written only where no refund
+    /// arrived first (Stripe may deliver `charge.refunded` before the purchase).
+    fn writes(&self, now: i64, refunded_first: bool) -> Vec<Write> {
+        let status = if refunded_first { OrderStatus::Refunded } else { OrderStatus::Paid };
         let mut order = Update::new(records::order(&self.order_id))
             .set("order_id", self.order_id.as_str())
-            .set("status", OrderStatus::Paid.as_str())
+            .set("status", status.as_str())
             .set("paid_at", now)
             .set("plan", self.plan.as_str())
             .set("checkout_session_id", self.session_id.as_str())
@@ -61,6 +63,7 @@ impl Purchase {
             .set_opt("user_id", self.user_id.as_deref())
             .set_opt("amount_total", self.amount_total)
             .set_opt("currency", self.currency.as_deref())
+            .set_opt("refunded_at", refunded_first.then_some(now))
             .set_if_absent("created_at", now)
             .when(Condition::absent("paid_at"));
         if let Some(email) = &self.email {
@@ -82,11 +85,15 @@ impl Purchase {
                 plan: self.plan.clone(),
                 payment_intent: self.payment_intent.clone(),
                 granted_at: now,
-                revoked_at: None,
+                revoked_at: refunded_first.then_some(now),
             };
             writes.push(Write::put(grant.to_item()));
             if let Some(pi) = &self.payment_intent {
-                writes.push(Write::put(payment_pointer(pi, &self.order_id, holder)));
+                let pointer = Update::new(records::payment(pi))
+                    .set("order_id", self.order_id.as_str())
+                    .set("holder", holder.pk())
+                    .when(if refunded_first { Condition::Exists } else { Condition::absent(REFUNDED_FIRST) });
+                writes.push(Write::Update(pointer));
             }
         }
         if let (Some(user_id), Some(customer)) = (&self.user_id, &self.customer) {
@@ -98,6 +105,60 @@ impl Purchase {
             ));
         }
         writes
+    }
+}
+
+/// Set on a payment's pointer item by a refund that arrived before its purchase.
+pub const REFUNDED_FIRST: &str = "refunded_at";
+
+/// How `record` went.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Recorded {
+    /// Recorded now: the holder has the plan.
+    Paid,
+    /// Recorded now, as refunded: its refund arrived first.
+    Refunded,
+    /// Recorded before (by the webhook or a claim): nothing changed.
+    AlreadyRecorded,
+    /// The accompanying event record exists: this event was applied before.
+    DuplicateEvent,
+}
+
+/// Records a paid purchase exactly once, whichever path sees it first. `event_record` (the
+/// webhook's exactly-once record, given the outcome to store) commits in the same transaction.
+pub async fn record(
+    app: &App,
+    purchase: &Purchase,
+    event_record: Option<&(dyn Fn(&str) -> Write + Sync)>,
+) -> Result<Recorded, Error> {
+    let now = app.now();
+    let attempt = |refunded_first: bool, outcome: &str| {
+        let mut writes: Vec<Write> = event_record.map(|r| r(outcome)).into_iter().collect();
+        writes.extend(purchase.writes(now, refunded_first));
+        writes
+    };
+    let offset = usize::from(event_record.is_some());
+    let writes = attempt(false, "purchase_recorded");
+    let marker =
+        purchase.payment_intent.as_deref().map(records::payment).and_then(|k| writes.iter().position(|w| w.key() == k));
+    let refused = match app.store.transact(writes).await {
+        Ok(()) => return Ok(Recorded::Paid),
+        Err(e) => e,
+    };
+    if offset == 1 && refused.failed_at(0) {
+        return Ok(Recorded::DuplicateEvent);
+    }
+    if !refused.is_condition() {
+        return Err(refused.into());
+    }
+    if refused.failed_at(offset) || !marker.is_some_and(|i| refused.failed_at(i)) {
+        return Ok(Recorded::AlreadyRecorded);
+    }
+    match app.store.transact(attempt(true, "purchase_refunded")).await {
+        Ok(()) => Ok(Recorded::Refunded),
+        Err(e) if offset == 1 && e.failed_at(0) => Ok(Recorded::DuplicateEvent),
+        Err(e) if e.is_condition() => Ok(Recorded::AlreadyRecorded),
+        Err(e) => Err(e.into()),
     }
 }
 
@@ -190,11 +251,11 @@ pub async fn claim_session(app: &App, user: &User, session_id: &str) -> Result<(
         .await?
         .ok_or_else(|| Error::not_found("not_found", "the session bought nothing in the catalog"))?;
     let purchase = Purchase::from_session(&session, order_id, plan, Some(user));
-    match app.store.transact(purchase.writes(app.now())).await {
-        Ok(()) => Ok(()),
+    match record(app, &purchase, None).await? {
+        Recorded::Paid | Recorded::DuplicateEvent => Ok(()),
+        Recorded::Refunded => Err(Error::conflict("purchase_refunded", "the purchase was refunded")),
         // The webhook recorded it meanwhile: claim what it recorded.
-        Err(e) if e.is_condition() => claim_recorded(app, user, session_id).await?.unwrap_or(Ok(())),
-        Err(e) => Err(e.into()),
+        Recorded::AlreadyRecorded => claim_recorded(app, user, session_id).await?.unwrap_or(Ok(())),
     }
 }
 

@@ -8,7 +8,7 @@ use crate::store::records::{self, EventRecord, Holder};
 use crate::store::{Condition, Update, Write};
 use crate::stripe::{Charge, CheckoutSession, Event, signature};
 
-use super::purchases::{Purchase, resolve_plan};
+use super::purchases::{self, Purchase, REFUNDED_FIRST, Recorded, resolve_plan};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Receipt {
@@ -109,7 +109,14 @@ async fn checkout_paid(app: &App, event: &Event, session: CheckoutSession) -> Re
         return record_only(app, event, "unknown_product").await;
     };
     let purchase = Purchase::from_session(&session, order_id, plan, None);
-    record_event_once(app, event, "purchase_recorded", purchase.writes(app.now())).await
+    let now = app.now();
+    let event_record = |outcome: &str| Write::put_new(record(event, outcome, now).to_item());
+    Ok(match purchases::record(app, &purchase, Some(&event_record)).await? {
+        Recorded::Paid => Receipt::Applied { outcome: "purchase_recorded" },
+        Recorded::Refunded => Receipt::Applied { outcome: "purchase_refunded" },
+        Recorded::DuplicateEvent => Receipt::Duplicate,
+        Recorded::AlreadyRecorded => return record_only(app, event, "already_applied").await,
+    })
 }
 
 async fn order_closed(
@@ -140,14 +147,15 @@ async fn charge_refunded(app: &App, event: &Event, charge: Charge) -> Result<Rec
     let Some(pi) = charge.payment_intent() else {
         return record_only(app, event, "unknown_payment").await;
     };
-    let Some(pointer) = app.store.get(&records::payment(&pi)).await? else {
-        return record_only(app, event, "unknown_payment").await;
-    };
-    let (Some(order_id), Some(holder)) = (pointer.string("order_id"), pointer.str("holder").and_then(Holder::parse))
-    else {
-        return Err(Error::internal("payment pointer is incomplete"));
-    };
     let now = app.now();
+    let pointer = app.store.get(&records::payment(&pi)).await?;
+    let known = pointer.as_ref().and_then(|p| Some((p.string("order_id")?, p.str("holder").and_then(Holder::parse)?)));
+    let Some((order_id, holder)) = known else {
+        // No purchase yet (or not one of Tollgate's): remember the refund, so a purchase
+        // delivered later is recorded as refunded rather than granted.
+        let marker = Update::new(records::payment(&pi)).set_if_absent(REFUNDED_FIRST, now);
+        return record_event_once(app, event, "refund_before_purchase", vec![Write::Update(marker)]).await;
+    };
     let effects = vec![
         Write::Update(
             Update::new(records::order(&order_id))
