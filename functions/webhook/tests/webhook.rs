@@ -168,6 +168,10 @@ async fn paid_checkout_grants_pro_once_in_one_round_trip(kind: StoreKind) {
     assert!(grant(&t, &user("usr_once"), "ord_once").await.unwrap().is_active());
     assert!(entitlement(&t.app, "usr_once").await.unwrap().pro);
 
+    let id = serde_json::from_slice::<Value>(&body).unwrap()["id"].as_str().unwrap().to_string();
+    let record = t.app.store.get(&records::event(&id)).await.unwrap().unwrap();
+    assert!(record.num("ttl").unwrap() >= t.app.now() + 30 * 24 * 3600, "event records live at least 30 days");
+
     let before = t.app.store.round_trips();
     assert_eq!(deliver(&t, &body).await, (200, json!({ "received": true, "duplicate": true })));
     assert_eq!(t.app.store.round_trips() - before, 1, "a duplicate costs one refused write");
