@@ -16,6 +16,10 @@ pub async fn route(app: &App, req: Request) -> Response {
         tollgate_webhook::handle(app, req).await
     } else if path.starts_with("/api/pro/") {
         tollgate_claim::handle(app, req).await
+    } else if path == "/api/credits" || path.starts_with("/api/credits/") {
+        tollgate_credits::handle(app, req).await
+    } else if path.starts_with("/api/admin/") {
+        tollgate_admin::handle(app, req).await
     } else {
         // Falls through to the not-found envelope.
         tollgate_auth::handle(app, req).await

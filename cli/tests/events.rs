@@ -32,7 +32,10 @@ async fn every_sample_event_reaches_its_handler_with_the_expected_status() {
     let token = t
         .app
         .tokens
-        .mint(&Subject { user_id: "usr_sample", email: "ada@example.com", plan: "free", pro: false }, t.app.now())
+        .mint(
+            &Subject { user_id: "usr_sample", email: "ada@example.com", plan: "free", pro: false, admin: false },
+            t.app.now(),
+        )
         .unwrap()
         .0;
     let mut seen = Vec::new();

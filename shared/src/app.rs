@@ -30,6 +30,8 @@ pub struct App {
     pub email: EmailSender,
     pub tokens: Tokens,
     pub clock: Arc<dyn Clock>,
+    /// The last credit balance this instance saw per user (a hint; writes stay conditional).
+    pub credit_hints: crate::domain::credits::BalanceHints,
     code_key: Arc<Vec<u8>>,
 }
 
@@ -45,7 +47,17 @@ impl App {
     ) -> Self {
         let tokens = Tokens::new(&config.tokens);
         let code_key = Arc::new(codes::hashing_key(config.tokens.secret.expose()));
-        App { config: Arc::new(config), catalog: Arc::new(catalog), store, stripe, email, tokens, clock, code_key }
+        App {
+            config: Arc::new(config),
+            catalog: Arc::new(catalog),
+            store,
+            stripe,
+            email,
+            tokens,
+            clock,
+            credit_hints: Default::default(),
+            code_key,
+        }
     }
 
     /// The catalog from `CATALOG_PATH` or the built-in one, prices resolved from the environment.

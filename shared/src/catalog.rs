@@ -72,14 +72,36 @@ struct RawPlan {
     mode: Option<CheckoutMode>,
     price: Option<String>,
     price_env: Option<String>,
+    /// Credits granted each paid billing period (subscription plans).
+    credits: Option<u64>,
     #[serde(default)]
     features: BTreeMap<String, Feature>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
+struct RawPack {
+    name: String,
+    credits: u64,
+    price: Option<String>,
+    price_env: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
 struct RawCatalog {
     plans: BTreeMap<String, RawPlan>,
+    #[serde(default)]
+    packs: BTreeMap<String, RawPack>,
+}
+
+/// A credit pack: a one-time price that adds `credits` to the buyer's balance.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Pack {
+    pub key: String,
+    pub name: String,
+    pub credits: u64,
+    pub price: String,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -90,6 +112,8 @@ pub struct Plan {
     pub is_default: bool,
     /// None for the default (free) plan.
     pub offer: Option<Offer>,
+    /// Credits granted each paid billing period.
+    pub credits_per_period: Option<u64>,
     pub features: BTreeMap<String, Feature>,
 }
 
@@ -108,6 +132,7 @@ impl Plan {
 #[derive(Debug, Clone)]
 pub struct Catalog {
     plans: Vec<Plan>,
+    packs: Vec<Pack>,
 }
 
 /// How a `price_env` name becomes a price: the environment, and what to do when it is unset.
@@ -143,7 +168,20 @@ impl Catalog {
             }
         }
         plans.sort_by_key(|p| p.rank);
-        Ok(Catalog { plans })
+        let mut packs = Vec::new();
+        for (key, raw) in raw.packs {
+            if plans.iter().any(|p| p.key == key) {
+                return Err(CatalogError::Invalid { plan: key, message: "a pack and a plan share this key".into() });
+            }
+            if raw.credits == 0 {
+                return Err(CatalogError::Invalid { plan: key, message: "a pack grants at least one credit".into() });
+            }
+            let price = resolve_price(&key, raw.price, raw.price_env, prices)?.ok_or_else(|| {
+                CatalogError::Invalid { plan: key.clone(), message: "a pack needs a price (or price_env)".into() }
+            })?;
+            packs.push(Pack { key, name: raw.name, credits: raw.credits, price });
+        }
+        Ok(Catalog { plans, packs })
     }
 
     pub fn plan(&self, key: &str) -> Option<&Plan> {
@@ -170,6 +208,18 @@ impl Catalog {
     pub fn plans(&self) -> &[Plan] {
         &self.plans
     }
+
+    pub fn pack(&self, key: &str) -> Option<&Pack> {
+        self.packs.iter().find(|p| p.key == key)
+    }
+
+    pub fn pack_for_price(&self, price: &str) -> Option<&Pack> {
+        self.packs.iter().find(|p| p.price == price)
+    }
+
+    pub fn packs(&self) -> &[Pack] {
+        &self.packs
+    }
 }
 
 fn build_plan(key: String, raw: RawPlan, prices: &PriceResolver) -> Result<Plan, CatalogError> {
@@ -177,18 +227,7 @@ fn build_plan(key: String, raw: RawPlan, prices: &PriceResolver) -> Result<Plan,
     if key.is_empty() || !key.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_') {
         return Err(invalid("plan keys are lowercase letters, digits and underscores"));
     }
-    let price = match (raw.price, raw.price_env) {
-        (Some(_), Some(_)) => return Err(invalid("give either price or price_env, not both")),
-        (Some(p), None) => Some(p),
-        (None, Some(var)) => Some(match (prices.lookup)(&var) {
-            Some(p) => p,
-            None if prices.simulated => format!("price_sim_{key}"),
-            None => {
-                return Err(CatalogError::UnresolvedPrice { plan: key, variable: var });
-            }
-        }),
-        (None, None) => None,
-    };
+    let price = resolve_price(&key, raw.price, raw.price_env, prices)?;
     let offer = match (raw.default, price, raw.mode) {
         (true, None, None) => None,
         (true, _, _) => return Err(invalid("the default plan is free: it has no price or mode")),
@@ -197,7 +236,37 @@ fn build_plan(key: String, raw: RawPlan, prices: &PriceResolver) -> Result<Plan,
             return Err(invalid("a plan that is sold needs a price (or price_env) and a mode"));
         }
     };
-    Ok(Plan { key, name: raw.name, rank: raw.rank, is_default: raw.default, offer, features: raw.features })
+    Ok(Plan {
+        key,
+        name: raw.name,
+        rank: raw.rank,
+        is_default: raw.default,
+        offer,
+        credits_per_period: raw.credits,
+        features: raw.features,
+    })
+}
+
+/// A price written directly, or named by an environment variable.
+fn resolve_price(
+    key: &str,
+    price: Option<String>,
+    price_env: Option<String>,
+    prices: &PriceResolver,
+) -> Result<Option<String>, CatalogError> {
+    match (price, price_env) {
+        (Some(_), Some(_)) => Err(CatalogError::Invalid {
+            plan: key.to_string(),
+            message: "give either price or price_env, not both".into(),
+        }),
+        (Some(p), None) => Ok(Some(p)),
+        (None, Some(var)) => match (prices.lookup)(&var) {
+            Some(p) => Ok(Some(p)),
+            None if prices.simulated => Ok(Some(format!("price_sim_{key}"))),
+            None => Err(CatalogError::UnresolvedPrice { plan: key.to_string(), variable: var }),
+        },
+        (None, None) => Ok(None),
+    }
 }
 
 trait IfEmpty {
@@ -281,6 +350,31 @@ mod tests {
         for (text, expect) in cases {
             let err = Catalog::parse(text, "t", &resolver(false)).unwrap_err().to_string();
             assert!(err.contains(expect), "{text:?} gave {err}");
+        }
+    }
+
+    #[test]
+    fn packs_resolve_their_price_and_credits() {
+        let c = Catalog::parse(BUILT_IN, "built-in", &resolver(true)).unwrap();
+        let pack = c.pack("credits_100").unwrap();
+        assert_eq!((pack.credits, pack.price.as_str()), (100, "price_sim_credits_100"));
+        assert_eq!(c.pack_for_price("price_sim_credits_100").unwrap().key, "credits_100");
+        assert!(c.plan("credits_100").is_none());
+    }
+
+    #[test]
+    fn malformed_packs_are_refused() {
+        let base = "[plans.free]\nname='F'\nrank=0\ndefault=true\n";
+        let cases = [
+            ("[packs.free]\nname='P'\ncredits=5\nprice='p'\n", "share this key"),
+            ("[packs.p]\nname='P'\ncredits=0\nprice='p'\n", "at least one credit"),
+            ("[packs.p]\nname='P'\ncredits=5\n", "needs a price"),
+            ("[packs.p]\nname='P'\ncredits=5\nprice_env='NOPE'\n", "NOPE"),
+            ("[packs.p]\nname='P'\ncredits=-1\nprice='p'\n", "does not parse"),
+        ];
+        for (pack, expect) in cases {
+            let err = Catalog::parse(&format!("{base}{pack}"), "t", &resolver(false)).unwrap_err().to_string();
+            assert!(err.contains(expect), "{pack:?} gave {err}");
         }
     }
 

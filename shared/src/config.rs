@@ -101,6 +101,10 @@ pub struct Config {
     pub auth: AuthConfig,
     pub catalog_path: Option<String>,
     pub max_body_bytes: usize,
+    /// Emails allowed to use the admin routes (normalized).
+    pub admin_emails: Vec<String>,
+    /// The largest single debit accepted.
+    pub max_debit: i64,
 }
 
 /// The variables read, so a source can be the process environment or a map in tests.
@@ -254,12 +258,26 @@ impl Config {
             auth,
             catalog_path: src.get("CATALOG_PATH"),
             max_body_bytes: number(src, "MAX_BODY_BYTES", 64 * 1024, 1024)? as usize,
+            admin_emails: admin_emails(src)?,
+            max_debit: number(src, "CREDITS_MAX_DEBIT", 1_000_000, 1)?,
         })
     }
 
     pub fn is_development(&self) -> bool {
         self.environment == Environment::Development
     }
+}
+
+fn admin_emails(src: &dyn Source) -> Result<Vec<String>, ConfigError> {
+    let Some(list) = src.get("ADMIN_EMAILS") else { return Ok(vec![]) };
+    list.split(',')
+        .map(str::trim)
+        .filter(|e| !e.is_empty())
+        .map(|e| {
+            crate::auth::normalize_email(e)
+                .ok_or_else(|| problem("ADMIN_EMAILS", format!("{e:?} is not an email address")))
+        })
+        .collect()
 }
 
 fn dynamodb_store(src: &dyn Source) -> Result<StoreConfig, ConfigError> {
@@ -347,6 +365,16 @@ mod tests {
         vars.retain(|(k, _)| *k != "STRIPE_SECRET_KEY");
         vars.push(("STRIPE_SECRET_KEY", "sk_live_abc"));
         assert!(Config::from_source(&env(&vars)).unwrap().stripe.livemode());
+    }
+
+    #[test]
+    fn admin_emails_are_normalized_and_validated() {
+        let mut vars = production();
+        vars.push(("ADMIN_EMAILS", " Boss@Example.com, ops@example.com "));
+        assert_eq!(Config::from_source(&env(&vars)).unwrap().admin_emails, ["boss@example.com", "ops@example.com"]);
+        let mut bad = production();
+        bad.push(("ADMIN_EMAILS", "boss"));
+        assert_eq!(Config::from_source(&env(&bad)).unwrap_err().variable, "ADMIN_EMAILS");
     }
 
     #[test]

@@ -19,6 +19,8 @@ pub enum Error {
     Conflict { code: &'static str, message: String },
     #[error("this route does not take that method")]
     MethodNotAllowed,
+    #[error("not enough credits: {required} required, {balance} available")]
+    InsufficientCredits { balance: i64, required: i64 },
     #[error("too many requests; retry after {retry_after_secs} s")]
     RateLimited { retry_after_secs: u64 },
     #[error("the payment provider failed: {message}")]
@@ -66,6 +68,7 @@ impl Error {
             | Error::Unhealthy { code, .. } => code,
             Error::PayloadTooLarge { .. } => "payload_too_large",
             Error::MethodNotAllowed => "method_not_allowed",
+            Error::InsufficientCredits { .. } => "insufficient_credits",
             Error::RateLimited { .. } => "rate_limited",
             Error::Stripe { .. } => "stripe_error",
             Error::EmailFailed => "email_failed",
@@ -83,6 +86,7 @@ impl Error {
             Error::Conflict { .. } => 409,
             Error::PayloadTooLarge { .. } => 413,
             Error::MethodNotAllowed => 405,
+            Error::InsufficientCredits { .. } => 402,
             Error::RateLimited { .. } => 429,
             Error::Stripe { .. } | Error::EmailFailed => 502,
             Error::Unhealthy { .. } => 503,
@@ -106,6 +110,10 @@ impl Error {
         match self {
             Error::RateLimited { retry_after_secs } => {
                 map.insert("retry_after".into(), (*retry_after_secs).into());
+            }
+            Error::InsufficientCredits { balance, required } => {
+                map.insert("balance".into(), (*balance).into());
+                map.insert("required".into(), (*required).into());
             }
             Error::Stripe { fallback_url: Some(url), .. } => {
                 map.insert("fallback_url".into(), url.clone().into());

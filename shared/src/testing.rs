@@ -19,6 +19,7 @@ use crate::stripe::{Simulator, Stripe, StripeClient};
 pub const WEBHOOK_SECRET: &str = "whsec_test_tollgate";
 pub const STRIPE_KEY: &str = "sk_test_tollgate";
 pub const PRO_PRICE: &str = "price_test_pro";
+pub const CREDITS_100_PRICE: &str = "price_test_credits_100";
 /// A fixed "now" for tests: 2026-01-15T12:00:00Z.
 pub const NOW: i64 = 1_768_478_400;
 
@@ -73,9 +74,18 @@ pub fn config(overrides: &[(&str, &str)]) -> Config {
 }
 
 pub fn catalog() -> Catalog {
-    let resolver =
-        PriceResolver { lookup: &|name| (name == "STRIPE_PRICE_PRO").then(|| PRO_PRICE.to_string()), simulated: false };
-    Catalog::parse(BUILT_IN, "built-in", &resolver).expect("the built-in catalog parses")
+    catalog_from(BUILT_IN)
+}
+
+/// A catalog from TOML text, with the test prices for `STRIPE_PRICE_*` variables.
+pub fn catalog_from(text: &str) -> Catalog {
+    let lookup = |name: &str| match name {
+        "STRIPE_PRICE_PRO" => Some(PRO_PRICE.to_string()),
+        "STRIPE_PRICE_CREDITS_100" => Some(CREDITS_100_PRICE.to_string()),
+        other => other.strip_prefix("STRIPE_PRICE_").map(|rest| format!("price_test_{}", rest.to_lowercase())),
+    };
+    let resolver = PriceResolver { lookup: &lookup, simulated: false };
+    Catalog::parse(text, "test catalog", &resolver).expect("the test catalog parses")
 }
 
 /// An app for tests: the given store, Stripe at `stripe_base` (a mock server) or simulated,
@@ -87,6 +97,15 @@ pub struct TestApp {
 }
 
 pub fn app(store: Store, stripe_base: Option<&str>, overrides: &[(&str, &str)]) -> TestApp {
+    app_with_catalog(store, stripe_base, overrides, catalog())
+}
+
+pub fn app_with_catalog(
+    store: Store,
+    stripe_base: Option<&str>,
+    overrides: &[(&str, &str)],
+    catalog: Catalog,
+) -> TestApp {
     let mut vars: Vec<(&str, &str)> = overrides.to_vec();
     if let Some(base) = stripe_base {
         vars.push(("STRIPE_SECRET_KEY", STRIPE_KEY));
@@ -100,7 +119,7 @@ pub fn app(store: Store, stripe_base: Option<&str>, overrides: &[(&str, &str)]) 
     let clock = FixedClock::at(NOW);
     let email = EmailSender::console(false);
     let outbox = email.outbox().expect("console sender has an outbox").clone();
-    let app = App::new(config, catalog(), store, stripe, email, Arc::new(clock.clone()));
+    let app = App::new(config, catalog, store, stripe, email, Arc::new(clock.clone()));
     TestApp { app, clock, outbox }
 }
 
@@ -230,7 +249,7 @@ pub fn form_fields(body: &[u8]) -> Vec<(String, String)> {
 
 /// A valid access token for a user (plan `free`), minted at the app's time.
 pub fn token(app: &App, user_id: &str, email: &str) -> String {
-    let subject = crate::auth::tokens::Subject { user_id, email, plan: "free", pro: false };
+    let subject = crate::auth::tokens::Subject { user_id, email, plan: "free", pro: false, admin: false };
     app.tokens.mint(&subject, app.now()).expect("a token").0
 }
 

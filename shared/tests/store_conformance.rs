@@ -22,6 +22,14 @@ async fn put_and_get_round_trip_every_value_type(store: Store) {
     assert_eq!(store.get(&key("A", "1")).await.unwrap(), Some(it));
 }
 
+async fn get_many_answers_in_order_with_gaps(store: Store) {
+    store.write(Write::put(item("M", "1").with("v", 1))).await.unwrap();
+    store.write(Write::put(item("N", "2").with("v", 2))).await.unwrap();
+    let got = store.get_many(&[key("N", "2"), key("M", "missing"), key("M", "1")]).await.unwrap();
+    assert_eq!(got.iter().map(|i| i.as_ref().and_then(|i| i.num("v"))).collect::<Vec<_>>(), [Some(2), None, Some(1)]);
+    assert!(store.get_many(&[]).await.unwrap().is_empty());
+}
+
 async fn put_new_refuses_an_existing_item(store: Store) {
     store.write(Write::put_new(item("A", "1").with("v", 1))).await.unwrap();
     let err = store.write(Write::put_new(item("A", "1").with("v", 2))).await.unwrap_err();
@@ -268,6 +276,7 @@ macro_rules! conformance {
 conformance!(
     get_returns_none_for_a_missing_item,
     put_and_get_round_trip_every_value_type,
+    get_many_answers_in_order_with_gaps,
     put_new_refuses_an_existing_item,
     plain_put_replaces_the_whole_item,
     update_creates_a_missing_item_and_returns_it,

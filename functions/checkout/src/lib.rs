@@ -1,9 +1,10 @@
-//! Checkout: `POST /api/checkout/create` opens a Stripe Checkout Session for a catalog plan.
+//! Checkout: `POST /api/checkout/create` opens a Stripe Checkout Session for a catalog plan or
+//! credit pack.
 
 use serde::Deserialize;
 use serde_json::json;
 use tollgate::auth::{normalize_email, optional_caller};
-use tollgate::domain::orders::{self, Buyer};
+use tollgate::domain::orders::{self, Buyer, Wanted};
 use tollgate::http::{self, Reply, Request, Response};
 use tollgate::{App, Error};
 
@@ -21,7 +22,8 @@ pub async fn handle(app: &App, req: Request) -> Response {
 
 #[derive(Deserialize)]
 struct CreateRequest {
-    plan: String,
+    plan: Option<String>,
+    pack: Option<String>,
     email: Option<String>,
 }
 
@@ -38,6 +40,12 @@ async fn create(app: &App, req: &Request) -> Result<Reply, Error> {
             return Err(Error::bad_request("missing_field", "email is required without a Bearer token"));
         }
     };
-    let started = orders::start_checkout(app, buyer, &body.plan).await?;
+    let wanted = match (&body.plan, &body.pack) {
+        (Some(plan), None) => Wanted::Plan(plan),
+        (None, Some(pack)) => Wanted::Pack(pack),
+        (None, None) => return Err(Error::bad_request("missing_field", "give plan or pack")),
+        (Some(_), Some(_)) => return Err(Error::bad_request("invalid_field", "give plan or pack, not both")),
+    };
+    let started = orders::start_checkout(app, buyer, wanted).await?;
     Ok(Reply::ok(json!({ "url": started.url, "session_id": started.session_id, "order_id": started.order_id })))
 }

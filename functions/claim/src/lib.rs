@@ -4,7 +4,7 @@ use serde::Deserialize;
 use serde_json::json;
 use tollgate::auth::caller;
 use tollgate::clock::rfc3339;
-use tollgate::domain::{entitlements, purchases};
+use tollgate::domain::{claims, entitlements};
 use tollgate::http::{self, Reply, Request, Response};
 use tollgate::store::records::User;
 use tollgate::{App, Error};
@@ -33,9 +33,9 @@ async fn claim(app: &App, req: &Request) -> Result<Reply, Error> {
     let user = User { id: claims.sub.clone(), email: claims.email.clone(), created_at: 0, stripe_customer_id: None };
     match body.session_id.as_deref().map(str::trim) {
         Some("") => return Err(Error::bad_request("invalid_field", "session_id is empty")),
-        Some(session_id) => purchases::claim_session(app, &user, session_id).await?,
+        Some(session_id) => claims::claim_session(app, &user, session_id).await?,
         None => {
-            purchases::claim_by_email(app, &user).await?;
+            claims::claim_by_email(app, &user).await?;
         }
     }
     let (token, held) = entitlements::token_for(app, &user.id, &user.email).await?;

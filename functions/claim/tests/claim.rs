@@ -55,7 +55,10 @@ async fn claim_and_verify_need_a_valid_token() {
     let expired = t
         .app
         .tokens
-        .mint(&Subject { user_id: "usr_1", email: "a@b.co", plan: "pro", pro: true }, t.app.now() - 721 * 3600)
+        .mint(
+            &Subject { user_id: "usr_1", email: "a@b.co", plan: "pro", pro: true, admin: false },
+            t.app.now() - 721 * 3600,
+        )
         .unwrap()
         .0;
     assert_eq!(verify(&t, &expired).await.1["error"]["code"], "token_expired");

@@ -257,6 +257,7 @@ async fn delayed_payment_waits_for_async_success_or_failure() {
     let pending = Order {
         id: "ord_fail".into(),
         plan: "pro".into(),
+        pack: None,
         status: OrderStatus::Pending,
         email: None,
         user_id: None,
@@ -280,6 +281,7 @@ async fn an_expired_session_expires_its_pending_order_only() {
     let pending = Order {
         id: "ord_exp".into(),
         plan: "pro".into(),
+        pack: None,
         status: OrderStatus::Pending,
         email: Some("ada@example.com".into()),
         user_id: None,

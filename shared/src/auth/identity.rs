@@ -25,3 +25,14 @@ pub fn optional_caller(app: &App, req: &Request) -> Result<Option<Claims>, Error
         Some(_) => caller(app, req).map(Some),
     }
 }
+
+/// The caller's claims if they are an administrator: a token with role `admin`, or an email
+/// listed in `ADMIN_EMAILS`. 401 without a valid token, 403 for anyone else.
+pub fn admin(app: &App, req: &Request) -> Result<Claims, Error> {
+    let claims = caller(app, req)?;
+    if claims.role.as_deref() == Some("admin") || app.config.admin_emails.contains(&claims.email) {
+        Ok(claims)
+    } else {
+        Err(Error::forbidden("not_an_admin", "this route is for administrators"))
+    }
+}

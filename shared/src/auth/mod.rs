@@ -4,7 +4,7 @@ pub mod codes;
 pub mod identity;
 pub mod tokens;
 
-pub use identity::{caller, optional_caller};
+pub use identity::{admin, caller, optional_caller};
 pub use tokens::{Claims, Tokens};
 
 /// Emails are compared and stored trimmed and lowercased.

@@ -39,6 +39,7 @@ pub struct Subject<'a> {
     pub email: &'a str,
     pub plan: &'a str,
     pub pro: bool,
+    pub admin: bool,
 }
 
 impl Tokens {
@@ -70,7 +71,7 @@ impl Tokens {
             aud: self.audience.clone(),
             iat: now,
             exp: now + self.lifetime_secs,
-            role: None,
+            role: subject.admin.then(|| "admin".to_string()),
         };
         let token = encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
             .map_err(|e| Error::internal(format!("signing a token: {e}")))?;
@@ -110,7 +111,7 @@ mod tests {
     }
 
     fn subject() -> Subject<'static> {
-        Subject { user_id: "usr_1", email: "a@b.co", plan: "pro", pro: true }
+        Subject { user_id: "usr_1", email: "a@b.co", plan: "pro", pro: true, admin: false }
     }
 
     fn code(result: Result<Claims, Error>) -> &'static str {

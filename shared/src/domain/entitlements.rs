@@ -38,6 +38,8 @@ pub async fn entitlement(app: &App, user_id: &str) -> Result<Entitlement, Error>
 /// A fresh token reflecting what the user holds now.
 pub async fn token_for(app: &App, user_id: &str, email: &str) -> Result<(String, Entitlement), Error> {
     let ent = entitlement(app, user_id).await?;
-    let (token, _) = app.tokens.mint(&Subject { user_id, email, plan: &ent.plan.key, pro: ent.pro }, app.now())?;
+    let admin = app.config.admin_emails.iter().any(|a| a == email);
+    let (token, _) =
+        app.tokens.mint(&Subject { user_id, email, plan: &ent.plan.key, pro: ent.pro, admin }, app.now())?;
     Ok((token, ent))
 }

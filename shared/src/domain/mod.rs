@@ -1,5 +1,7 @@
 //! Business rules by noun, as plain async functions over the `App`. No HTTP, no DynamoDB.
 
+pub mod claims;
+pub mod credits;
 pub mod entitlements;
 pub mod health;
 pub mod orders;

@@ -2,6 +2,7 @@
 //! session Tollgate opens has an order to land on.
 
 use crate::app::App;
+use crate::catalog::CheckoutMode;
 use crate::error::Error;
 use crate::store::records::{self, Order, OrderStatus, User};
 use crate::store::{Condition, Update, Write};
@@ -20,15 +21,36 @@ pub struct CheckoutStarted {
     pub order_id: String,
 }
 
-pub async fn start_checkout(app: &App, buyer: Buyer, plan_key: &str) -> Result<CheckoutStarted, Error> {
-    let plan = app
-        .catalog
-        .plan(plan_key)
-        .ok_or_else(|| Error::bad_request("unknown_plan", format!("there is no plan {plan_key:?}")))?;
-    let offer = plan
-        .offer
-        .as_ref()
-        .ok_or_else(|| Error::bad_request("unknown_plan", format!("plan {plan_key:?} is not for sale")))?;
+/// What a buyer asks to buy, by catalog key.
+pub enum Wanted<'a> {
+    Plan(&'a str),
+    Pack(&'a str),
+}
+
+pub async fn start_checkout(app: &App, buyer: Buyer, wanted: Wanted<'_>) -> Result<CheckoutStarted, Error> {
+    let (plan, pack, mode, price) = match wanted {
+        Wanted::Plan(key) => {
+            let plan = app
+                .catalog
+                .plan(key)
+                .ok_or_else(|| Error::bad_request("unknown_plan", format!("there is no plan {key:?}")))?;
+            let offer = plan
+                .offer
+                .as_ref()
+                .ok_or_else(|| Error::bad_request("unknown_plan", format!("plan {key:?} is not for sale")))?;
+            (plan.key.clone(), None, offer.mode, offer.price.clone())
+        }
+        Wanted::Pack(key) => {
+            let pack = app
+                .catalog
+                .pack(key)
+                .ok_or_else(|| Error::bad_request("unknown_pack", format!("there is no pack {key:?}")))?;
+            if matches!(buyer, Buyer::Anonymous { .. }) {
+                return Err(Error::unauthorized("missing_token", "sign in to buy credits: they go on your account"));
+            }
+            (String::new(), Some(pack.key.clone()), CheckoutMode::Payment, pack.price.clone())
+        }
+    };
     let now = app.now();
     let order_id = format!("ord_{}", uuid::Uuid::new_v4().simple());
     let (user_id, email, customer) = match &buyer {
@@ -37,7 +59,8 @@ pub async fn start_checkout(app: &App, buyer: Buyer, plan_key: &str) -> Result<C
     };
     let order = Order {
         id: order_id.clone(),
-        plan: plan.key.clone(),
+        plan: plan.clone(),
+        pack: pack.clone(),
         status: OrderStatus::Pending,
         email: Some(email.clone()),
         user_id: user_id.clone(),
@@ -50,13 +73,17 @@ pub async fn start_checkout(app: &App, buyer: Buyer, plan_key: &str) -> Result<C
     };
     app.store.write(Write::put_new(order.to_item())).await?;
 
-    let mut metadata = vec![("order_id".to_string(), order_id.clone()), ("plan".to_string(), plan.key.clone())];
+    let mut metadata = vec![("order_id".to_string(), order_id.clone())];
+    match &pack {
+        Some(key) => metadata.push(("pack".to_string(), key.clone())),
+        None => metadata.push(("plan".to_string(), plan.clone())),
+    }
     if let Some(id) = &user_id {
         metadata.push(("user_id".to_string(), id.clone()));
     }
     let request = CheckoutRequest {
-        mode: offer.mode,
-        price: offer.price.clone(),
+        mode,
+        price,
         client_reference_id: order_id.clone(),
         metadata,
         customer_email: customer.is_none().then_some(email),

@@ -1,18 +1,28 @@
 //! Paid purchases: recorded exactly once whichever path sees them first (the webhook, or a
-//! claim that asks Stripe before the webhook arrives), and claimed by their buyer.
+//! claim that asks Stripe before the webhook arrives). A plan becomes a grant; a credit pack
+//! becomes credits on the buyer's balance (or a pending grant until an anonymous buyer claims it).
 
 use crate::app::App;
 use crate::auth::normalize_email;
 use crate::error::Error;
-use crate::store::records::{self, Grant, Holder, Order, OrderStatus, User};
-use crate::store::{Condition, GSI1PK, GSI1SK, Item, Update, Write};
+use crate::store::records::{self, Grant, Holder, OrderStatus, User};
+use crate::store::{Condition, GSI1PK, GSI1SK, Item, StoreError, Update, Write};
 use crate::stripe::CheckoutSession;
+
+use super::credits::{self, Change, Floor, Outcome};
+
+/// What was bought.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Product {
+    Plan(String),
+    Pack { key: String, credits: i64 },
+}
 
 /// Everything one paid checkout changes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Purchase {
     pub order_id: String,
-    pub plan: String,
+    pub product: Product,
     pub holder: Option<Holder>,
     pub user_id: Option<String>,
     pub email: Option<String>,
@@ -23,10 +33,18 @@ pub struct Purchase {
     pub currency: Option<String>,
 }
 
+/// Set on a payment's pointer item by a refund that arrived before its purchase.
+pub const REFUNDED_FIRST: &str = "refunded_at";
+
+/// The idempotency key under which a pack purchase credits its buyer, whichever path does it.
+pub fn pack_credit_key(order_id: &str) -> String {
+    format!("order:{order_id}")
+}
+
 impl Purchase {
     /// A paid session's purchase. The holder is the signed-in buyer (checkout put their id in
     /// the metadata, or `claimer` proved it), else the purchase email until someone claims it.
-    pub fn from_session(session: &CheckoutSession, order_id: String, plan: String, claimer: Option<&User>) -> Self {
+    pub fn from_session(session: &CheckoutSession, order_id: String, product: Product, claimer: Option<&User>) -> Self {
         let user_id = claimer.map(|u| u.id.clone()).or_else(|| session.metadata.get("user_id").cloned());
         let email = session.purchase_email().as_deref().and_then(normalize_email);
         let holder = match (&user_id, &email) {
@@ -36,7 +54,7 @@ impl Purchase {
         };
         Purchase {
             order_id,
-            plan,
+            product,
             holder,
             user_id,
             email,
@@ -48,16 +66,29 @@ impl Purchase {
         }
     }
 
+    /// Credits to put on a signed-in buyer's balance in the same transaction.
+    fn credits_for_user(&self) -> Option<(&str, i64)> {
+        match (&self.product, &self.holder) {
+            (Product::Pack { credits, .. }, Some(Holder::User(id))) => Some((id.as_str(), *credits)),
+            _ => None,
+        }
+    }
+
     /// One transaction's writes. The order's first `paid_at` guards them all: a purchase that is
     /// already recorded changes nothing. The payment pointer is written only where no refund
     /// arrived first (Stripe may deliver `charge.refunded` before the purchase).
     fn writes(&self, now: i64, refunded_first: bool) -> Vec<Write> {
         let status = if refunded_first { OrderStatus::Refunded } else { OrderStatus::Paid };
+        let (plan, pack, credits) = match &self.product {
+            Product::Plan(key) => (key.as_str(), None, None),
+            Product::Pack { key, credits } => ("", Some(key.as_str()), Some(*credits)),
+        };
         let mut order = Update::new(records::order(&self.order_id))
             .set("order_id", self.order_id.as_str())
             .set("status", status.as_str())
             .set("paid_at", now)
-            .set("plan", self.plan.as_str())
+            .set("plan", plan)
+            .set_opt("pack", pack)
             .set("checkout_session_id", self.session_id.as_str())
             .set_opt("payment_intent", self.payment_intent.as_deref())
             .set_opt("user_id", self.user_id.as_deref())
@@ -79,19 +110,24 @@ impl Purchase {
             ),
         ];
         if let Some(holder) = &self.holder {
-            let grant = Grant {
-                holder: holder.clone(),
-                order_id: self.order_id.clone(),
-                plan: self.plan.clone(),
-                payment_intent: self.payment_intent.clone(),
-                granted_at: now,
-                revoked_at: refunded_first.then_some(now),
-            };
-            writes.push(Write::put(grant.to_item()));
+            // A signed-in pack buyer gets credits, not a grant.
+            if self.credits_for_user().is_none() {
+                let grant = Grant {
+                    holder: holder.clone(),
+                    order_id: self.order_id.clone(),
+                    plan: plan.to_string(),
+                    credits,
+                    payment_intent: self.payment_intent.clone(),
+                    granted_at: now,
+                    revoked_at: refunded_first.then_some(now),
+                };
+                writes.push(Write::put(grant.to_item()));
+            }
             if let Some(pi) = &self.payment_intent {
                 let pointer = Update::new(records::payment(pi))
                     .set("order_id", self.order_id.as_str())
                     .set("holder", holder.pk())
+                    .set_opt("credits", credits)
                     .when(if refunded_first { Condition::Exists } else { Condition::absent(REFUNDED_FIRST) });
                 writes.push(Write::Update(pointer));
             }
@@ -108,13 +144,10 @@ impl Purchase {
     }
 }
 
-/// Set on a payment's pointer item by a refund that arrived before its purchase.
-pub const REFUNDED_FIRST: &str = "refunded_at";
-
 /// How `record` went.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Recorded {
-    /// Recorded now: the holder has the plan.
+    /// Recorded now: the holder has the plan or the credits.
     Paid,
     /// Recorded now, as refunded: its refund arrived first.
     Refunded,
@@ -138,20 +171,37 @@ pub async fn record(
         writes
     };
     let offset = usize::from(event_record.is_some());
-    let writes = attempt(false, "purchase_recorded");
+    let first = attempt(false, "purchase_recorded");
     let marker =
-        purchase.payment_intent.as_deref().map(records::payment).and_then(|k| writes.iter().position(|w| w.key() == k));
-    let refused = match app.store.transact(writes).await {
-        Ok(()) => return Ok(Recorded::Paid),
-        Err(e) => e,
+        purchase.payment_intent.as_deref().map(records::payment).and_then(|k| first.iter().position(|w| w.key() == k));
+    let failed = match purchase.credits_for_user() {
+        Some((user_id, credits)) => {
+            let key = pack_credit_key(&purchase.order_id);
+            let change = Change {
+                user_id,
+                delta: credits,
+                floor: Floor::Refuse,
+                reason: "purchase",
+                reference: Some(&purchase.order_id),
+                key: Some(&key),
+            };
+            match credits::apply(app, &change, &|_| first.clone()).await? {
+                Outcome::Applied(_) => return Ok(Recorded::Paid),
+                Outcome::Refused(failed) => failed,
+                // Credited before under the order's key: recorded by the other path.
+                _ => return Ok(Recorded::AlreadyRecorded),
+            }
+        }
+        None => match app.store.transact(first).await {
+            Ok(()) => return Ok(Recorded::Paid),
+            Err(StoreError::Cancelled { failed }) => failed,
+            Err(e) => return Err(e.into()),
+        },
     };
-    if offset == 1 && refused.failed_at(0) {
+    if offset == 1 && failed.contains(&0) {
         return Ok(Recorded::DuplicateEvent);
     }
-    if !refused.is_condition() {
-        return Err(refused.into());
-    }
-    if refused.failed_at(offset) || !marker.is_some_and(|i| refused.failed_at(i)) {
+    if failed.contains(&offset) || !marker.is_some_and(|i| failed.contains(&i)) {
         return Ok(Recorded::AlreadyRecorded);
     }
     match app.store.transact(attempt(true, "purchase_refunded")).await {
@@ -162,130 +212,29 @@ pub async fn record(
     }
 }
 
-fn payment_pointer(payment_intent: &str, order_id: &str, holder: &Holder) -> Item {
-    Item::new(&records::payment(payment_intent)).with("order_id", order_id).with("holder", holder.pk())
-}
-
-/// The order and plan a paid session is for: Tollgate's metadata when checkout made it, else
-/// (a Payment Link sale) the session's `metadata.plan` or its line items' price in the catalog.
-pub async fn resolve_plan(app: &App, session: &CheckoutSession) -> Result<Option<(String, String)>, Error> {
+/// The order and product a paid session is for: Tollgate's metadata when checkout made it,
+/// else (a Payment Link sale) the session's `metadata.plan`/`metadata.pack` or its line items'
+/// price in the catalog.
+pub async fn resolve_product(app: &App, session: &CheckoutSession) -> Result<Option<(String, Product)>, Error> {
     let order_id = session.order_id().unwrap_or_else(|| format!("ord_{}", session.id));
-    if let Some(plan) = session.metadata.get("plan").filter(|p| app.catalog.plan(p).is_some()) {
-        return Ok(Some((order_id, plan.clone())));
+    let catalog = &app.catalog;
+    let pack = |key: &str| catalog.pack(key).map(|p| Product::Pack { key: p.key.clone(), credits: p.credits as i64 });
+    if let Some(product) = session.metadata.get("pack").and_then(|k| pack(k)) {
+        return Ok(Some((order_id, product)));
+    }
+    if let Some(plan) = session.metadata.get("plan").filter(|p| catalog.plan(p).is_some()) {
+        return Ok(Some((order_id, Product::Plan(plan.clone()))));
     }
     let prices = app
         .stripe
         .line_item_prices(&session.id)
         .await
         .map_err(|e| Error::Stripe { message: e.to_string(), fallback_url: None })?;
-    Ok(prices.iter().find_map(|p| app.catalog.plan_for_price(p)).map(|plan| (order_id, plan.key.clone())))
-}
-
-/// Is this order the caller's? Its user's, or, for an anonymous purchase, its email's.
-fn owns(order: &Order, user: &User) -> bool {
-    match &order.user_id {
-        Some(id) => id == &user.id,
-        None => order.email.as_deref() == Some(user.email.as_str()),
-    }
-}
-
-fn not_yours() -> Error {
-    Error::forbidden("not_your_purchase", "this purchase belongs to another account")
-}
-
-/// Moves an anonymous purchase's grant from its email to the user who proved that email.
-async fn move_to_user(app: &App, grant: &Grant, user: &User) -> Result<(), Error> {
-    let to = Holder::User(user.id.clone());
-    let moved = Grant { holder: to.clone(), ..grant.clone() };
-    let mut writes = vec![
-        Write::Delete { key: records::grant(&grant.holder, &grant.order_id), condition: Some(Condition::Exists) },
-        Write::put(moved.to_item()),
-        Write::Update(
-            Update::new(records::order(&grant.order_id))
-                .set("user_id", user.id.as_str())
-                .when(Condition::And(vec![Condition::Exists, Condition::absent("user_id")])),
-        ),
-    ];
-    if let Some(pi) = &grant.payment_intent {
-        writes.push(Write::put(payment_pointer(pi, &grant.order_id, &to)));
-    }
-    match app.store.transact(writes).await {
-        // Another claim moved it first: it is the user's either way.
-        Err(e) if e.is_condition() => Ok(()),
-        other => other.map_err(Error::from),
-    }
-}
-
-/// Attaches every purchase made anonymously under the user's verified email.
-pub async fn claim_by_email(app: &App, user: &User) -> Result<usize, Error> {
-    let waiting = super::entitlements::grants(app, &Holder::Email(user.email.clone())).await?;
-    for grant in &waiting {
-        move_to_user(app, grant, user).await?;
-    }
-    Ok(waiting.len())
-}
-
-/// Claims the purchase of one Checkout Session (what the success page receives). A session id
-/// is not a credential: the purchase must be the caller's.
-pub async fn claim_session(app: &App, user: &User, session_id: &str) -> Result<(), Error> {
-    if let Some(done) = claim_recorded(app, user, session_id).await? {
-        return done;
-    }
-    let session = app
-        .stripe
-        .checkout_session(session_id)
-        .await
-        .map_err(|e| Error::Stripe { message: e.to_string(), fallback_url: None })?
-        .ok_or_else(|| Error::not_found("not_found", "no such checkout session"))?;
-    let buyer_matches = match session.metadata.get("user_id") {
-        Some(id) => id == &user.id,
-        None => session.purchase_email().as_deref().and_then(normalize_email).as_deref() == Some(user.email.as_str()),
-    };
-    if !buyer_matches {
-        return Err(not_yours());
-    }
-    if !session.is_paid() {
-        return Err(Error::conflict("not_paid", "the checkout session is not paid"));
-    }
-    let (order_id, plan) = resolve_plan(app, &session)
-        .await?
-        .ok_or_else(|| Error::not_found("not_found", "the session bought nothing in the catalog"))?;
-    let purchase = Purchase::from_session(&session, order_id, plan, Some(user));
-    match record(app, &purchase, None).await? {
-        Recorded::Paid | Recorded::DuplicateEvent => Ok(()),
-        Recorded::Refunded => Err(Error::conflict("purchase_refunded", "the purchase was refunded")),
-        // The webhook recorded it meanwhile: claim what it recorded.
-        Recorded::AlreadyRecorded => claim_recorded(app, user, session_id).await?.unwrap_or(Ok(())),
-    }
-}
-
-/// Claims a session the store already knows; None when it does not know it yet.
-async fn claim_recorded(app: &App, user: &User, session_id: &str) -> Result<Option<Result<(), Error>>, Error> {
-    let Some(pointer) = app.store.get(&records::checkout_session(session_id)).await? else {
-        return Ok(None);
-    };
-    let order_id = pointer.string("order_id").ok_or_else(|| Error::internal("session pointer without order"))?;
-    let Some(order) = app.store.get(&records::order(&order_id)).await?.as_ref().and_then(Order::from_item) else {
-        return Ok(None);
-    };
-    if !owns(&order, user) {
-        return Ok(Some(Err(not_yours())));
-    }
-    match order.status {
-        OrderStatus::Paid => {}
-        OrderStatus::Refunded => {
-            return Ok(Some(Err(Error::conflict("purchase_refunded", "the purchase was refunded"))));
-        }
-        _ => {
-            return Ok(Some(Err(Error::conflict("not_paid", "the checkout session is not paid"))));
-        }
-    }
-    // An anonymous purchase is still held by its email: move it to the caller.
-    if let (None, Some(email)) = (&order.user_id, &order.email) {
-        let grant_key = records::grant(&Holder::Email(email.clone()), &order.id);
-        if let Some(grant) = app.store.get(&grant_key).await?.as_ref().and_then(Grant::from_item) {
-            move_to_user(app, &grant, user).await?;
-        }
-    }
-    Ok(Some(Ok(())))
+    let product = prices.iter().find_map(|price| {
+        catalog
+            .plan_for_price(price)
+            .map(|p| Product::Plan(p.key.clone()))
+            .or_else(|| catalog.pack_for_price(price).and_then(|p| pack(&p.key)))
+    });
+    Ok(product.map(|p| (order_id, p)))
 }

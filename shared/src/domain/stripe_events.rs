@@ -6,9 +6,10 @@ use crate::app::App;
 use crate::error::Error;
 use crate::store::records::{self, EventRecord, Holder};
 use crate::store::{Condition, Update, Write};
-use crate::stripe::{Charge, CheckoutSession, Event, signature};
+use crate::stripe::{Charge, CheckoutSession, Event, Invoice, signature};
 
-use super::purchases::{self, Purchase, REFUNDED_FIRST, Recorded, resolve_plan};
+use super::credits::{self, Change, Floor, Outcome};
+use super::purchases::{self, Purchase, REFUNDED_FIRST, Recorded, resolve_product};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Receipt {
@@ -57,6 +58,7 @@ pub async fn apply(app: &App, event: &Event) -> Result<Receipt, Error> {
             order_closed(app, event, event.object().map_err(bad_object)?, "failed").await
         }
         "charge.refunded" => charge_refunded(app, event, event.object().map_err(bad_object)?).await,
+        "invoice.paid" => invoice_paid(app, event, event.object().map_err(bad_object)?).await,
         _ => record_only(app, event, "ignored").await,
     }
 }
@@ -104,11 +106,11 @@ async fn checkout_paid(app: &App, event: &Event, session: CheckoutSession) -> Re
         // Delayed payment methods: checkout.session.async_payment_succeeded will follow.
         return record_only(app, event, "awaiting_payment").await;
     }
-    let Some((order_id, plan)) = resolve_plan(app, &session).await? else {
+    let Some((order_id, product)) = resolve_product(app, &session).await? else {
         tracing::warn!(event_id = %event.id, "a paid session bought nothing in the catalog");
         return record_only(app, event, "unknown_product").await;
     };
-    let purchase = Purchase::from_session(&session, order_id, plan, None);
+    let purchase = Purchase::from_session(&session, order_id, product, None);
     let now = app.now();
     let event_record = |outcome: &str| Write::put_new(record(event, outcome, now).to_item());
     Ok(match purchases::record(app, &purchase, Some(&event_record)).await? {
@@ -156,16 +158,91 @@ async fn charge_refunded(app: &App, event: &Event, charge: Charge) -> Result<Rec
         let marker = Update::new(records::payment(&pi)).set_if_absent(REFUNDED_FIRST, now);
         return record_event_once(app, event, "refund_before_purchase", vec![Write::Update(marker)]).await;
     };
-    let effects = vec![
-        Write::Update(
-            Update::new(records::order(&order_id))
-                .set("status", "refunded")
-                .set_if_absent("refunded_at", now)
-                .when(Condition::Exists),
-        ),
-        Write::Update(
-            Update::new(records::grant(&holder, &order_id)).set_if_absent("revoked_at", now).when(Condition::Exists),
-        ),
-    ];
-    record_event_once(app, event, "purchase_revoked", effects).await
+    let refunded_order = Write::Update(
+        Update::new(records::order(&order_id))
+            .set("status", "refunded")
+            .set_if_absent("refunded_at", now)
+            .when(Condition::Exists),
+    );
+    if let (Some(credits), Holder::User(user_id)) = (pointer.as_ref().and_then(|p| p.num("credits")), &holder) {
+        return take_back_credits(app, event, &order_id, user_id, credits, refunded_order).await;
+    }
+    let revoked =
+        Update::new(records::grant(&holder, &order_id)).set_if_absent("revoked_at", now).when(Condition::Exists);
+    record_event_once(app, event, "purchase_revoked", vec![refunded_order, Write::Update(revoked)]).await
+}
+
+/// A refunded pack takes back what is still unspent, never below zero; the ledger entry
+/// records the shortfall.
+async fn take_back_credits(
+    app: &App,
+    event: &Event,
+    order_id: &str,
+    user_id: &str,
+    credits: i64,
+    refunded_order: Write,
+) -> Result<Receipt, Error> {
+    let key = format!("refund:{order_id}");
+    let change = Change {
+        user_id,
+        delta: -credits,
+        floor: Floor::Clamp,
+        reason: "refund",
+        reference: Some(order_id),
+        key: Some(&key),
+    };
+    let now = app.now();
+    let with = |_: &_| vec![Write::put_new(record(event, "credits_taken_back", now).to_item()), refunded_order.clone()];
+    credited(app, event, credits::apply(app, &change, &with).await?, "credits_taken_back").await
+}
+
+/// The receipt for a credit change made together with the event record (index 0).
+async fn credited(app: &App, event: &Event, outcome: Outcome, applied: &'static str) -> Result<Receipt, Error> {
+    match outcome {
+        Outcome::Applied(_) => Ok(Receipt::Applied { outcome: applied }),
+        Outcome::Refused(failed) if failed.contains(&0) => Ok(Receipt::Duplicate),
+        // Done before under the same key (another event about the same invoice or refund).
+        _ => record_only(app, event, "already_applied").await,
+    }
+}
+
+/// A paid invoice of a plan that grants credits each period credits them once per invoice,
+/// whichever event (and however many deliveries) reports it.
+async fn invoice_paid(app: &App, event: &Event, invoice: Invoice) -> Result<Receipt, Error> {
+    let metadata = invoice.subscription_metadata();
+    let plan = metadata
+        .get("plan")
+        .and_then(|key| app.catalog.plan(key))
+        .or_else(|| invoice.price_ids().iter().find_map(|price| app.catalog.plan_for_price(price)));
+    let Some(credits) = plan.and_then(|p| p.credits_per_period) else {
+        return record_only(app, event, "no_credits").await;
+    };
+    let user_id = match metadata.get("user_id") {
+        Some(id) => Some(id.clone()),
+        None => match invoice.customer() {
+            Some(customer) => app
+                .store
+                .query_index(&records::customer_index(&customer), 1)
+                .await?
+                .first()
+                .and_then(|i| i.string("user_id")),
+            None => None,
+        },
+    };
+    let Some(user_id) = user_id else {
+        tracing::warn!(event_id = %event.id, "a paid invoice for a customer Tollgate does not know");
+        return record_only(app, event, "unknown_customer").await;
+    };
+    let key = format!("invoice:{}", invoice.id);
+    let change = Change {
+        user_id: &user_id,
+        delta: credits as i64,
+        floor: Floor::Refuse,
+        reason: "subscription",
+        reference: Some(&invoice.id),
+        key: Some(&key),
+    };
+    let now = app.now();
+    let with = |_: &_| vec![Write::put_new(record(event, "credits_granted", now).to_item())];
+    credited(app, event, credits::apply(app, &change, &with).await?, "credits_granted").await
 }

@@ -25,6 +25,11 @@ impl MemoryStore {
         Ok(self.table().get(key).cloned())
     }
 
+    pub async fn get_many(&self, keys: &[Key]) -> Result<Vec<Option<Item>>, StoreError> {
+        let table = self.table();
+        Ok(keys.iter().map(|k| table.get(k).cloned()).collect())
+    }
+
     pub async fn write(&self, write: Write) -> Result<(), StoreError> {
         let mut table = self.table();
         if !holds(&table, &write) {

@@ -327,6 +327,9 @@ impl StoreError {
     }
 }
 
+/// DynamoDB's limit on the keys in one BatchGetItem call.
+pub const MAX_BATCH_GET: usize = 100;
+
 /// DynamoDB's limit on the items in one TransactWriteItems call.
 pub const MAX_TRANSACTION_ITEMS: usize = 100;
 
@@ -377,6 +380,16 @@ impl Store {
 
     pub async fn get(&self, key: &Key) -> Result<Option<Item>, StoreError> {
         dispatch!(self, b => b.get(key))
+    }
+    /// Several items in one strongly consistent call, in the order asked (None where missing).
+    pub async fn get_many(&self, keys: &[Key]) -> Result<Vec<Option<Item>>, StoreError> {
+        if keys.is_empty() {
+            return Ok(vec![]);
+        }
+        if keys.len() > MAX_BATCH_GET {
+            return Err(StoreError::Invalid(format!("{} keys exceed the batch limit", keys.len())));
+        }
+        dispatch!(self, b => b.get_many(keys))
     }
     pub async fn write(&self, write: Write) -> Result<(), StoreError> {
         dispatch!(self, b => b.write(write))

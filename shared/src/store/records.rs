@@ -11,6 +11,9 @@
 //! | payment -> order  | `PAYMENT#<pi_id>`  | `ORDER`           |                     |
 //! | grant (a plan)    | holder             | `GRANT#<order>`   |                     |
 //! | Stripe event      | `EVENT#<evt_id>`   | `EVENT`           |                     |
+//! | credit balance    | `USER#<id>`        | `CREDITS#BALANCE` |                     |
+//! | ledger entry      | `USER#<id>`        | `CREDITS#ENTRY#<time-ordered id>` |     |
+//! | credit request key| `USER#<id>`        | `CREDITS#KEY#<key>` |                   |
 //!
 //! A holder is `USER#<id>`, or `EMAIL#<email>` for an anonymous purchase not yet claimed.
 
@@ -39,6 +42,16 @@ pub fn payment(payment_intent: &str) -> Key {
 }
 pub fn event(id: &str) -> Key {
     Key::new(format!("EVENT#{id}"), "EVENT")
+}
+pub fn credit_balance(user_id: &str) -> Key {
+    Key::new(format!("USER#{user_id}"), "CREDITS#BALANCE")
+}
+pub const LEDGER_PREFIX: &str = "CREDITS#ENTRY#";
+pub fn ledger_entry(user_id: &str, entry_id: &str) -> Key {
+    Key::new(format!("USER#{user_id}"), format!("{LEDGER_PREFIX}{entry_id}"))
+}
+pub fn credit_request(user_id: &str, key: &str) -> Key {
+    Key::new(format!("USER#{user_id}"), format!("CREDITS#KEY#{key}"))
 }
 pub fn grant(holder: &Holder, order_id: &str) -> Key {
     Key::new(holder.pk(), format!("GRANT#{order_id}"))
@@ -137,7 +150,10 @@ impl OrderStatus {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Order {
     pub id: String,
+    /// The plan bought; empty for a credit pack.
     pub plan: String,
+    /// The credit pack bought, if it is one.
+    pub pack: Option<String>,
     pub status: OrderStatus,
     pub email: Option<String>,
     pub user_id: Option<String>,
@@ -154,6 +170,7 @@ impl Order {
         Item::new(&order(&self.id))
             .with("order_id", self.id.as_str())
             .with("plan", self.plan.as_str())
+            .with_opt("pack", self.pack.as_deref())
             .with("status", self.status.as_str())
             .with("created_at", self.created_at)
             .with_opt("email", self.email.as_deref())
@@ -170,6 +187,7 @@ impl Order {
         Some(Order {
             id: item.string("order_id")?,
             plan: item.string("plan")?,
+            pack: item.string("pack"),
             status: OrderStatus::parse(item.str("status")?)?,
             email: item.string("email"),
             user_id: item.string("user_id"),
@@ -188,7 +206,10 @@ impl Order {
 pub struct Grant {
     pub holder: Holder,
     pub order_id: String,
+    /// The plan held; empty for credits bought by an email not yet signed in.
     pub plan: String,
+    /// Credits waiting for the buyer to sign in and claim them.
+    pub credits: Option<i64>,
     pub payment_intent: Option<String>,
     pub granted_at: i64,
     pub revoked_at: Option<i64>,
@@ -200,6 +221,7 @@ impl Grant {
             .with("order_id", self.order_id.as_str())
             .with("plan", self.plan.as_str())
             .with("granted_at", self.granted_at)
+            .with_opt("credits", self.credits)
             .with_opt("payment_intent", self.payment_intent.as_deref())
             .with_opt("revoked_at", self.revoked_at)
     }
@@ -208,6 +230,7 @@ impl Grant {
             holder: Holder::parse(item.str(super::PK)?)?,
             order_id: item.string("order_id")?,
             plan: item.string("plan")?,
+            credits: item.num("credits"),
             payment_intent: item.string("payment_intent"),
             granted_at: item.num("granted_at").unwrap_or_default(),
             revoked_at: item.num("revoked_at"),
@@ -244,6 +267,85 @@ impl EventRecord {
             event_type: item.string("event_type")?,
             outcome: item.string("outcome")?,
             received_at: item.num("received_at")?,
+        })
+    }
+}
+
+/// One change to a user's credit balance. Entries are never changed or deleted: the balance is
+/// always the sum of the ledger.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LedgerEntry {
+    pub id: String,
+    pub user_id: String,
+    pub delta: i64,
+    pub balance_after: i64,
+    pub reason: String,
+    pub reference: Option<String>,
+    /// Credits a take-back could not take because they were already spent.
+    pub shortfall: Option<i64>,
+    pub created_at: i64,
+}
+
+impl LedgerEntry {
+    pub fn to_item(&self) -> Item {
+        Item::new(&ledger_entry(&self.user_id, &self.id))
+            .with("entry_id", self.id.as_str())
+            .with("user_id", self.user_id.as_str())
+            .with("delta", self.delta)
+            .with("balance_after", self.balance_after)
+            .with("reason", self.reason.as_str())
+            .with_opt("ref", self.reference.as_deref())
+            .with_opt("shortfall", self.shortfall)
+            .with("created_at", self.created_at)
+    }
+    pub fn from_item(item: &Item) -> Option<LedgerEntry> {
+        Some(LedgerEntry {
+            id: item.string("entry_id")?,
+            user_id: item.string("user_id")?,
+            delta: item.num("delta")?,
+            balance_after: item.num("balance_after")?,
+            reason: item.string("reason")?,
+            reference: item.string("ref"),
+            shortfall: item.num("shortfall"),
+            created_at: item.num("created_at")?,
+        })
+    }
+}
+
+/// What a keyed credit request did, so a retry answers the same.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CreditRequest {
+    pub user_id: String,
+    pub key: String,
+    /// The change asked for (negative for a debit).
+    pub requested: i64,
+    pub entry_id: String,
+    pub balance_after: i64,
+    pub created_at: i64,
+}
+
+/// Keys are remembered a week: far longer than any client retries.
+pub const CREDIT_KEY_RETENTION_SECS: i64 = 7 * 24 * 3600;
+
+impl CreditRequest {
+    pub fn to_item(&self) -> Item {
+        Item::new(&credit_request(&self.user_id, &self.key))
+            .with("user_id", self.user_id.as_str())
+            .with("key", self.key.as_str())
+            .with("requested", self.requested)
+            .with("entry_id", self.entry_id.as_str())
+            .with("balance_after", self.balance_after)
+            .with("created_at", self.created_at)
+            .with(TTL, self.created_at + CREDIT_KEY_RETENTION_SECS)
+    }
+    pub fn from_item(item: &Item) -> Option<CreditRequest> {
+        Some(CreditRequest {
+            user_id: item.string("user_id")?,
+            key: item.string("key")?,
+            requested: item.num("requested")?,
+            entry_id: item.string("entry_id")?,
+            balance_after: item.num("balance_after")?,
+            created_at: item.num("created_at")?,
         })
     }
 }

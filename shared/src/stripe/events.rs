@@ -153,3 +153,86 @@ pub struct Price {
 pub struct List<T> {
     pub data: Vec<T>,
 }
+
+/// Where an invoice's subscription is described: `parent.subscription_details` in current API
+/// versions, `subscription_details` (and `subscription`) at the top level in older ones.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct SubscriptionDetails {
+    #[serde(default)]
+    pub metadata: Option<HashMap<String, String>>,
+    #[serde(default)]
+    subscription: Option<Expandable>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct InvoiceParent {
+    #[serde(default)]
+    pub subscription_details: Option<SubscriptionDetails>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct PriceDetails {
+    #[serde(default)]
+    price: Option<Expandable>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct LinePricing {
+    #[serde(default)]
+    price_details: Option<PriceDetails>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct InvoiceLine {
+    /// Older API versions.
+    #[serde(default)]
+    price: Option<Price>,
+    /// Current API versions.
+    #[serde(default)]
+    pricing: Option<LinePricing>,
+}
+
+impl InvoiceLine {
+    pub fn price_id(&self) -> Option<String> {
+        self.pricing
+            .as_ref()
+            .and_then(|p| p.price_details.as_ref())
+            .and_then(|d| d.price.as_ref())
+            .map(|p| p.id().to_string())
+            .or_else(|| self.price.as_ref().map(|p| p.id.clone()))
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Invoice {
+    pub id: String,
+    #[serde(default)]
+    customer: Option<Expandable>,
+    #[serde(default)]
+    parent: Option<InvoiceParent>,
+    #[serde(default)]
+    subscription_details: Option<SubscriptionDetails>,
+    #[serde(default)]
+    subscription: Option<Expandable>,
+    #[serde(default)]
+    lines: Option<List<InvoiceLine>>,
+}
+
+impl Invoice {
+    fn details(&self) -> Option<&SubscriptionDetails> {
+        self.parent.as_ref().and_then(|p| p.subscription_details.as_ref()).or(self.subscription_details.as_ref())
+    }
+    /// The subscription's metadata (Tollgate puts `user_id` and `plan` there).
+    pub fn subscription_metadata(&self) -> HashMap<String, String> {
+        self.details().and_then(|d| d.metadata.clone()).unwrap_or_default()
+    }
+    pub fn subscription_id(&self) -> Option<String> {
+        self.details().and_then(|d| d.subscription.as_ref()).or(self.subscription.as_ref()).map(|s| s.id().to_string())
+    }
+    pub fn customer(&self) -> Option<String> {
+        expandable_id(&self.customer)
+    }
+    pub fn price_ids(&self) -> Vec<String> {
+        self.lines.as_ref().map(|l| l.data.iter().filter_map(InvoiceLine::price_id).collect()).unwrap_or_default()
+    }
+}

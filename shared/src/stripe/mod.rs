@@ -7,5 +7,5 @@ pub mod signature;
 pub mod simulator;
 
 pub use client::{CheckoutRequest, CreatedSession, Stripe, StripeClient, StripeError};
-pub use events::{Charge, CheckoutSession, Event};
+pub use events::{Charge, CheckoutSession, Event, Invoice};
 pub use simulator::Simulator;

@@ -7,8 +7,8 @@ use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, BillingMode, ConditionCheck, Delete, GlobalSecondaryIndex, KeySchemaElement, KeyType,
-    Projection, ProjectionType, Put, ReturnValue, ScalarAttributeType, TimeToLiveSpecification, TransactWriteItem,
-    Update as DynamoUpdate,
+    KeysAndAttributes, Projection, ProjectionType, Put, ReturnValue, ScalarAttributeType, TimeToLiveSpecification,
+    TransactWriteItem, Update as DynamoUpdate,
 };
 use items::{Expr, from_attributes, key_attributes, to_attributes};
 
@@ -76,6 +76,34 @@ impl DynamoDbStore {
             .await
             .map_err(unavailable)?;
         out.item().map(from_attributes).transpose()
+    }
+
+    pub async fn get_many(&self, keys: &[Key]) -> Result<Vec<Option<Item>>, StoreError> {
+        let mut found: Vec<Item> = Vec::new();
+        let mut pending = Some(
+            KeysAndAttributes::builder()
+                .set_keys(Some(keys.iter().map(key_attributes).collect()))
+                .consistent_read(true)
+                .build()
+                .map_err(invalid)?,
+        );
+        // DynamoDB may leave keys unprocessed under load; ask again for those.
+        for attempt in 0..5u32 {
+            let Some(request) = pending.take() else { break };
+            if attempt > 0 {
+                tokio::time::sleep(std::time::Duration::from_millis(20 * 2u64.pow(attempt))).await;
+            }
+            let out =
+                self.client.batch_get_item().request_items(&self.table, request).send().await.map_err(unavailable)?;
+            for attrs in out.responses().and_then(|r| r.get(&self.table)).map(Vec::as_slice).unwrap_or_default() {
+                found.push(from_attributes(attrs)?);
+            }
+            pending = out.unprocessed_keys().and_then(|u| u.get(&self.table)).filter(|k| !k.keys().is_empty()).cloned();
+        }
+        if pending.is_some() {
+            return Err(StoreError::Unavailable("BatchGetItem left keys unprocessed".into()));
+        }
+        Ok(keys.iter().map(|k| found.iter().find(|i| &i.key() == k).cloned()).collect())
     }
 
     pub async fn write(&self, write: Write) -> Result<(), StoreError> {

@@ -1,0 +1,6 @@
+//! The admin Lambda: wiring only.
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_http::Error> {
+    tollgate::runtime::run_lambda(|app, req| async move { tollgate_admin::handle(&app, req).await }).await
+}

@@ -1,0 +1,130 @@
+//! Credits: `GET /api/credits`, `POST /api/credits/debit`, `POST /api/credits/use`.
+
+use serde::Deserialize;
+use serde_json::{Value, json};
+use tollgate::auth::caller;
+use tollgate::clock::rfc3339;
+use tollgate::domain::credits::{self, Change, Floor, Outcome};
+use tollgate::http::{self, Reply, Request, Response};
+use tollgate::store::records::LedgerEntry;
+use tollgate::{App, Error};
+
+pub const ROUTES: &[(&str, &str)] =
+    &[("GET", "/api/credits"), ("POST", "/api/credits/debit"), ("POST", "/api/credits/use")];
+
+/// The most entries one page of `GET /api/credits` returns.
+pub const MAX_PAGE: usize = 100;
+const DEFAULT_PAGE: usize = 20;
+
+pub async fn handle(app: &App, req: Request) -> Response {
+    http::respond(req, |req| async move {
+        match (req.method().as_str(), req.uri().path()) {
+            ("GET", "/api/credits") => history(app, &req).await,
+            ("POST", "/api/credits/debit") => debit(app, &req).await,
+            ("POST", "/api/credits/use") => use_units(app, &req).await,
+            (_, path) => Err(http::unrouted(ROUTES, path)),
+        }
+    })
+    .await
+}
+
+pub fn entry_json(entry: &LedgerEntry) -> Value {
+    let mut json = json!({
+        "id": entry.id,
+        "delta": entry.delta,
+        "balance_after": entry.balance_after,
+        "reason": entry.reason,
+        "ref": entry.reference,
+        "created_at": rfc3339(entry.created_at),
+    });
+    if let Some(shortfall) = entry.shortfall {
+        json["shortfall"] = shortfall.into();
+    }
+    json
+}
+
+async fn history(app: &App, req: &Request) -> Result<Reply, Error> {
+    let claims = caller(app, req)?;
+    let limit = match http::query_param(req, "limit") {
+        None => DEFAULT_PAGE,
+        Some(raw) => raw.parse::<usize>().ok().filter(|n| (1..=MAX_PAGE).contains(n)).ok_or_else(|| {
+            Error::bad_request("invalid_limit", format!("limit must be a whole number from 1 to {MAX_PAGE}"))
+        })?,
+    };
+    let page = credits::history(app, &claims.sub, limit, http::query_param(req, "cursor").as_deref()).await?;
+    Ok(Reply::ok(json!({
+        "balance": page.balance,
+        "entries": page.entries.iter().map(entry_json).collect::<Vec<_>>(),
+        "next_cursor": page.next_cursor,
+    })))
+}
+
+#[derive(Deserialize)]
+struct DebitRequest {
+    amount: i64,
+    reason: Option<String>,
+    idempotency_key: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct UseRequest {
+    units: i64,
+    #[serde(rename = "ref")]
+    reference: String,
+}
+
+async fn debit(app: &App, req: &Request) -> Result<Reply, Error> {
+    let claims = caller(app, req)?;
+    let body: DebitRequest = http::json_body(req, app.config.max_body_bytes)?;
+    let key = match (body.idempotency_key, http::header_value(req, "idempotency-key")) {
+        (Some(a), Some(b)) if a != b => {
+            return Err(Error::bad_request(
+                "conflicting_idempotency_keys",
+                "the body and the Idempotency-Key header disagree",
+            ));
+        }
+        (Some(a), _) => Some(a),
+        (None, b) => b.map(str::to_string),
+    };
+    let reason = body.reason.unwrap_or_else(|| "debit".to_string());
+    spend(app, &claims.sub, body.amount, &reason, key.as_deref()).await
+}
+
+/// The same operation under the name apps already use: `ref` is the idempotency key.
+async fn use_units(app: &App, req: &Request) -> Result<Reply, Error> {
+    let claims = caller(app, req)?;
+    let body: UseRequest = http::json_body(req, app.config.max_body_bytes)?;
+    spend(app, &claims.sub, body.units, "use", Some(&body.reference)).await
+}
+
+fn valid_text(name: &str, value: &str, max: usize) -> Result<(), Error> {
+    if value.is_empty() || value.len() > max || value.chars().any(char::is_control) {
+        return Err(Error::bad_request("invalid_field", format!("{name} must be 1 to {max} printable characters")));
+    }
+    Ok(())
+}
+
+async fn spend(app: &App, user_id: &str, amount: i64, reason: &str, key: Option<&str>) -> Result<Reply, Error> {
+    if amount <= 0 || amount > app.config.max_debit {
+        return Err(Error::bad_request(
+            "invalid_amount",
+            format!("amount must be a whole number from 1 to {}", app.config.max_debit),
+        ));
+    }
+    valid_text("reason", reason, 200)?;
+    if let Some(k) = key {
+        valid_text("idempotency key", k, 255)?;
+    }
+    let change = Change { user_id, delta: -amount, floor: Floor::Refuse, reason, reference: key, key };
+    match credits::apply(app, &change, &|_| vec![]).await? {
+        Outcome::Applied(entry) => Ok(Reply::ok(json!({ "balance": entry.balance_after, "entry_id": entry.id }))),
+        Outcome::Replayed { entry_id, balance_after } => {
+            Ok(Reply::ok(json!({ "balance": balance_after, "entry_id": entry_id })))
+        }
+        Outcome::Insufficient { balance, required } => Err(Error::InsufficientCredits { balance, required }),
+        Outcome::KeyReused => {
+            Err(Error::conflict("idempotency_key_reused", "this idempotency key was used for a different amount"))
+        }
+        Outcome::Refused(_) => Err(Error::internal("a debit has no accompanying writes to refuse")),
+    }
+}

@@ -1,0 +1,320 @@
+//! Credits: a prepaid balance that Stripe purchases fill and the app spends. It never goes below
+//! zero and never counts a retried request or a re-delivered event twice.
+//!
+//! Every change is one transaction: the balance item, conditional on the exact balance the
+//! change was computed from; the ledger entry (with the balance after it); and, for a keyed
+//! request, the key's record. So the balance always equals the sum of the ledger, `balance_after`
+//! is exact, and a retried key answers what the first request did. An instance remembers the
+//! last balance it saw per user, so a debit it can compute is one round trip; when another
+//! change got there first, the condition fails, the balance is read afresh and it tries again.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use rand::Rng;
+
+use crate::app::App;
+use crate::error::Error;
+use crate::store::records::{self, CreditRequest, LEDGER_PREFIX, LedgerEntry};
+use crate::store::{Condition, Query, StoreError, Update, Write};
+
+/// What to do when a negative change is larger than the balance.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Floor {
+    /// Refuse the change (a debit: 402, nothing written).
+    Refuse,
+    /// Take what is there and record the rest as the entry's shortfall (refunds, corrections).
+    Clamp,
+}
+
+#[derive(Debug, Clone)]
+pub struct Change<'a> {
+    pub user_id: &'a str,
+    /// Credits to add (positive) or take (negative); never zero.
+    pub delta: i64,
+    pub floor: Floor,
+    pub reason: &'a str,
+    pub reference: Option<&'a str>,
+    /// Makes the change happen once per key and user.
+    pub key: Option<&'a str>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    Applied(LedgerEntry),
+    /// The key was used before for the same change: its first result.
+    Replayed {
+        entry_id: String,
+        balance_after: i64,
+    },
+    Insufficient {
+        balance: i64,
+        required: i64,
+    },
+    /// The key was used before for a different change.
+    KeyReused,
+    /// A condition of the accompanying writes failed (their indices); nothing was written.
+    Refused(Vec<usize>),
+}
+
+/// The last balance this instance saw per user. Only a hint: every write is conditional on it.
+#[derive(Clone, Default)]
+pub struct BalanceHints(Arc<Mutex<HashMap<String, i64>>>);
+
+const MAX_HINTS: usize = 10_000;
+
+impl BalanceHints {
+    fn get(&self, user_id: &str) -> Option<i64> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).get(user_id).copied()
+    }
+    fn set(&self, user_id: &str, balance: i64) {
+        let mut hints = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        if hints.len() >= MAX_HINTS && !hints.contains_key(user_id) {
+            hints.clear();
+        }
+        hints.insert(user_id.to_string(), balance);
+    }
+    fn forget(&self, user_id: &str) {
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).remove(user_id);
+    }
+}
+
+/// A new, time-ordered entry id, so the ledger sorts by time.
+fn new_entry_id() -> String {
+    format!("ent_{}", uuid::Uuid::now_v7().simple())
+}
+
+fn balance_is(before: i64) -> Condition {
+    if before == 0 {
+        Condition::Or(vec![Condition::absent("balance"), Condition::equals("balance", 0)])
+    } else {
+        Condition::equals("balance", before)
+    }
+}
+
+/// The writes of `change` applied to a balance of `before`: pure. Err when a refusing change
+/// would overdraw.
+pub fn plan(change: &Change, before: i64, entry_id: String, now: i64) -> Result<(Vec<Write>, LedgerEntry), Outcome> {
+    let applied = match change.floor {
+        Floor::Refuse if before + change.delta < 0 => {
+            return Err(Outcome::Insufficient { balance: before, required: -change.delta });
+        }
+        Floor::Refuse => change.delta,
+        Floor::Clamp => change.delta.max(-before),
+    };
+    let entry = LedgerEntry {
+        id: entry_id,
+        user_id: change.user_id.to_string(),
+        delta: applied,
+        balance_after: before + applied,
+        reason: change.reason.to_string(),
+        reference: change.reference.map(str::to_string),
+        shortfall: (applied != change.delta).then_some(applied - change.delta),
+        created_at: now,
+    };
+    let balance = Update::new(records::credit_balance(change.user_id))
+        .set("balance", entry.balance_after)
+        .set("last_entry", entry.id.as_str())
+        .set("updated_at", now)
+        .when(balance_is(before));
+    let mut writes = vec![Write::Update(balance), Write::put_new(entry.to_item())];
+    if let Some(key) = change.key {
+        let request = CreditRequest {
+            user_id: change.user_id.to_string(),
+            key: key.to_string(),
+            requested: change.delta,
+            entry_id: entry.id.clone(),
+            balance_after: entry.balance_after,
+            created_at: now,
+        };
+        writes.push(Write::put_new(request.to_item()));
+    }
+    Ok((writes, entry))
+}
+
+/// The balance and, for a keyed change, the key's earlier record, in one consistent read.
+async fn read(app: &App, change: &Change<'_>) -> Result<(i64, Option<CreditRequest>), Error> {
+    let mut keys = vec![records::credit_balance(change.user_id)];
+    if let Some(key) = change.key {
+        keys.push(records::credit_request(change.user_id, key));
+    }
+    let found = app.store.get_many(&keys).await?;
+    let balance = found[0].as_ref().and_then(|i| i.num("balance")).unwrap_or(0);
+    let request = found.get(1).and_then(|i| i.as_ref()).and_then(CreditRequest::from_item);
+    Ok((balance, request))
+}
+
+fn replay(request: CreditRequest, change: &Change) -> Outcome {
+    if request.requested == change.delta {
+        Outcome::Replayed { entry_id: request.entry_id, balance_after: request.balance_after }
+    } else {
+        Outcome::KeyReused
+    }
+}
+
+/// Contention on one balance is retried this often (each retry re-reads the balance).
+const MAX_ATTEMPTS: u32 = 200;
+
+/// Applies `change` once, together with `with(entry)` (say, a webhook's event record), all in
+/// one transaction. `with`'s writes come first, so their indices in `Refused` are their own.
+pub async fn apply(
+    app: &App,
+    change: &Change<'_>,
+    with: &(dyn Fn(&LedgerEntry) -> Vec<Write> + Sync),
+) -> Result<Outcome, Error> {
+    if change.delta == 0 {
+        return Err(Error::bad_request("invalid_field", "amount must not be zero"));
+    }
+    let hints = &app.credit_hints;
+    let mut hinted = hints.get(change.user_id);
+    for attempt in 0..MAX_ATTEMPTS {
+        let from_hint = hinted.is_some();
+        let before = match hinted.take() {
+            Some(balance) => balance,
+            None => match read(app, change).await? {
+                (_, Some(request)) => return Ok(replay(request, change)),
+                (balance, None) => balance,
+            },
+        };
+        let (writes, entry) = match plan(change, before, new_entry_id(), app.now()) {
+            Ok(planned) => planned,
+            // The hint may be stale: only a fresh read may refuse.
+            Err(_) if from_hint => continue,
+            Err(refusal) => {
+                hints.set(change.user_id, before);
+                return Ok(refusal);
+            }
+        };
+        let accompanying = with(&entry);
+        let offset = accompanying.len();
+        let mut all = accompanying;
+        all.extend(writes);
+        match app.store.transact(all).await {
+            Ok(()) => {
+                hints.set(change.user_id, entry.balance_after);
+                return Ok(Outcome::Applied(entry));
+            }
+            Err(StoreError::Cancelled { failed }) => {
+                let own: Vec<usize> = failed.iter().copied().filter(|i| *i < offset).collect();
+                if !own.is_empty() {
+                    return Ok(Outcome::Refused(own));
+                }
+                hints.forget(change.user_id);
+                if change.key.is_some() && failed.contains(&(offset + 2)) {
+                    // A request with this key won the race: answer what it did.
+                    if let (_, Some(request)) = read(app, change).await? {
+                        return Ok(replay(request, change));
+                    }
+                }
+                if attempt > 0 {
+                    let wait = rand::rng().random_range(0..=(2u64 << attempt.min(5)));
+                    tokio::time::sleep(Duration::from_millis(wait)).await;
+                }
+            }
+            Err(e) => {
+                hints.forget(change.user_id);
+                return Err(e.into());
+            }
+        }
+    }
+    Err(Error::conflict("credits_busy", "the balance is changing too fast; retry"))
+}
+
+pub async fn balance(app: &App, user_id: &str) -> Result<i64, Error> {
+    Ok(app.store.get(&records::credit_balance(user_id)).await?.and_then(|i| i.num("balance")).unwrap_or(0))
+}
+
+pub struct History {
+    pub balance: i64,
+    pub entries: Vec<LedgerEntry>,
+    pub next_cursor: Option<String>,
+}
+
+/// The balance and the ledger newest first, a page at a time; the cursor is opaque.
+pub async fn history(app: &App, user_id: &str, limit: usize, cursor: Option<&str>) -> Result<History, Error> {
+    let after = cursor.map(decode_cursor).transpose()?;
+    let balance = balance(app, user_id).await?;
+    let query = Query {
+        pk: records::credit_balance(user_id).pk,
+        sk_prefix: LEDGER_PREFIX.to_string(),
+        newest_first: true,
+        limit,
+        after,
+    };
+    let page = app.store.query(&query).await?;
+    Ok(History {
+        balance,
+        entries: page.items.iter().filter_map(LedgerEntry::from_item).collect(),
+        next_cursor: page.last_sk.map(|sk| URL_SAFE_NO_PAD.encode(sk)),
+    })
+}
+
+fn decode_cursor(cursor: &str) -> Result<String, Error> {
+    URL_SAFE_NO_PAD
+        .decode(cursor)
+        .ok()
+        .and_then(|b| String::from_utf8(b).ok())
+        .filter(|sk| sk.starts_with(LEDGER_PREFIX))
+        .ok_or_else(|| Error::bad_request("invalid_cursor", "cursor is not one this API returned"))
+}
+
+/// Every entry, oldest first (for audits and the ledger-replay test).
+pub async fn ledger(app: &App, user_id: &str) -> Result<Vec<LedgerEntry>, Error> {
+    let mut query = Query::prefix(records::credit_balance(user_id).pk, LEDGER_PREFIX);
+    let mut all = Vec::new();
+    loop {
+        let page = app.store.query(&query).await?;
+        all.extend(page.items.iter().filter_map(LedgerEntry::from_item));
+        match page.last_sk {
+            Some(sk) => query.after = Some(sk),
+            None => return Ok(all),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn change(delta: i64, floor: Floor, key: Option<&str>) -> Change<'_> {
+        Change { user_id: "usr_1", delta, floor, reason: "test", reference: None, key }
+    }
+
+    #[test]
+    fn a_debit_within_the_balance_plans_three_writes() {
+        let (writes, entry) = plan(&change(-3, Floor::Refuse, Some("k1")), 10, "ent_1".into(), 5).unwrap();
+        assert_eq!((entry.delta, entry.balance_after, entry.shortfall), (-3, 7, None));
+        assert_eq!(writes.len(), 3);
+        assert_eq!(writes[0].condition(), Some(&Condition::equals("balance", 10)));
+    }
+
+    #[test]
+    fn a_debit_beyond_the_balance_is_refused() {
+        let refused = plan(&change(-11, Floor::Refuse, None), 10, "ent_1".into(), 5).unwrap_err();
+        assert_eq!(refused, Outcome::Insufficient { balance: 10, required: 11 });
+    }
+
+    #[test]
+    fn a_clamped_take_back_stops_at_zero_and_records_the_shortfall() {
+        let (_, entry) = plan(&change(-30, Floor::Clamp, None), 12, "ent_1".into(), 5).unwrap();
+        assert_eq!((entry.delta, entry.balance_after, entry.shortfall), (-12, 0, Some(18)));
+    }
+
+    #[test]
+    fn a_first_credit_expects_no_balance_yet() {
+        let (writes, entry) = plan(&change(100, Floor::Refuse, None), 0, "ent_1".into(), 5).unwrap();
+        assert_eq!(entry.balance_after, 100);
+        assert!(matches!(writes[0].condition(), Some(Condition::Or(_))));
+    }
+
+    #[test]
+    fn cursors_round_trip_and_foreign_ones_are_refused() {
+        let sk = format!("{LEDGER_PREFIX}ent_1");
+        assert_eq!(decode_cursor(&URL_SAFE_NO_PAD.encode(&sk)).unwrap(), sk);
+        assert_eq!(decode_cursor("!!!").unwrap_err().code(), "invalid_cursor");
+        assert_eq!(decode_cursor(&URL_SAFE_NO_PAD.encode("GRANT#x")).unwrap_err().code(), "invalid_cursor");
+    }
+}
