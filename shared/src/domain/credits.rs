@@ -1,12 +1,13 @@
 //! Credits: a prepaid balance that Stripe purchases fill and the app spends. It never goes below
 //! zero and never counts a retried request or a re-delivered event twice.
 //!
-//! Every change is one transaction: the balance item, conditional on the exact balance the
-//! change was computed from; the ledger entry (with the balance after it); and, for a keyed
-//! request, the key's record. So the balance always equals the sum of the ledger, `balance_after`
-//! is exact, and a retried key answers what the first request did. An instance remembers the
-//! last balance it saw per user, so a debit it can compute is one round trip; when another
-//! change got there first, the condition fails, the balance is read afresh and it tries again.
+//! Every change is one transaction: the balance item, conditional on the exact state (sequence
+//! number, hence balance) the change was computed from; the ledger entry numbered by that
+//! sequence, with the balance after it; and, for a keyed request, the key's record. So changes
+//! are totally ordered, the balance always equals the sum of the ledger, `balance_after` is
+//! exact, and a retried key answers what the first request did. An instance remembers the last
+//! state it saw per user, so a debit it can compute is one round trip; when another change got
+//! there first, the condition fails, the state is read afresh and it tries again.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -60,47 +61,62 @@ pub enum Outcome {
     Refused(Vec<usize>),
 }
 
-/// The last balance this instance saw per user. Only a hint: every write is conditional on it.
+/// A user's balance and how many changes made it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Snapshot {
+    pub balance: i64,
+    pub seq: i64,
+}
+
+/// The last state this instance saw per user. Only a hint: every write is conditional on it.
 #[derive(Clone, Default)]
-pub struct BalanceHints(Arc<Mutex<HashMap<String, i64>>>);
+pub struct BalanceHints(Arc<Mutex<HashMap<String, Snapshot>>>);
 
 const MAX_HINTS: usize = 10_000;
 
 impl BalanceHints {
-    fn get(&self, user_id: &str) -> Option<i64> {
+    fn get(&self, user_id: &str) -> Option<Snapshot> {
         self.0.lock().unwrap_or_else(|p| p.into_inner()).get(user_id).copied()
     }
-    fn set(&self, user_id: &str, balance: i64) {
+    fn set(&self, user_id: &str, snapshot: Snapshot) {
         let mut hints = self.0.lock().unwrap_or_else(|p| p.into_inner());
         if hints.len() >= MAX_HINTS && !hints.contains_key(user_id) {
             hints.clear();
         }
-        hints.insert(user_id.to_string(), balance);
+        hints.insert(user_id.to_string(), snapshot);
     }
     fn forget(&self, user_id: &str) {
         self.0.lock().unwrap_or_else(|p| p.into_inner()).remove(user_id);
     }
 }
 
-/// A new, time-ordered entry id, so the ledger sorts by time.
 fn new_entry_id() -> String {
-    format!("ent_{}", uuid::Uuid::now_v7().simple())
+    format!("ent_{}", uuid::Uuid::new_v4().simple())
 }
 
-fn balance_is(before: i64) -> Condition {
-    if before == 0 {
-        Condition::Or(vec![Condition::absent("balance"), Condition::equals("balance", 0)])
-    } else {
-        Condition::equals("balance", before)
-    }
+fn state_is(before: Snapshot) -> Condition {
+    if before.seq == 0 { Condition::absent("seq") } else { Condition::equals("seq", before.seq) }
+}
+
+/// A refusing change larger than the balance.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Shortage {
+    pub balance: i64,
+    pub required: i64,
 }
 
 /// The writes of `change` applied to a balance of `before`: pure. Err when a refusing change
 /// would overdraw.
-pub fn plan(change: &Change, before: i64, entry_id: String, now: i64) -> Result<(Vec<Write>, LedgerEntry), Outcome> {
+pub fn plan(
+    change: &Change,
+    state: Snapshot,
+    entry_id: String,
+    now: i64,
+) -> Result<(Vec<Write>, LedgerEntry), Shortage> {
+    let before = state.balance;
     let applied = match change.floor {
         Floor::Refuse if before + change.delta < 0 => {
-            return Err(Outcome::Insufficient { balance: before, required: -change.delta });
+            return Err(Shortage { balance: before, required: -change.delta });
         }
         Floor::Refuse => change.delta,
         Floor::Clamp => change.delta.max(-before),
@@ -108,6 +124,7 @@ pub fn plan(change: &Change, before: i64, entry_id: String, now: i64) -> Result<
     let entry = LedgerEntry {
         id: entry_id,
         user_id: change.user_id.to_string(),
+        seq: state.seq + 1,
         delta: applied,
         balance_after: before + applied,
         reason: change.reason.to_string(),
@@ -117,9 +134,9 @@ pub fn plan(change: &Change, before: i64, entry_id: String, now: i64) -> Result<
     };
     let balance = Update::new(records::credit_balance(change.user_id))
         .set("balance", entry.balance_after)
-        .set("last_entry", entry.id.as_str())
+        .set("seq", entry.seq)
         .set("updated_at", now)
-        .when(balance_is(before));
+        .when(state_is(state));
     let mut writes = vec![Write::Update(balance), Write::put_new(entry.to_item())];
     if let Some(key) = change.key {
         let request = CreditRequest {
@@ -135,16 +152,19 @@ pub fn plan(change: &Change, before: i64, entry_id: String, now: i64) -> Result<
     Ok((writes, entry))
 }
 
-/// The balance and, for a keyed change, the key's earlier record, in one consistent read.
-async fn read(app: &App, change: &Change<'_>) -> Result<(i64, Option<CreditRequest>), Error> {
+/// The state and, for a keyed change, the key's earlier record, in one consistent read.
+async fn read(app: &App, change: &Change<'_>) -> Result<(Snapshot, Option<CreditRequest>), Error> {
     let mut keys = vec![records::credit_balance(change.user_id)];
     if let Some(key) = change.key {
         keys.push(records::credit_request(change.user_id, key));
     }
     let found = app.store.get_many(&keys).await?;
-    let balance = found[0].as_ref().and_then(|i| i.num("balance")).unwrap_or(0);
+    let state = found[0]
+        .as_ref()
+        .map(|i| Snapshot { balance: i.num("balance").unwrap_or(0), seq: i.num("seq").unwrap_or(0) })
+        .unwrap_or_default();
     let request = found.get(1).and_then(|i| i.as_ref()).and_then(CreditRequest::from_item);
-    Ok((balance, request))
+    Ok((state, request))
 }
 
 fn replay(request: CreditRequest, change: &Change) -> Outcome {
@@ -172,20 +192,20 @@ pub async fn apply(
     let mut hinted = hints.get(change.user_id);
     for attempt in 0..MAX_ATTEMPTS {
         let from_hint = hinted.is_some();
-        let before = match hinted.take() {
-            Some(balance) => balance,
+        let state = match hinted.take() {
+            Some(state) => state,
             None => match read(app, change).await? {
                 (_, Some(request)) => return Ok(replay(request, change)),
-                (balance, None) => balance,
+                (state, None) => state,
             },
         };
-        let (writes, entry) = match plan(change, before, new_entry_id(), app.now()) {
+        let (writes, entry) = match plan(change, state, new_entry_id(), app.now()) {
             Ok(planned) => planned,
             // The hint may be stale: only a fresh read may refuse.
             Err(_) if from_hint => continue,
-            Err(refusal) => {
-                hints.set(change.user_id, before);
-                return Ok(refusal);
+            Err(Shortage { balance, required }) => {
+                hints.set(change.user_id, state);
+                return Ok(Outcome::Insufficient { balance, required });
             }
         };
         let accompanying = with(&entry);
@@ -194,7 +214,7 @@ pub async fn apply(
         all.extend(writes);
         match app.store.transact(all).await {
             Ok(()) => {
-                hints.set(change.user_id, entry.balance_after);
+                hints.set(change.user_id, Snapshot { balance: entry.balance_after, seq: entry.seq });
                 return Ok(Outcome::Applied(entry));
             }
             Err(StoreError::Cancelled { failed }) => {
@@ -285,34 +305,39 @@ mod tests {
 
     #[test]
     fn a_debit_within_the_balance_plans_three_writes() {
-        let (writes, entry) = plan(&change(-3, Floor::Refuse, Some("k1")), 10, "ent_1".into(), 5).unwrap();
+        let (writes, entry) =
+            plan(&change(-3, Floor::Refuse, Some("k1")), Snapshot { balance: 10, seq: 4 }, "ent_1".into(), 5).unwrap();
         assert_eq!((entry.delta, entry.balance_after, entry.shortfall), (-3, 7, None));
         assert_eq!(writes.len(), 3);
-        assert_eq!(writes[0].condition(), Some(&Condition::equals("balance", 10)));
+        assert_eq!(entry.seq, 5);
+        assert_eq!(writes[0].condition(), Some(&Condition::equals("seq", 4)));
+        assert_eq!(writes[1].key(), records::ledger_entry("usr_1", 5));
     }
 
     #[test]
     fn a_debit_beyond_the_balance_is_refused() {
-        let refused = plan(&change(-11, Floor::Refuse, None), 10, "ent_1".into(), 5).unwrap_err();
-        assert_eq!(refused, Outcome::Insufficient { balance: 10, required: 11 });
+        let refused =
+            plan(&change(-11, Floor::Refuse, None), Snapshot { balance: 10, seq: 2 }, "ent_1".into(), 5).unwrap_err();
+        assert_eq!(refused, Shortage { balance: 10, required: 11 });
     }
 
     #[test]
     fn a_clamped_take_back_stops_at_zero_and_records_the_shortfall() {
-        let (_, entry) = plan(&change(-30, Floor::Clamp, None), 12, "ent_1".into(), 5).unwrap();
+        let (_, entry) =
+            plan(&change(-30, Floor::Clamp, None), Snapshot { balance: 12, seq: 3 }, "ent_1".into(), 5).unwrap();
         assert_eq!((entry.delta, entry.balance_after, entry.shortfall), (-12, 0, Some(18)));
     }
 
     #[test]
     fn a_first_credit_expects_no_balance_yet() {
-        let (writes, entry) = plan(&change(100, Floor::Refuse, None), 0, "ent_1".into(), 5).unwrap();
-        assert_eq!(entry.balance_after, 100);
-        assert!(matches!(writes[0].condition(), Some(Condition::Or(_))));
+        let (writes, entry) = plan(&change(100, Floor::Refuse, None), Snapshot::default(), "ent_1".into(), 5).unwrap();
+        assert_eq!((entry.balance_after, entry.seq), (100, 1));
+        assert_eq!(writes[0].condition(), Some(&Condition::absent("seq")));
     }
 
     #[test]
     fn cursors_round_trip_and_foreign_ones_are_refused() {
-        let sk = format!("{LEDGER_PREFIX}ent_1");
+        let sk = format!("{LEDGER_PREFIX}000000000001");
         assert_eq!(decode_cursor(&URL_SAFE_NO_PAD.encode(&sk)).unwrap(), sk);
         assert_eq!(decode_cursor("!!!").unwrap_err().code(), "invalid_cursor");
         assert_eq!(decode_cursor(&URL_SAFE_NO_PAD.encode("GRANT#x")).unwrap_err().code(), "invalid_cursor");

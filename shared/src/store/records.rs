@@ -12,7 +12,7 @@
 //! | grant (a plan)    | holder             | `GRANT#<order>`   |                     |
 //! | Stripe event      | `EVENT#<evt_id>`   | `EVENT`           |                     |
 //! | credit balance    | `USER#<id>`        | `CREDITS#BALANCE` |                     |
-//! | ledger entry      | `USER#<id>`        | `CREDITS#ENTRY#<time-ordered id>` |     |
+//! | ledger entry      | `USER#<id>`        | `CREDITS#ENTRY#<seq, 12 digits>` |      |
 //! | credit request key| `USER#<id>`        | `CREDITS#KEY#<key>` |                   |
 //!
 //! A holder is `USER#<id>`, or `EMAIL#<email>` for an anonymous purchase not yet claimed.
@@ -47,8 +47,9 @@ pub fn credit_balance(user_id: &str) -> Key {
     Key::new(format!("USER#{user_id}"), "CREDITS#BALANCE")
 }
 pub const LEDGER_PREFIX: &str = "CREDITS#ENTRY#";
-pub fn ledger_entry(user_id: &str, entry_id: &str) -> Key {
-    Key::new(format!("USER#{user_id}"), format!("{LEDGER_PREFIX}{entry_id}"))
+/// Entries sort by their sequence number: the order the changes were applied in.
+pub fn ledger_entry(user_id: &str, seq: i64) -> Key {
+    Key::new(format!("USER#{user_id}"), format!("{LEDGER_PREFIX}{seq:012}"))
 }
 pub fn credit_request(user_id: &str, key: &str) -> Key {
     Key::new(format!("USER#{user_id}"), format!("CREDITS#KEY#{key}"))
@@ -277,6 +278,8 @@ impl EventRecord {
 pub struct LedgerEntry {
     pub id: String,
     pub user_id: String,
+    /// 1 for the user's first change, then one more for each.
+    pub seq: i64,
     pub delta: i64,
     pub balance_after: i64,
     pub reason: String,
@@ -288,8 +291,9 @@ pub struct LedgerEntry {
 
 impl LedgerEntry {
     pub fn to_item(&self) -> Item {
-        Item::new(&ledger_entry(&self.user_id, &self.id))
+        Item::new(&ledger_entry(&self.user_id, self.seq))
             .with("entry_id", self.id.as_str())
+            .with("seq", self.seq)
             .with("user_id", self.user_id.as_str())
             .with("delta", self.delta)
             .with("balance_after", self.balance_after)
@@ -302,6 +306,7 @@ impl LedgerEntry {
         Some(LedgerEntry {
             id: item.string("entry_id")?,
             user_id: item.string("user_id")?,
+            seq: item.num("seq")?,
             delta: item.num("delta")?,
             balance_after: item.num("balance_after")?,
             reason: item.string("reason")?,
