@@ -187,3 +187,37 @@ async fn a_stripe_server_error_is_retried_once_under_the_same_idempotency_key() 
     assert_eq!(requests.len(), 2);
     assert_eq!(requests[0].headers["idempotency-key"], requests[1].headers["idempotency-key"]);
 }
+
+#[tokio::test]
+async fn a_credit_pack_is_bought_signed_in_with_its_price_and_metadata() {
+    let stripe = stripe_answering(200, created_session()).await;
+    let t = testing::app(Store::memory(), Some(&stripe.uri()), &[]);
+    let (status, body) = create(&t, json!({ "pack": "credits_100", "email": "a@example.com" }), None).await;
+    assert_eq!((status, body["error"]["code"].as_str()), (401, Some("missing_token")), "credits need an account");
+    let (status, body) =
+        create(&t, json!({ "pack": "credits_9000" }), Some(&testing::token(&t.app, "usr_p", "p@example.com"))).await;
+    assert_eq!((status, body["error"]["code"].as_str()), (400, Some("unknown_pack")));
+    let (status, body) = create(
+        &t,
+        json!({ "pack": "credits_100", "plan": "pro" }),
+        Some(&testing::token(&t.app, "usr_p", "p@example.com")),
+    )
+    .await;
+    assert_eq!((status, body["error"]["code"].as_str()), (400, Some("invalid_field")));
+    assert!(stripe.received_requests().await.unwrap().is_empty());
+
+    let (status, body) =
+        create(&t, json!({ "pack": "credits_100" }), Some(&testing::token(&t.app, "usr_p", "p@example.com"))).await;
+    assert_eq!(status, 200, "{body}");
+    let form = sent(&stripe.received_requests().await.unwrap());
+    assert_real_form_fields("/v1/checkout/sessions", &form);
+    assert_eq!(field(&form, "line_items[0][price]"), Some(testing::CREDITS_100_PRICE));
+    assert_eq!(field(&form, "mode"), Some("payment"));
+    assert_eq!(field(&form, "metadata[pack]"), Some("credits_100"));
+    assert_eq!(field(&form, "metadata[plan]"), None);
+    assert_eq!(field(&form, "metadata[user_id]"), Some("usr_p"));
+    let order =
+        Order::from_item(&t.app.store.get(&records::order(body["order_id"].as_str().unwrap())).await.unwrap().unwrap())
+            .unwrap();
+    assert_eq!(order.pack.as_deref(), Some("credits_100"));
+}

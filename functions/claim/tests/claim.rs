@@ -225,3 +225,17 @@ async fn a_session_refunded_before_anything_was_recorded_is_409_on_claim() {
     assert_eq!((status, body["error"]["code"].as_str()), (409, Some("purchase_refunded")));
     assert_eq!(verify(&t, &bearer).await.1["pro"], false);
 }
+
+#[tokio::test]
+async fn a_pack_claimed_before_its_webhook_is_credited_once() {
+    let mut session = paid_session("cs_test_packclaim", "ord_packclaim", Some("usr_pc"), "pc@example.com");
+    session["metadata"] = json!({ "order_id": "ord_packclaim", "pack": "credits_100", "user_id": "usr_pc" });
+    let stripe = stripe_with_session(session.clone()).await;
+    let t = testing::app(Store::memory(), Some(&stripe.uri()), &[]);
+    let bearer = testing::token(&t.app, "usr_pc", "pc@example.com");
+    assert_eq!(claim(&t, Some(&bearer), Some(json!({ "session_id": "cs_test_packclaim" }))).await.0, 200);
+    webhook(&t, event("checkout.session.completed", session)).await;
+    assert_eq!(claim(&t, Some(&bearer), Some(json!({ "session_id": "cs_test_packclaim" }))).await.0, 200);
+    assert_eq!(tollgate::domain::credits::balance(&t.app, "usr_pc").await.unwrap(), 100);
+    assert_eq!(tollgate::domain::credits::ledger(&t.app, "usr_pc").await.unwrap().len(), 1);
+}

@@ -1,0 +1,96 @@
+//! The administrator's credit grant: who may call it, and grants and take-backs.
+
+use serde_json::{Value, json};
+use tollgate::auth::tokens::Subject;
+use tollgate::domain::{credits, users};
+use tollgate::store::Store;
+use tollgate::testing::{self, TestApp, request, status_and_json};
+use tollgate_admin::handle;
+
+const ADMIN: &str = "boss@example.com";
+
+fn app() -> TestApp {
+    testing::app(Store::memory(), None, &[("ADMIN_EMAILS", ADMIN)])
+}
+
+async fn grant(t: &TestApp, token: &str, body: Value) -> (u16, Value) {
+    status_and_json(&handle(&t.app, request("POST", "/api/admin/credits/grant", Some(&body), Some(token))).await)
+}
+
+async fn customer(t: &TestApp) -> String {
+    users::find_or_create_user(&t.app.store, "customer@example.com", 1).await.unwrap().id
+}
+
+#[tokio::test]
+async fn only_administrators_may_grant() {
+    let t = app();
+    let user = customer(&t).await;
+    let body = json!({ "user_id": user, "amount": 10, "reason": "goodwill" });
+    let someone = testing::token(&t.app, "usr_someone", "someone@example.com");
+    let (status, json) = grant(&t, &someone, body.clone()).await;
+    assert_eq!((status, json["error"]["code"].as_str()), (403, Some("not_an_admin")));
+    let anonymous =
+        status_and_json(&handle(&t.app, request("POST", "/api/admin/credits/grant", Some(&body), None)).await);
+    assert_eq!(anonymous.0, 401);
+
+    let listed = testing::token(&t.app, "usr_boss", ADMIN);
+    assert_eq!(grant(&t, &listed, body.clone()).await.0, 200, "an email in ADMIN_EMAILS");
+    let role = t
+        .app
+        .tokens
+        .mint(
+            &Subject { user_id: "usr_ops", email: "ops@example.com", plan: "free", pro: false, admin: true },
+            t.app.now(),
+        )
+        .unwrap()
+        .0;
+    assert_eq!(grant(&t, &role, body).await.0, 200, "a token with role admin");
+    assert_eq!(credits::balance(&t.app, &user).await.unwrap(), 20);
+}
+
+#[tokio::test]
+async fn an_administrators_sign_in_token_carries_the_admin_role() {
+    let t = app();
+    let (token, _) = tollgate::domain::entitlements::token_for(&t.app, "usr_boss", ADMIN).await.unwrap();
+    assert_eq!(t.app.tokens.verify(&token, t.app.now()).unwrap().role.as_deref(), Some("admin"));
+    let (token, _) = tollgate::domain::entitlements::token_for(&t.app, "usr_x", "x@example.com").await.unwrap();
+    assert_eq!(t.app.tokens.verify(&token, t.app.now()).unwrap().role, None);
+}
+
+#[tokio::test]
+async fn a_negative_grant_takes_back_but_never_below_zero() {
+    let t = app();
+    let user = customer(&t).await;
+    let boss = testing::token(&t.app, "usr_boss", ADMIN);
+    let (status, body) =
+        grant(&t, &boss, json!({ "email": "Customer@Example.com", "amount": 15, "reason": "apology" })).await;
+    assert_eq!((status, &body["balance"], &body["user_id"]), (200, &json!(15), &json!(user)), "{body}");
+    let (status, body) = grant(&t, &boss, json!({ "user_id": user, "amount": -40, "reason": "correction" })).await;
+    assert_eq!(
+        (status, &body["balance"], &body["delta"], &body["shortfall"]),
+        (200, &json!(0), &json!(-15), &json!(25))
+    );
+    let ledger = credits::ledger(&t.app, &user).await.unwrap();
+    assert_eq!(ledger.last().unwrap().reason, "admin: correction");
+    assert_eq!(ledger.last().unwrap().reference.as_deref(), Some(ADMIN));
+}
+
+#[tokio::test]
+async fn bad_grants_are_refused() {
+    let t = app();
+    let user = customer(&t).await;
+    let boss = testing::token(&t.app, "usr_boss", ADMIN);
+    for (body, status, code) in [
+        (json!({ "user_id": "usr_nobody", "amount": 5, "reason": "x" }), 404, "user_not_found"),
+        (json!({ "email": "nobody@example.com", "amount": 5, "reason": "x" }), 404, "user_not_found"),
+        (json!({ "user_id": user, "email": "customer@example.com", "amount": 5, "reason": "x" }), 400, "invalid_field"),
+        (json!({ "amount": 5, "reason": "x" }), 400, "invalid_field"),
+        (json!({ "user_id": user, "amount": 0, "reason": "x" }), 400, "invalid_amount"),
+        (json!({ "user_id": user, "amount": 5, "reason": " " }), 400, "invalid_field"),
+        (json!({ "user_id": user, "amount": 5 }), 400, "missing_field"),
+    ] {
+        let (got, json) = grant(&t, &boss, body.clone()).await;
+        assert_eq!((got, json["error"]["code"].as_str()), (status, Some(code)), "{body}");
+    }
+    assert_eq!(credits::balance(&t.app, &user).await.unwrap(), 0);
+}
