@@ -8,6 +8,7 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use serde_json::Value;
 use tollgate::auth::tokens::Subject;
+use tollgate::domain::credits::{self, Change, Floor};
 use tollgate::store::Store;
 use tollgate::testing::{self, status_and_json};
 
@@ -20,6 +21,10 @@ const EXPECTED: &[(&str, u16)] = &[
     ("pro-claim.json", 200),
     ("pro-verify.json", 200),
     ("webhook-function-url.json", 200),
+    ("credits-balance.json", 200),
+    ("credits-debit.json", 200),
+    ("credits-use.json", 200),
+    ("admin-credits-grant.json", 200),
 ];
 
 fn events_dir() -> std::path::PathBuf {
@@ -28,7 +33,12 @@ fn events_dir() -> std::path::PathBuf {
 
 #[tokio::test]
 async fn every_sample_event_reaches_its_handler_with_the_expected_status() {
-    let t = testing::app(Store::memory(), None, &[]);
+    // The sample user is an administrator with credits to spend and an account for their email.
+    let t = testing::app(Store::memory(), None, &[("ADMIN_EMAILS", "ada@example.com")]);
+    tollgate::domain::users::find_or_create_user(&t.app.store, "ada@example.com", t.app.now()).await.unwrap();
+    let seed =
+        Change { user_id: "usr_sample", delta: 10, floor: Floor::Refuse, reason: "seed", reference: None, key: None };
+    credits::apply(&t.app, &seed, &|_| vec![]).await.unwrap();
     let token = t
         .app
         .tokens

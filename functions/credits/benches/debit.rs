@@ -21,7 +21,14 @@ fn main() {
     let t = testing::app(Store::memory(), None, &[]);
     let token = testing::token(&t.app, "usr_bench", "bench@example.com");
     runtime.block_on(async {
-        let seed = Change { user_id: "usr_bench", delta: 1_000_000_000, floor: Floor::Refuse, reason: "seed", reference: None, key: None };
+        let seed = Change {
+            user_id: "usr_bench",
+            delta: 1_000_000_000,
+            floor: Floor::Refuse,
+            reason: "seed",
+            reference: None,
+            key: None,
+        };
         credits::apply(&t.app, &seed, &|_| vec![]).await.unwrap();
         let mut latencies = Vec::with_capacity(DEBITS);
         let calls_before = t.app.store.round_trips();
@@ -42,9 +49,17 @@ fn main() {
         latencies.sort();
         let total: Duration = latencies.iter().sum();
         println!("debit through the handler, memory store, one core, {DEBITS} debits (after {WARMUP} warm-up):");
-        println!("  p50 {:?}  p99 {:?}  max {:?}", percentile(&latencies, 0.50), percentile(&latencies, 0.99), latencies.last().unwrap());
+        println!(
+            "  p50 {:?}  p99 {:?}  max {:?}",
+            percentile(&latencies, 0.50),
+            percentile(&latencies, 0.99),
+            latencies.last().unwrap()
+        );
         println!("  {:.0} debits/s (handler time only)", DEBITS as f64 / total.as_secs_f64());
-        println!("  {:.0} debits/s (wall, including building requests)", (WARMUP + DEBITS) as f64 / elapsed.as_secs_f64());
+        println!(
+            "  {:.0} debits/s (wall, including building requests)",
+            (WARMUP + DEBITS) as f64 / elapsed.as_secs_f64()
+        );
         println!("  store calls per debit: {:.3}", calls as f64 / (WARMUP + DEBITS) as f64);
         assert_eq!(credits::balance(&t.app, "usr_bench").await.unwrap(), 1_000_000_000 - (WARMUP + DEBITS) as i64);
     });
