@@ -140,7 +140,7 @@ fn checkout_page(app: &App, session_id: &str) -> hyper::Response<Full<Bytes>> {
         "text/html; charset=utf-8",
         format!(
             "<!doctype html><title>Tollgate simulated checkout</title><h1>Simulated Stripe Checkout</h1>\
-             <p>Plan: <b>{}</b><br>Email: {}<br>Session: <code>{id}</code></p>{body}\
+             <p>Buying: <b>{}</b><br>Email: {}<br>Session: <code>{id}</code></p>{body}\
              <p><small>No money moves: paying delivers a signed checkout.session.completed to the local webhook.</small></p>",
             escape(&plan),
             escape(email.as_deref().unwrap_or("-")),

@@ -78,7 +78,8 @@ impl Simulator {
     pub fn describe(&self, id: &str) -> Option<(String, Option<String>, bool)> {
         let sessions = self.sessions();
         let s = sessions.get(id)?;
-        let plan = s.request.metadata.iter().find(|(k, _)| k == "plan").map(|(_, v)| v.clone()).unwrap_or_default();
+        let bought = |name: &str| s.request.metadata.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone());
+        let plan = bought("plan").or_else(|| bought("pack").map(|p| format!("{p} (credit pack)"))).unwrap_or_default();
         Some((plan, s.request.customer_email.clone(), s.payment_intent.is_some()))
     }
 
