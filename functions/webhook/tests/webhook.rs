@@ -450,3 +450,17 @@ async fn only_post_is_accepted() {
     let req = raw_request("GET", "/api/stripe/webhook", &[], vec![], "127.0.0.1");
     assert_eq!(handle(&t.app, req).await.status(), 405);
 }
+
+#[tokio::test]
+async fn plans_held_count_each_purchase_and_each_refund_once() {
+    let t = app();
+    deliver(&t, &paid_event("cs_test_two_a", "ord_two_a", Some("usr_two"))).await;
+    deliver(&t, &paid_event("cs_test_two_b", "ord_two_b", Some("usr_two"))).await;
+    let pi = order(&t, "ord_two_a").await.unwrap().payment_intent.unwrap();
+    assert_eq!(deliver(&t, &event("charge.refunded", refunded_charge(&pi))).await.1["outcome"], "purchase_revoked");
+    let (_, again) = deliver(&t, &event("charge.refunded", refunded_charge(&pi))).await;
+    assert_eq!(again["outcome"], "already_applied", "another event about the same refund");
+    assert!(entitlement(&t.app, "usr_two").await.unwrap().pro, "the other purchase still grants Pro");
+    let held = t.app.store.get(&records::plans_held("usr_two")).await.unwrap().unwrap();
+    assert_eq!(held.num("held_pro"), Some(1));
+}

@@ -38,11 +38,15 @@ async fn move_to_user(app: &App, grant: &Grant, user: &User) -> Result<(), Error
     ];
     if grant.credits.is_none() {
         writes.push(Write::put(Grant { holder: to.clone(), ..grant.clone() }.to_item()));
+        if grant.is_active() {
+            writes.push(super::entitlements::hold(&user.id, &grant.plan, 1));
+        }
     }
     if let Some(pi) = &grant.payment_intent {
         let pointer =
             Item::new(&records::payment(pi)).with("order_id", grant.order_id.as_str()).with("holder", to.pk());
-        writes.push(Write::put(pointer.with_opt("credits", grant.credits)));
+        let plan = grant.credits.is_none().then_some(grant.plan.as_str());
+        writes.push(Write::put(pointer.with_opt("credits", grant.credits).with_opt("plan", plan)));
     }
     let Some(credits) = pending_credits else {
         return match app.store.transact(writes).await {

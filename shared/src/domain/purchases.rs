@@ -128,9 +128,14 @@ impl Purchase {
                     .set("order_id", self.order_id.as_str())
                     .set("holder", holder.pk())
                     .set_opt("credits", credits)
+                    .set_opt("plan", pack.is_none().then_some(plan))
                     .when(if refunded_first { Condition::Exists } else { Condition::absent(REFUNDED_FIRST) });
                 writes.push(Write::Update(pointer));
             }
+        }
+        if let (Product::Plan(plan), Some(Holder::User(user_id)), false) = (&self.product, &self.holder, refunded_first)
+        {
+            writes.push(super::entitlements::hold(user_id, plan, 1));
         }
         if let (Some(user_id), Some(customer)) = (&self.user_id, &self.customer) {
             writes.push(Write::Update(

@@ -167,9 +167,15 @@ async fn charge_refunded(app: &App, event: &Event, charge: Charge) -> Result<Rec
     if let (Some(credits), Holder::User(user_id)) = (pointer.as_ref().and_then(|p| p.num("credits")), &holder) {
         return take_back_credits(app, event, &order_id, user_id, credits, refunded_order).await;
     }
-    let revoked =
-        Update::new(records::grant(&holder, &order_id)).set_if_absent("revoked_at", now).when(Condition::Exists);
-    record_event_once(app, event, "purchase_revoked", vec![refunded_order, Write::Update(revoked)]).await
+    // Revoked once: a second refund event for the same payment changes nothing.
+    let revoked = Update::new(records::grant(&holder, &order_id))
+        .set("revoked_at", now)
+        .when(Condition::And(vec![Condition::Exists, Condition::absent("revoked_at")]));
+    let mut effects = vec![refunded_order, Write::Update(revoked)];
+    if let (Holder::User(user_id), Some(plan)) = (&holder, pointer.as_ref().and_then(|p| p.string("plan"))) {
+        effects.push(super::entitlements::hold(user_id, &plan, -1));
+    }
+    record_event_once(app, event, "purchase_revoked", effects).await
 }
 
 /// A refunded pack takes back what is still unspent, never below zero; the ledger entry

@@ -11,6 +11,7 @@
 //! | payment -> order  | `PAYMENT#<pi_id>`  | `ORDER`           |                     |
 //! | grant (a plan)    | holder             | `GRANT#<order>`   |                     |
 //! | Stripe event      | `EVENT#<evt_id>`   | `EVENT`           |                     |
+//! | plans held        | `USER#<id>`        | `PLANS`           |                     |
 //! | credit balance    | `USER#<id>`        | `CREDITS#BALANCE` |                     |
 //! | ledger entry      | `USER#<id>`        | `CREDITS#ENTRY#<seq, 12 digits>` |      |
 //! | credit request key| `USER#<id>`        | `CREDITS#KEY#<key>` |                   |
@@ -42,6 +43,14 @@ pub fn payment(payment_intent: &str) -> Key {
 }
 pub fn event(id: &str) -> Key {
     Key::new(format!("EVENT#{id}"), "EVENT")
+}
+/// How many active grants of each plan a user holds (`held_<plan>`), kept in the same
+/// transactions that grant, move and revoke, so a user's plan is one read.
+pub fn plans_held(user_id: &str) -> Key {
+    Key::new(format!("USER#{user_id}"), "PLANS")
+}
+pub fn held_attribute(plan: &str) -> String {
+    format!("held_{plan}")
 }
 pub fn credit_balance(user_id: &str) -> Key {
     Key::new(format!("USER#{user_id}"), "CREDITS#BALANCE")
