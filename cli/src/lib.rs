@@ -20,6 +20,12 @@ pub async fn route(app: &App, req: Request) -> Response {
         tollgate_credits::handle(app, req).await
     } else if path.starts_with("/api/admin/") {
         tollgate_admin::handle(app, req).await
+    } else if path == "/api/sessions"
+        || path.starts_with("/api/sessions/")
+        || path.starts_with("/api/usage/")
+        || path == "/api/entitlements"
+    {
+        tollgate_sessions::handle(app, req).await
     } else {
         // Falls through to the not-found envelope.
         tollgate_auth::handle(app, req).await

@@ -32,6 +32,8 @@ pub struct App {
     pub clock: Arc<dyn Clock>,
     /// The last credit balance this instance saw per user (a hint; writes stay conditional).
     pub credit_hints: crate::domain::credits::BalanceHints,
+    /// The last count this instance saw per user, feature and period (a hint).
+    pub usage_hints: crate::domain::hints::Hints<i64>,
     code_key: Arc<Vec<u8>>,
 }
 
@@ -56,6 +58,7 @@ impl App {
             tokens,
             clock,
             credit_hints: Default::default(),
+            usage_hints: Default::default(),
             code_key,
         }
     }

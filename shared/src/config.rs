@@ -105,6 +105,8 @@ pub struct Config {
     pub admin_emails: Vec<String>,
     /// The largest single debit accepted.
     pub max_debit: i64,
+    /// The most entries one session keeps.
+    pub max_session_entries: i64,
 }
 
 /// The variables read, so a source can be the process environment or a map in tests.
@@ -260,6 +262,7 @@ impl Config {
             max_body_bytes: number(src, "MAX_BODY_BYTES", 64 * 1024, 1024)? as usize,
             admin_emails: admin_emails(src)?,
             max_debit: number(src, "CREDITS_MAX_DEBIT", 1_000_000, 1)?,
+            max_session_entries: number(src, "SESSION_MAX_ENTRIES", 500, 1)?,
         })
     }
 

@@ -19,8 +19,14 @@ pub enum Error {
     Conflict { code: &'static str, message: String },
     #[error("this route does not take that method")]
     MethodNotAllowed,
+    /// The plan does not allow this (402), with what the client needs to say why.
+    #[error("{message}")]
+    PaymentRequired { code: &'static str, message: String, details: Value },
     #[error("not enough credits: {required} required, {balance} available")]
     InsufficientCredits { balance: i64, required: i64 },
+    /// A metered feature's allowance is used up: 402 for a monthly quota, 429 for a daily limit.
+    #[error("{feature} is used up for this period: {used} of {limit}")]
+    UsageLimit { feature: String, used: i64, limit: i64, resets_at: i64, daily: bool, retry_after_secs: u64 },
     #[error("too many requests; retry after {retry_after_secs} s")]
     RateLimited { retry_after_secs: u64 },
     #[error("the payment provider failed: {message}")]
@@ -65,10 +71,13 @@ impl Error {
             | Error::Forbidden { code, .. }
             | Error::NotFound { code, .. }
             | Error::Conflict { code, .. }
+            | Error::PaymentRequired { code, .. }
             | Error::Unhealthy { code, .. } => code,
             Error::PayloadTooLarge { .. } => "payload_too_large",
             Error::MethodNotAllowed => "method_not_allowed",
             Error::InsufficientCredits { .. } => "insufficient_credits",
+            Error::UsageLimit { daily: true, .. } => "rate_limited",
+            Error::UsageLimit { daily: false, .. } => "quota_exceeded",
             Error::RateLimited { .. } => "rate_limited",
             Error::Stripe { .. } => "stripe_error",
             Error::EmailFailed => "email_failed",
@@ -86,7 +95,9 @@ impl Error {
             Error::Conflict { .. } => 409,
             Error::PayloadTooLarge { .. } => 413,
             Error::MethodNotAllowed => 405,
-            Error::InsufficientCredits { .. } => 402,
+            Error::InsufficientCredits { .. } | Error::PaymentRequired { .. } => 402,
+            Error::UsageLimit { daily: true, .. } => 429,
+            Error::UsageLimit { daily: false, .. } => 402,
             Error::RateLimited { .. } => 429,
             Error::Stripe { .. } | Error::EmailFailed => 502,
             Error::Unhealthy { .. } => 503,
@@ -104,10 +115,29 @@ impl Error {
         }
     }
 
+    /// Seconds for a `Retry-After` header, where the client should wait and retry.
+    pub fn retry_after(&self) -> Option<u64> {
+        match self {
+            Error::RateLimited { retry_after_secs } | Error::UsageLimit { daily: true, retry_after_secs, .. } => {
+                Some(*retry_after_secs)
+            }
+            _ => None,
+        }
+    }
+
     /// Extra fields placed beside `code` and `message` in the envelope.
     pub fn details(&self) -> Map<String, Value> {
         let mut map = Map::new();
         match self {
+            Error::PaymentRequired { details: Value::Object(extra), .. } => {
+                map.extend(extra.clone());
+            }
+            Error::UsageLimit { feature, used, limit, resets_at, .. } => {
+                map.insert("feature".into(), feature.clone().into());
+                map.insert("used".into(), (*used).into());
+                map.insert("limit".into(), (*limit).into());
+                map.insert("resets_at".into(), crate::clock::rfc3339(*resets_at).into());
+            }
             Error::RateLimited { retry_after_secs } => {
                 map.insert("retry_after".into(), (*retry_after_secs).into());
             }

@@ -131,8 +131,8 @@ pub fn error_response(error: &Error, request_id: &str) -> Response {
     inner.insert("message".into(), error.public_message().into());
     inner.extend(error.details());
     let mut response = json_response(error.status(), &json!({ "error": inner }), request_id);
-    if let Error::RateLimited { retry_after_secs } = error {
-        response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(*retry_after_secs));
+    if let Some(secs) = error.retry_after() {
+        response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(secs));
     }
     response
 }

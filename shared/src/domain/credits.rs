@@ -9,8 +9,6 @@
 //! state it saw per user, so a debit it can compute is one round trip; when another change got
 //! there first, the condition fails, the state is read afresh and it tries again.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use base64::Engine;
@@ -68,27 +66,8 @@ pub struct Snapshot {
     pub seq: i64,
 }
 
-/// The last state this instance saw per user. Only a hint: every write is conditional on it.
-#[derive(Clone, Default)]
-pub struct BalanceHints(Arc<Mutex<HashMap<String, Snapshot>>>);
-
-const MAX_HINTS: usize = 10_000;
-
-impl BalanceHints {
-    fn get(&self, user_id: &str) -> Option<Snapshot> {
-        self.0.lock().unwrap_or_else(|p| p.into_inner()).get(user_id).copied()
-    }
-    fn set(&self, user_id: &str, snapshot: Snapshot) {
-        let mut hints = self.0.lock().unwrap_or_else(|p| p.into_inner());
-        if hints.len() >= MAX_HINTS && !hints.contains_key(user_id) {
-            hints.clear();
-        }
-        hints.insert(user_id.to_string(), snapshot);
-    }
-    fn forget(&self, user_id: &str) {
-        self.0.lock().unwrap_or_else(|p| p.into_inner()).remove(user_id);
-    }
-}
+/// The last state this instance saw per user.
+pub type BalanceHints = super::hints::Hints<Snapshot>;
 
 fn new_entry_id() -> String {
     format!("ent_{}", uuid::Uuid::new_v4().simple())

@@ -3,10 +3,14 @@
 
 use crate::app::App;
 use crate::auth::tokens::Subject;
-use crate::catalog::{Catalog, Plan};
+use std::collections::{BTreeMap, BTreeSet};
+
+use crate::catalog::{Catalog, Feature, Plan};
 use crate::error::Error;
 use crate::store::records::{self, GRANT_PREFIX, Grant, Holder};
 use crate::store::{Condition, Item, Query, Update, Write};
+
+use super::usage;
 
 #[derive(Debug, Clone)]
 pub struct Entitlement {
@@ -72,4 +76,75 @@ pub async fn token_for(app: &App, user_id: &str, email: &str) -> Result<(String,
     let (token, _) =
         app.tokens.mint(&Subject { user_id, email, plan: &ent.plan.key, pro: ent.pro, admin }, app.now())?;
     Ok((token, ent))
+}
+
+/// What a user may do with one catalog feature right now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Allowance {
+    Flag(bool),
+    /// Records kept against a cap (None: unlimited).
+    Kept {
+        used: i64,
+        limit: Option<i64>,
+    },
+    /// Uses counted per period (None: unlimited).
+    Metered {
+        used: i64,
+        limit: Option<i64>,
+        resets_at: i64,
+    },
+}
+
+/// The user's plan and every catalog feature's allowance, in one read.
+pub async fn allowances(app: &App, user_id: &str) -> Result<(Plan, BTreeMap<String, Allowance>), Error> {
+    let catalog = &app.catalog;
+    let now = app.now();
+    let features: BTreeSet<&String> = catalog.plans().iter().flat_map(|p| p.features.keys()).collect();
+    let mut keys = vec![records::plans_held(user_id)];
+    enum Kind {
+        Flag,
+        Kept,
+        Metered { resets_at: i64 },
+    }
+    let mut kinds = Vec::new();
+    for feature in &features {
+        if let Some(per) = usage::metered(catalog, feature) {
+            let window = usage::window(per, now);
+            keys.push(records::usage(user_id, feature, &window.id));
+            kinds.push(Kind::Metered { resets_at: window.resets_at });
+        } else if catalog.plans().iter().any(|p| matches!(p.features.get(*feature), Some(Feature::Cap(_)))) {
+            keys.push(records::kept(user_id, feature));
+            kinds.push(Kind::Kept);
+        } else {
+            kinds.push(Kind::Flag);
+        }
+    }
+    let found = app.store.get_many(&keys).await?;
+    let plan = effective_plan(catalog, found[0].as_ref()).clone();
+    let mut all = BTreeMap::new();
+    let mut counters = found[1..].iter();
+    for (feature, kind) in features.into_iter().zip(kinds) {
+        let item = match kind {
+            Kind::Flag => None,
+            _ => counters.next().and_then(Option::as_ref),
+        };
+        let allowance = match kind {
+            Kind::Flag => Allowance::Flag(plan.flag(feature)),
+            Kind::Metered { resets_at } => Allowance::Metered {
+                used: item.and_then(|i| i.num("used")).unwrap_or(0),
+                limit: usage::limit(&plan, feature),
+                resets_at,
+            },
+            Kind::Kept => Allowance::Kept {
+                used: item.and_then(|i| i.num("count")).unwrap_or(0),
+                limit: match plan.features.get(feature) {
+                    Some(Feature::Cap(n)) => Some(*n as i64),
+                    Some(Feature::Unlimited(_)) => None,
+                    _ => Some(0),
+                },
+            },
+        };
+        all.insert(feature.clone(), allowance);
+    }
+    Ok((plan, all))
 }

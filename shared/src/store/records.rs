@@ -13,6 +13,11 @@
 //! | Stripe event      | `EVENT#<evt_id>`   | `EVENT`           |                     |
 //! | plans held        | `USER#<id>`        | `PLANS`           |                     |
 //! | credit balance    | `USER#<id>`        | `CREDITS#BALANCE` |                     |
+//! | usage counter     | `USER#<id>`        | `USAGE#<feature>#<period>` |            |
+//! | records kept      | `USER#<id>`        | `COUNT#<feature>` |                     |
+//! | session           | `USER#<id>`        | `SES#<session>`   |                     |
+//! | session entry     | `USER#<id>`        | `SESENTRY#<session>#<time-ordered id>` | |
+//! | usage request key | `USER#<id>`        | `USAGE#KEY#<feature>#<key>` |           |
 //! | ledger entry      | `USER#<id>`        | `CREDITS#ENTRY#<seq, 12 digits>` |      |
 //! | credit request key| `USER#<id>`        | `CREDITS#KEY#<key>` |                   |
 //!
@@ -51,6 +56,27 @@ pub fn plans_held(user_id: &str) -> Key {
 }
 pub fn held_attribute(plan: &str) -> String {
     format!("held_{plan}")
+}
+/// A metered feature's use in one calendar period (`D2026-11-23`, `M2026-11`).
+pub fn usage(user_id: &str, feature: &str, period: &str) -> Key {
+    Key::new(format!("USER#{user_id}"), format!("USAGE#{feature}#{period}"))
+}
+pub fn usage_request(user_id: &str, feature: &str, key: &str) -> Key {
+    Key::new(format!("USER#{user_id}"), format!("USAGE#KEY#{feature}#{key}"))
+}
+/// How many records of a capped feature (`sessions`) a user keeps.
+pub fn kept(user_id: &str, feature: &str) -> Key {
+    Key::new(format!("USER#{user_id}"), format!("COUNT#{feature}"))
+}
+pub const SESSION_PREFIX: &str = "SES#";
+pub fn session(user_id: &str, session_id: &str) -> Key {
+    Key::new(format!("USER#{user_id}"), format!("{SESSION_PREFIX}{session_id}"))
+}
+pub fn session_entries_prefix(session_id: &str) -> String {
+    format!("SESENTRY#{session_id}#")
+}
+pub fn session_entry(user_id: &str, session_id: &str, entry_id: &str) -> Key {
+    Key::new(format!("USER#{user_id}"), format!("{}{entry_id}", session_entries_prefix(session_id)))
 }
 pub fn credit_balance(user_id: &str) -> Key {
     Key::new(format!("USER#{user_id}"), "CREDITS#BALANCE")

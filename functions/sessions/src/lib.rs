@@ -1,0 +1,174 @@
+//! What a plan lets a user keep and do: `/api/sessions` (capped records with entries),
+//! `POST /api/usage/{feature}` (metered quotas) and `GET /api/entitlements`.
+
+use serde::Deserialize;
+use serde_json::{Map, Value, json};
+use tollgate::auth::caller;
+use tollgate::clock::rfc3339;
+use tollgate::domain::entitlements::{self, Allowance};
+use tollgate::domain::sessions::{self, Entry, Session};
+use tollgate::domain::usage::{self, Use};
+use tollgate::http::{self, Reply, Request, Response};
+use tollgate::{App, Error};
+
+pub const ROUTES: &[(&str, &str)] = &[
+    ("POST", "/api/sessions"),
+    ("GET", "/api/sessions"),
+    ("GET", "/api/sessions/{id}"),
+    ("DELETE", "/api/sessions/{id}"),
+    ("POST", "/api/sessions/{id}/entries"),
+    ("POST", "/api/usage/{feature}"),
+    ("GET", "/api/entitlements"),
+];
+
+const DEFAULT_PAGE: usize = 20;
+const MAX_PAGE: usize = 100;
+
+pub async fn handle(app: &App, req: Request) -> Response {
+    http::respond(req, |req| async move {
+        let path = req.uri().path().to_string();
+        let segments: Vec<&str> = path.trim_end_matches('/').split('/').skip(1).collect();
+        match (req.method().as_str(), segments.as_slice()) {
+            ("POST", ["api", "sessions"]) => create(app, &req).await,
+            ("GET", ["api", "sessions"]) => list(app, &req).await,
+            ("GET", ["api", "sessions", id]) => show(app, &req, id).await,
+            ("DELETE", ["api", "sessions", id]) => delete(app, &req, id).await,
+            ("POST", ["api", "sessions", id, "entries"]) => append(app, &req, id).await,
+            ("POST", ["api", "usage", feature]) => record_use(app, &req, feature).await,
+            ("GET", ["api", "entitlements"]) => allowances(app, &req).await,
+            (
+                _,
+                ["api", "sessions"]
+                | ["api", "sessions", _]
+                | ["api", "sessions", _, "entries"]
+                | ["api", "usage", _]
+                | ["api", "entitlements"],
+            ) => Err(Error::MethodNotAllowed),
+            _ => Err(http::unrouted(&[], &path)),
+        }
+    })
+    .await
+}
+
+fn session_json(session: &Session) -> Value {
+    json!({ "id": session.id, "kind": session.kind, "data": session.data, "created_at": rfc3339(session.created_at) })
+}
+
+fn entry_json(entry: &Entry) -> Value {
+    json!({ "id": entry.id, "data": entry.data, "created_at": rfc3339(entry.created_at) })
+}
+
+#[derive(Deserialize)]
+struct CreateRequest {
+    kind: Option<String>,
+    data: Value,
+}
+
+async fn create(app: &App, req: &Request) -> Result<Reply, Error> {
+    let claims = caller(app, req)?;
+    let body: CreateRequest = http::json_body(req, app.config.max_body_bytes)?;
+    let session = sessions::create(app, &claims.sub, &claims.plan, body.kind.as_deref(), &body.data).await?;
+    Ok(Reply::with_status(201, session_json(&session)))
+}
+
+fn page_limit(req: &Request) -> Result<usize, Error> {
+    match http::query_param(req, "limit") {
+        None => Ok(DEFAULT_PAGE),
+        Some(raw) => raw.parse::<usize>().ok().filter(|n| (1..=MAX_PAGE).contains(n)).ok_or_else(|| {
+            Error::bad_request("invalid_limit", format!("limit must be a whole number from 1 to {MAX_PAGE}"))
+        }),
+    }
+}
+
+async fn list(app: &App, req: &Request) -> Result<Reply, Error> {
+    let claims = caller(app, req)?;
+    let kind = http::query_param(req, "kind").filter(|k| !k.is_empty());
+    let cursor = http::query_param(req, "cursor").filter(|c| !c.is_empty());
+    let page = sessions::list(app, &claims.sub, kind.as_deref(), page_limit(req)?, cursor.as_deref()).await?;
+    Ok(Reply::ok(json!({
+        "sessions": page.sessions.iter().map(session_json).collect::<Vec<_>>(),
+        "next_cursor": page.next_cursor,
+    })))
+}
+
+async fn show(app: &App, req: &Request, id: &str) -> Result<Reply, Error> {
+    let claims = caller(app, req)?;
+    let (session, entries) = sessions::get(app, &claims.sub, id).await?;
+    let mut body = session_json(&session);
+    body["entries"] = entries.iter().map(entry_json).collect();
+    Ok(Reply::ok(body))
+}
+
+async fn delete(app: &App, req: &Request, id: &str) -> Result<Reply, Error> {
+    let claims = caller(app, req)?;
+    sessions::delete(app, &claims.sub, id).await?;
+    Ok(Reply::ok(json!({ "deleted": true, "id": id })))
+}
+
+#[derive(Deserialize)]
+struct EntryRequest {
+    data: Value,
+}
+
+async fn append(app: &App, req: &Request, id: &str) -> Result<Reply, Error> {
+    let claims = caller(app, req)?;
+    let body: EntryRequest = http::json_body(req, app.config.max_body_bytes)?;
+    let entry = sessions::append(app, &claims.sub, id, &body.data, app.config.max_session_entries).await?;
+    Ok(Reply::with_status(201, entry_json(&entry)))
+}
+
+#[derive(Deserialize)]
+struct UseRequest {
+    amount: Option<i64>,
+    idempotency_key: Option<String>,
+}
+
+/// The most units one call may count.
+const MAX_UNITS: i64 = 10_000;
+
+async fn record_use(app: &App, req: &Request, feature: &str) -> Result<Reply, Error> {
+    let claims = caller(app, req)?;
+    let body: UseRequest = http::optional_json_body(req, app.config.max_body_bytes)?;
+    let amount = body.amount.unwrap_or(1);
+    if !(1..=MAX_UNITS).contains(&amount) {
+        return Err(Error::bad_request(
+            "invalid_amount",
+            format!("amount must be a whole number from 1 to {MAX_UNITS}"),
+        ));
+    }
+    let key = body.idempotency_key.or_else(|| http::header_value(req, "idempotency-key").map(str::to_string));
+    if key.as_ref().is_some_and(|k| k.is_empty() || k.len() > 255 || k.chars().any(char::is_control)) {
+        return Err(Error::bad_request("invalid_field", "idempotency key must be 1 to 255 printable characters"));
+    }
+    let counted = usage::record_use(
+        app,
+        &Use { user_id: &claims.sub, token_plan: &claims.plan, feature, amount, key: key.as_deref() },
+    )
+    .await?;
+    Ok(Reply::ok(json!({
+        "feature": counted.feature,
+        "used": counted.used,
+        "limit": counted.limit,
+        "remaining": counted.remaining(),
+        "resets_at": rfc3339(counted.resets_at),
+    })))
+}
+
+async fn allowances(app: &App, req: &Request) -> Result<Reply, Error> {
+    let claims = caller(app, req)?;
+    let (plan, all) = entitlements::allowances(app, &claims.sub).await?;
+    let features: Map<String, Value> = all
+        .into_iter()
+        .map(|(feature, allowance)| {
+            let value = match allowance {
+                Allowance::Flag(on) => json!(on),
+                Allowance::Kept { used, limit } => json!({ "used": used, "limit": limit }),
+                Allowance::Metered { used, limit, resets_at } => {
+                    json!({ "used": used, "limit": limit, "resets_at": rfc3339(resets_at) })
+                }
+            };
+            (feature, value)
+        })
+        .collect();
+    Ok(Reply::ok(json!({ "plan": plan.key, "features": features })))
+}
