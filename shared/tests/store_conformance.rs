@@ -102,11 +102,28 @@ async fn conditions_evaluate_as_dynamodb_does(store: Store) {
         (Condition::And(vec![Condition::Exists, Condition::equals("s", "b")]), false),
         (Condition::Or(vec![Condition::equals("s", "b"), Condition::AtLeast("n".into(), 1)]), true),
         (Condition::Not(Box::new(Condition::equals("s", "a"))), false),
+        (Condition::And(vec![Condition::AbsentOrBelow("n".into(), 6)]), true),
+        (
+            Condition::And(vec![
+                Condition::Exists,
+                Condition::Or(vec![Condition::absent("n"), Condition::AtLeast("n".into(), 5)]),
+            ]),
+            true,
+        ),
+        (Condition::Not(Box::new(Condition::And(vec![Condition::Exists, Condition::equals("s", "a")]))), false),
+        (Condition::And(vec![]), true),
     ];
     for (i, (condition, expected)) in cases.into_iter().enumerate() {
         let result = store.write(Write::Check { key: key("C", "1"), condition: condition.clone() }).await;
         assert_eq!(result.is_ok(), expected, "case {i}: {condition:?} gave {result:?}");
     }
+}
+
+async fn a_condition_check_on_a_missing_item_sees_no_attributes(store: Store) {
+    let missing = key("C", "missing");
+    let holds = |c: Condition| Write::Check { key: missing.clone(), condition: c };
+    assert!(store.write(holds(Condition::And(vec![Condition::AbsentOrBelow("n".into(), 1)]))).await.is_ok());
+    assert!(store.write(holds(Condition::AtLeast("n".into(), 1))).await.is_err());
 }
 
 async fn delete_removes_and_respects_its_condition(store: Store) {
@@ -283,6 +300,7 @@ conformance!(
     update_adds_sets_if_absent_and_removes,
     a_failed_update_condition_changes_nothing,
     conditions_evaluate_as_dynamodb_does,
+    a_condition_check_on_a_missing_item_sees_no_attributes,
     delete_removes_and_respects_its_condition,
     a_transaction_applies_all_writes,
     a_failed_transaction_applies_nothing_and_names_the_failed_write,

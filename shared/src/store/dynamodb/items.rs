@@ -70,31 +70,45 @@ impl Expr {
         placeholder
     }
 
+    /// The condition as DynamoDB expression text. Compound parts are parenthesized only where
+    /// they nest: DynamoDB refuses redundant parentheses.
     pub fn condition(&mut self, condition: &Condition) -> String {
+        self.render(condition, false)
+    }
+
+    fn render(&mut self, condition: &Condition, nested: bool) -> String {
+        let wrap = |text: String| if nested { format!("({text})") } else { text };
         match condition {
             Condition::NotExists => format!("attribute_not_exists({})", self.name(PK)),
             Condition::Exists => format!("attribute_exists({})", self.name(PK)),
             Condition::Absent(n) => format!("attribute_not_exists({})", self.name(n)),
-            Condition::Equals(n, v) => {
-                format!("{} = {}", self.name(n), self.value(to_attribute(v)))
-            }
+            Condition::Equals(n, v) => format!("{} = {}", self.name(n), self.value(to_attribute(v))),
             Condition::AtLeast(n, v) => format!("{} >= {}", self.name(n), self.value(AttributeValue::N(v.to_string()))),
             Condition::AbsentOrBelow(n, v) => {
                 let name = self.name(n);
-                format!("(attribute_not_exists({name}) OR {name} < {})", self.value(AttributeValue::N(v.to_string())))
+                wrap(format!(
+                    "attribute_not_exists({name}) OR {name} < {}",
+                    self.value(AttributeValue::N(v.to_string()))
+                ))
             }
-            Condition::And(all) => self.join(all, " AND ", "attribute_exists(PK) OR attribute_not_exists(PK)"),
-            Condition::Or(any) => self.join(any, " OR ", "attribute_exists(PK) AND attribute_not_exists(PK)"),
-            Condition::Not(c) => format!("(NOT {})", self.condition(c)),
+            Condition::And(all) if all.len() == 1 => self.render(&all[0], nested),
+            Condition::Or(any) if any.len() == 1 => self.render(&any[0], nested),
+            Condition::And(all) if all.is_empty() => {
+                self.render(&Condition::Or(vec![Condition::Exists, Condition::NotExists]), nested)
+            }
+            Condition::Or(any) if any.is_empty() => {
+                self.render(&Condition::And(vec![Condition::Exists, Condition::NotExists]), nested)
+            }
+            Condition::And(all) => {
+                let parts: Vec<String> = all.iter().map(|c| self.render(c, true)).collect();
+                wrap(parts.join(" AND "))
+            }
+            Condition::Or(any) => {
+                let parts: Vec<String> = any.iter().map(|c| self.render(c, true)).collect();
+                wrap(parts.join(" OR "))
+            }
+            Condition::Not(c) => format!("NOT {}", self.render(c, true)),
         }
-    }
-
-    fn join(&mut self, parts: &[Condition], with: &str, empty: &str) -> String {
-        if parts.is_empty() {
-            return format!("({empty})");
-        }
-        let parts: Vec<String> = parts.iter().map(|c| self.condition(c)).collect();
-        format!("({})", parts.join(with))
     }
 
     pub fn update(&mut self, update: &Update) -> String {
@@ -151,8 +165,22 @@ mod tests {
     fn conditions_use_placeholders_for_every_name() {
         let mut e = Expr::default();
         let text = e.condition(&Condition::And(vec![Condition::Exists, Condition::equals("status", "pending")]));
-        assert_eq!(text, "(attribute_exists(#n0) AND #n1 = :v0)");
+        assert_eq!(text, "attribute_exists(#n0) AND #n1 = :v0");
         assert_eq!(e.names["#n1"], "status");
+    }
+
+    #[test]
+    fn parentheses_appear_only_where_parts_nest() {
+        let render = |c: Condition| Expr::default().condition(&c);
+        let below = || Condition::AbsentOrBelow("n".into(), 5);
+        assert_eq!(render(below()), "attribute_not_exists(#n0) OR #n0 < :v0");
+        assert_eq!(render(Condition::And(vec![below()])), "attribute_not_exists(#n0) OR #n0 < :v0");
+        assert_eq!(
+            render(Condition::And(vec![Condition::Exists, below()])),
+            "attribute_exists(#n0) AND (attribute_not_exists(#n1) OR #n1 < :v0)"
+        );
+        assert_eq!(render(Condition::Not(Box::new(Condition::equals("s", "a")))), "NOT #n0 = :v0");
+        assert_eq!(render(Condition::And(vec![])), "attribute_exists(#n0) OR attribute_not_exists(#n0)");
     }
 
     #[test]

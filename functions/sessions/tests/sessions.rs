@@ -1,0 +1,419 @@
+//! Sessions, usage and entitlements through the sessions handler, on both stores where it
+//! matters: plan caps, downgrades, quotas that reset by themselves, and the concurrency cases.
+
+use serde_json::{Value, json};
+use tollgate::App;
+use tollgate::auth::tokens::Subject;
+use tollgate::domain::stripe_events;
+use tollgate::store::Store;
+use tollgate::testing::{
+    self, StoreKind, TestApp, count_successes, event, paid_session, refunded_charge, request, status_and_json,
+};
+use tollgate_sessions::handle;
+
+const USER: &str = "usr_sessions";
+const EMAIL: &str = "s@example.com";
+
+fn token_on(app: &App, plan: &str) -> String {
+    let subject = Subject { user_id: USER, email: EMAIL, plan, pro: plan == "pro", admin: false };
+    app.tokens.mint(&subject, app.now()).unwrap().0
+}
+
+async fn call(app: &App, method: &str, path: &str, body: Option<Value>, token: &str) -> (u16, Value) {
+    status_and_json(&handle(app, request(method, path, body.as_ref(), Some(token))).await)
+}
+
+async fn create(app: &App, token: &str, body: Value) -> (u16, Value) {
+    call(app, "POST", "/api/sessions", Some(body), token).await
+}
+
+/// A real Pro purchase for USER through the webhook's entry point; returns its payment intent.
+async fn buy_pro(t: &TestApp, n: u32) -> String {
+    let session = paid_session(&format!("cs_test_pro{n}"), &format!("ord_pro{n}"), Some(USER), EMAIL);
+    let body = event("checkout.session.completed", session.clone());
+    let header = testing::signed_header(&body, t.app.now());
+    stripe_events::receive(&t.app, &body, Some(&header)).await.unwrap();
+    session["payment_intent"].as_str().unwrap().to_string()
+}
+
+async fn refund(t: &TestApp, payment_intent: &str) {
+    let body = event("charge.refunded", refunded_charge(payment_intent));
+    let header = testing::signed_header(&body, t.app.now());
+    stripe_events::receive(&t.app, &body, Some(&header)).await.unwrap();
+}
+
+fn memory() -> TestApp {
+    testing::app(Store::memory(), None, &[])
+}
+
+#[tokio::test]
+async fn a_session_is_created_read_listed_and_deleted() {
+    let t = memory();
+    let token = token_on(&t.app, "free");
+    let (status, made) = create(&t.app, &token, json!({ "data": { "bpm": 172 } })).await;
+    assert_eq!(status, 201, "{made}");
+    assert_eq!((&made["kind"], &made["data"]["bpm"]), (&json!("metronome"), &json!(172)));
+    let id = made["id"].as_str().unwrap().to_string();
+    let (status, chat) = create(&t.app, &token, json!({ "kind": "chat", "data": {} })).await;
+    assert_eq!(status, 201);
+
+    let (_, got) = call(&t.app, "GET", &format!("/api/sessions/{id}"), None, &token).await;
+    assert_eq!((&got["id"], &got["entries"]), (&json!(id), &json!([])));
+    let (_, all) = call(&t.app, "GET", "/api/sessions", None, &token).await;
+    let ids: Vec<&str> = all["sessions"].as_array().unwrap().iter().map(|s| s["id"].as_str().unwrap()).collect();
+    assert_eq!(ids, [chat["id"].as_str().unwrap(), id.as_str()], "newest first");
+    let (_, chats) = call(&t.app, "GET", "/api/sessions?kind=chat", None, &token).await;
+    assert_eq!(chats["sessions"].as_array().unwrap().len(), 1);
+
+    assert_eq!(call(&t.app, "DELETE", &format!("/api/sessions/{id}"), None, &token).await.0, 200);
+    assert_eq!(call(&t.app, "GET", &format!("/api/sessions/{id}"), None, &token).await.0, 404);
+    assert_eq!(call(&t.app, "DELETE", &format!("/api/sessions/{id}"), None, &token).await.0, 404);
+}
+
+#[tokio::test]
+async fn another_users_session_is_404_never_403() {
+    let t = memory();
+    let (_, made) = create(&t.app, &token_on(&t.app, "free"), json!({ "data": {} })).await;
+    let id = made["id"].as_str().unwrap();
+    let other = testing::token(&t.app, "usr_other", "o@example.com");
+    assert_eq!(call(&t.app, "GET", &format!("/api/sessions/{id}"), None, &other).await.0, 404);
+    assert_eq!(call(&t.app, "DELETE", &format!("/api/sessions/{id}"), None, &other).await.0, 404);
+    assert_eq!(
+        call(&t.app, "POST", &format!("/api/sessions/{id}/entries"), Some(json!({ "data": {} })), &other).await.0,
+        404
+    );
+}
+
+#[tokio::test]
+async fn the_free_cap_is_five_and_pro_is_fifty() {
+    let t = memory();
+    let free = token_on(&t.app, "free");
+    for _ in 0..5 {
+        assert_eq!(create(&t.app, &free, json!({ "data": {} })).await.0, 201);
+    }
+    let (status, body) = create(&t.app, &free, json!({ "data": {} })).await;
+    assert_eq!((status, body["error"]["code"].as_str()), (402, Some("session_limit_reached")));
+    assert_eq!((&body["error"]["limit"], &body["error"]["plan"]), (&json!(5), &json!("free")));
+
+    buy_pro(&t, 1).await;
+    let pro = token_on(&t.app, "pro");
+    for _ in 5..50 {
+        assert_eq!(create(&t.app, &pro, json!({ "data": {} })).await.0, 201);
+    }
+    assert_eq!(create(&t.app, &pro, json!({ "data": {} })).await.1["error"]["limit"], 50);
+}
+
+#[tokio::test]
+async fn a_downgrade_keeps_every_session_and_refuses_new_ones_until_under_the_cap() {
+    let t = memory();
+    let pi = buy_pro(&t, 2).await;
+    let pro = token_on(&t.app, "pro");
+    let mut ids = Vec::new();
+    for _ in 0..7 {
+        ids.push(create(&t.app, &pro, json!({ "data": {} })).await.1["id"].as_str().unwrap().to_string());
+    }
+    refund(&t, &pi).await;
+    let (status, body) = create(&t.app, &pro, json!({ "data": {} })).await;
+    assert_eq!(
+        (status, &body["error"]["plan"]),
+        (402, &json!("free")),
+        "the refund counts at once, even with a Pro token"
+    );
+    let (_, all) = call(&t.app, "GET", "/api/sessions?limit=100", None, &pro).await;
+    assert_eq!(all["sessions"].as_array().unwrap().len(), 7, "nothing deleted");
+    for id in &ids[..3] {
+        assert_eq!(call(&t.app, "DELETE", &format!("/api/sessions/{id}"), None, &pro).await.0, 200);
+    }
+    assert_eq!(create(&t.app, &pro, json!({ "data": {} })).await.0, 201, "back under the free cap of 5");
+}
+
+#[tokio::test]
+async fn a_free_token_of_a_user_who_just_bought_pro_gets_pro_caps() {
+    let t = memory();
+    let stale = token_on(&t.app, "free");
+    buy_pro(&t, 3).await;
+    for _ in 0..6 {
+        assert_eq!(create(&t.app, &stale, json!({ "data": {} })).await.0, 201);
+    }
+}
+
+#[tokio::test]
+async fn bad_sessions_are_400_or_413_and_write_nothing() {
+    let t = memory();
+    let token = token_on(&t.app, "free");
+    for (body, status, code) in [
+        (json!({}), 400, "missing_field"),
+        (json!({ "data": [1, 2] }), 400, "invalid_field"),
+        (json!({ "data": "text" }), 400, "invalid_field"),
+        (json!({ "kind": "Bad Kind", "data": {} }), 400, "invalid_kind"),
+        (json!({ "kind": 7, "data": {} }), 400, "invalid_field"),
+        (json!({ "data": { "blob": "x".repeat(17 * 1024) } }), 413, "payload_too_large"),
+    ] {
+        let (got, json) = create(&t.app, &token, body.clone()).await;
+        assert_eq!((got, json["error"]["code"].as_str()), (status, Some(code)));
+    }
+    let (_, all) = call(&t.app, "GET", "/api/sessions", None, &token).await;
+    assert_eq!(all["sessions"], json!([]));
+    for query in ["?limit=0", "?limit=101", "?cursor=nope", "?kind=BAD"] {
+        assert_eq!(call(&t.app, "GET", &format!("/api/sessions{query}"), None, &token).await.0, 400, "{query}");
+    }
+    assert_eq!(status_and_json(&handle(&t.app, request("GET", "/api/sessions", None, None)).await).0, 401);
+}
+
+#[tokio::test]
+async fn sessions_page_by_opaque_cursor() {
+    let t = memory();
+    buy_pro(&t, 4).await;
+    let token = token_on(&t.app, "pro");
+    for i in 0..12 {
+        create(&t.app, &token, json!({ "kind": if i % 3 == 0 { "chat" } else { "metronome" }, "data": { "n": i } }))
+            .await;
+    }
+    for (kind, expected) in [("", (0..12).rev().collect::<Vec<i64>>()), ("&kind=chat", vec![9, 6, 3, 0])] {
+        let mut seen = Vec::new();
+        let mut cursor = String::new();
+        loop {
+            let (status, page) =
+                call(&t.app, "GET", &format!("/api/sessions?limit=3{kind}{cursor}"), None, &token).await;
+            assert_eq!(status, 200, "{page}");
+            seen.extend(page["sessions"].as_array().unwrap().iter().map(|s| s["data"]["n"].as_i64().unwrap()));
+            match page["next_cursor"].as_str() {
+                Some(c) => cursor = format!("&cursor={c}"),
+                None => break,
+            }
+        }
+        assert_eq!(seen, expected, "{kind}");
+    }
+}
+
+#[tokio::test]
+async fn entries_are_kept_in_order_up_to_the_configured_number() {
+    let t = testing::app(Store::memory(), None, &[("SESSION_MAX_ENTRIES", "3")]);
+    let token = token_on(&t.app, "free");
+    let (_, made) = create(&t.app, &token, json!({ "kind": "chat", "data": {} })).await;
+    let id = made["id"].as_str().unwrap();
+    for i in 0..3 {
+        let (status, entry) = call(
+            &t.app,
+            "POST",
+            &format!("/api/sessions/{id}/entries"),
+            Some(json!({ "data": { "text": i } })),
+            &token,
+        )
+        .await;
+        assert_eq!(status, 201, "{entry}");
+    }
+    let (status, body) =
+        call(&t.app, "POST", &format!("/api/sessions/{id}/entries"), Some(json!({ "data": { "text": 3 } })), &token)
+            .await;
+    assert_eq!((status, body["error"]["code"].as_str()), (409, Some("entry_limit_reached")));
+    let (_, got) = call(&t.app, "GET", &format!("/api/sessions/{id}"), None, &token).await;
+    let texts: Vec<i64> =
+        got["entries"].as_array().unwrap().iter().map(|e| e["data"]["text"].as_i64().unwrap()).collect();
+    assert_eq!(texts, [0, 1, 2]);
+    assert_eq!(call(&t.app, "DELETE", &format!("/api/sessions/{id}"), None, &token).await.0, 200);
+    let left = t.app.store.query(&tollgate::store::Query::prefix(format!("USER#{USER}"), "SESENTRY#")).await.unwrap();
+    assert!(left.items.is_empty(), "a deleted session's entries go with it");
+}
+
+async fn thirty_creates_one_below_the_cap(kind: StoreKind) {
+    let t = testing::app(kind.store().await, None, &[]);
+    let token = token_on(&t.app, "free");
+    for _ in 0..4 {
+        create(&t.app, &token, json!({ "data": {} })).await;
+    }
+    let before = t.app.store.round_trips();
+    let wins = count_successes(30, |_| {
+        let app = t.app.clone();
+        let token = token.clone();
+        async move { create(&app, &token, json!({ "data": {} })).await.0 == 201 }
+    })
+    .await;
+    assert_eq!(wins, 1);
+    assert_eq!(t.app.store.round_trips() - before, 30, "one transaction per create, refused or not");
+    let (_, all) = call(&t.app, "GET", "/api/sessions", None, &token).await;
+    assert_eq!(all["sessions"].as_array().unwrap().len(), 5);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn thirty_concurrent_creates_one_below_the_cap_make_one_in_memory() {
+    thirty_creates_one_below_the_cap(StoreKind::Memory).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn thirty_concurrent_creates_one_below_the_cap_make_one_on_dynamodb() {
+    thirty_creates_one_below_the_cap(StoreKind::DynamoDb).await;
+}
+
+async fn use_feature(app: &App, token: &str, feature: &str, body: Value) -> (u16, Value) {
+    call(app, "POST", &format!("/api/usage/{feature}"), Some(body), token).await
+}
+
+#[tokio::test]
+async fn a_monthly_quota_is_402_when_used_up_and_resets_next_month() {
+    let t = memory();
+    let token = token_on(&t.app, "free");
+    let (status, first) = use_feature(&t.app, &token, "quizzes", json!({})).await;
+    assert_eq!(status, 200, "{first}");
+    assert_eq!(
+        first,
+        json!({ "feature": "quizzes", "used": 1, "limit": 2, "remaining": 1, "resets_at": "2026-02-01T00:00:00Z" })
+    );
+    assert_eq!(use_feature(&t.app, &token, "quizzes", json!({})).await.1["remaining"], 0);
+    let (status, body) = use_feature(&t.app, &token, "quizzes", json!({})).await;
+    assert_eq!((status, body["error"]["code"].as_str()), (402, Some("quota_exceeded")));
+    assert_eq!(
+        (&body["error"]["used"], &body["error"]["limit"], &body["error"]["resets_at"]),
+        (&json!(2), &json!(2), &json!("2026-02-01T00:00:00Z"))
+    );
+
+    t.clock.set(1_769_904_000); // 2026-02-01T00:00:00Z
+    let (status, fresh) = use_feature(&t.app, &token, "quizzes", json!({})).await;
+    assert_eq!(
+        (status, &fresh["used"], &fresh["resets_at"]),
+        (200, &json!(1), &json!("2026-03-01T00:00:00Z")),
+        "a new month starts at zero"
+    );
+}
+
+#[tokio::test]
+async fn a_daily_limit_is_429_with_retry_after() {
+    let t = memory();
+    let token = token_on(&t.app, "free");
+    assert_eq!(use_feature(&t.app, &token, "ai_chat", json!({ "amount": 5 })).await.0, 200);
+    let response = handle(&t.app, request("POST", "/api/usage/ai_chat", Some(&json!({})), Some(&token))).await;
+    let retry_after: i64 = response.headers()["retry-after"].to_str().unwrap().parse().unwrap();
+    let (status, body) = status_and_json(&response);
+    assert_eq!((status, body["error"]["code"].as_str()), (429, Some("rate_limited")));
+    assert_eq!(retry_after, 12 * 3600, "until midnight UTC");
+    assert_eq!(body["error"]["resets_at"], "2026-01-16T00:00:00Z");
+    t.clock.advance(retry_after);
+    assert_eq!(use_feature(&t.app, &token, "ai_chat", json!({})).await.0, 200);
+}
+
+#[tokio::test]
+async fn unlimited_features_still_count() {
+    let t = memory();
+    buy_pro(&t, 5).await;
+    let token = token_on(&t.app, "pro");
+    for _ in 0..10 {
+        assert_eq!(use_feature(&t.app, &token, "ai_chat", json!({})).await.0, 200);
+    }
+    let (_, last) = use_feature(&t.app, &token, "ai_chat", json!({})).await;
+    assert_eq!((&last["used"], &last["limit"], &last["remaining"]), (&json!(11), &Value::Null, &Value::Null));
+}
+
+#[tokio::test]
+async fn usage_refuses_unknown_features_and_bad_amounts() {
+    let t = memory();
+    let token = token_on(&t.app, "free");
+    for feature in ["nothing", "sessions", "pro"] {
+        let (status, body) = use_feature(&t.app, &token, feature, json!({})).await;
+        assert_eq!((status, body["error"]["code"].as_str()), (404, Some("unknown_feature")), "{feature}");
+    }
+    for (body, code) in [
+        (json!({ "amount": 0 }), "invalid_amount"),
+        (json!({ "amount": -1 }), "invalid_amount"),
+        (json!({ "amount": 10_001 }), "invalid_amount"),
+        (json!({ "amount": "1" }), "invalid_field"),
+        (json!({ "idempotency_key": "" }), "invalid_field"),
+    ] {
+        let (status, json) = use_feature(&t.app, &token, "quizzes", body.clone()).await;
+        assert_eq!((status, json["error"]["code"].as_str()), (400, Some(code)), "{body}");
+    }
+    let (_, now) = call(&t.app, "GET", "/api/entitlements", None, &token).await;
+    assert_eq!(now["features"]["quizzes"]["used"], 0, "nothing counted");
+}
+
+#[tokio::test]
+async fn a_repeated_key_counts_once() {
+    let t = memory();
+    let token = token_on(&t.app, "free");
+    let first = use_feature(&t.app, &token, "quizzes", json!({ "idempotency_key": "quiz-1" })).await;
+    assert_eq!(use_feature(&t.app, &token, "quizzes", json!({ "idempotency_key": "quiz-1" })).await, first);
+    let (status, body) =
+        use_feature(&t.app, &token, "quizzes", json!({ "amount": 2, "idempotency_key": "quiz-1" })).await;
+    assert_eq!((status, body["error"]["code"].as_str()), (409, Some("idempotency_key_reused")));
+    assert_eq!(use_feature(&t.app, &token, "quizzes", json!({})).await.1["used"], 2);
+}
+
+async fn thirty_uses_with_one_unit_left(kind: StoreKind) {
+    let t = testing::app(kind.store().await, None, &[]);
+    let token = token_on(&t.app, "free");
+    assert_eq!(use_feature(&t.app, &token, "ai_chat", json!({ "amount": 4 })).await.0, 200);
+    let wins = count_successes(30, |_| {
+        let app = t.app.clone();
+        let token = token.clone();
+        async move { use_feature(&app, &token, "ai_chat", json!({})).await.0 == 200 }
+    })
+    .await;
+    assert_eq!(wins, 1);
+    let (_, now) = call(&t.app, "GET", "/api/entitlements", None, &token).await;
+    assert_eq!(now["features"]["ai_chat"]["used"], 5);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn thirty_concurrent_uses_with_one_unit_left_make_one_in_memory() {
+    thirty_uses_with_one_unit_left(StoreKind::Memory).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn thirty_concurrent_uses_with_one_unit_left_make_one_on_dynamodb() {
+    thirty_uses_with_one_unit_left(StoreKind::DynamoDb).await;
+}
+
+async fn round_trips_per_call(kind: StoreKind) {
+    let store = kind.store().await;
+    let warm = testing::app(store.clone(), None, &[]);
+    let token = token_on(&warm.app, "free");
+    let before = warm.app.store.round_trips();
+    assert_eq!(create(&warm.app, &token, json!({ "data": {} })).await.0, 201);
+    assert_eq!(warm.app.store.round_trips() - before, 1, "one per session create");
+
+    assert_eq!(use_feature(&warm.app, &token, "quizzes", json!({})).await.0, 200);
+    let before = warm.app.store.round_trips();
+    assert_eq!(use_feature(&warm.app, &token, "quizzes", json!({})).await.0, 200);
+    assert_eq!(warm.app.store.round_trips() - before, 1, "one per use on an instance that knows the count");
+
+    let cold = testing::app(store, None, &[]);
+    let before = cold.app.store.round_trips();
+    assert_eq!(use_feature(&cold.app, &token, "ai_chat", json!({})).await.0, 200);
+    assert_eq!(cold.app.store.round_trips() - before, 2, "read, then write, on an instance that does not");
+}
+
+#[tokio::test]
+async fn round_trips_per_create_and_use_in_memory() {
+    round_trips_per_call(StoreKind::Memory).await;
+}
+
+#[tokio::test]
+async fn round_trips_per_create_and_use_on_dynamodb() {
+    round_trips_per_call(StoreKind::DynamoDb).await;
+}
+
+#[tokio::test]
+async fn entitlements_describe_every_feature_for_the_current_plan() {
+    let t = memory();
+    let token = token_on(&t.app, "free");
+    create(&t.app, &token, json!({ "data": {} })).await;
+    use_feature(&t.app, &token, "quizzes", json!({})).await;
+    let (status, free) = call(&t.app, "GET", "/api/entitlements", None, &token).await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        free,
+        json!({ "plan": "free", "features": {
+            "ai_chat": { "used": 0, "limit": 5, "resets_at": "2026-01-16T00:00:00Z" },
+            "pro": false,
+            "quizzes": { "used": 1, "limit": 2, "resets_at": "2026-02-01T00:00:00Z" },
+            "sessions": { "used": 1, "limit": 5 },
+        } })
+    );
+    buy_pro(&t, 6).await;
+    let (_, pro) = call(&t.app, "GET", "/api/entitlements", None, &token).await;
+    assert_eq!((&pro["plan"], &pro["features"]["pro"]), (&json!("pro"), &json!(true)));
+    assert_eq!(pro["features"]["sessions"], json!({ "used": 1, "limit": 50 }));
+    assert_eq!(pro["features"]["quizzes"]["limit"], Value::Null);
+    let before = t.app.store.round_trips();
+    call(&t.app, "GET", "/api/entitlements", None, &token).await;
+    assert_eq!(t.app.store.round_trips() - before, 1, "one read");
+}
