@@ -24,6 +24,7 @@ pub async fn route(app: &App, req: Request) -> Response {
         || path.starts_with("/api/sessions/")
         || path.starts_with("/api/usage/")
         || path == "/api/entitlements"
+        || path == "/api/pace-to-bpm"
     {
         tollgate_sessions::handle(app, req).await
     } else {

@@ -1,11 +1,13 @@
 //! What a plan lets a user keep and do: `/api/sessions` (capped records with entries),
-//! `POST /api/usage/{feature}` (metered quotas) and `GET /api/entitlements`.
+//! `POST /api/usage/{feature}` (metered quotas), `GET /api/entitlements`; and the metronome's
+//! `GET /api/pace-to-bpm`.
 
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 use tollgate::auth::caller;
 use tollgate::clock::rfc3339;
 use tollgate::domain::entitlements::{self, Allowance};
+use tollgate::domain::pace;
 use tollgate::domain::sessions::{self, Entry, Session};
 use tollgate::domain::usage::{self, Use};
 use tollgate::http::{self, Reply, Request, Response};
@@ -19,6 +21,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("POST", "/api/sessions/{id}/entries"),
     ("POST", "/api/usage/{feature}"),
     ("GET", "/api/entitlements"),
+    ("GET", "/api/pace-to-bpm"),
 ];
 
 const DEFAULT_PAGE: usize = 20;
@@ -36,6 +39,7 @@ pub async fn handle(app: &App, req: Request) -> Response {
             ("POST", ["api", "sessions", id, "entries"]) => append(app, &req, id).await,
             ("POST", ["api", "usage", feature]) => record_use(app, &req, feature).await,
             ("GET", ["api", "entitlements"]) => allowances(app, &req).await,
+            ("GET", ["api", "pace-to-bpm"]) => pace_to_bpm(&req),
             (
                 _,
                 ["api", "sessions"]
@@ -171,4 +175,27 @@ async fn allowances(app: &App, req: &Request) -> Result<Reply, Error> {
         })
         .collect();
     Ok(Reply::ok(json!({ "plan": plan.key, "features": features })))
+}
+
+/// The running cadence for a pace; no token needed.
+fn pace_to_bpm(req: &Request) -> Result<Reply, Error> {
+    let pace = http::query_param(req, "pace")
+        .ok_or_else(|| Error::bad_request("missing_field", "pace is required, like 5:30"))?;
+    let unit = match http::query_param(req, "unit").as_deref() {
+        None | Some("km") => pace::Unit::Km,
+        Some("mi") => pace::Unit::Mile,
+        Some(_) => return Err(Error::bad_request("invalid_unit", "unit is km or mi")),
+    };
+    let height = match http::query_param(req, "height_cm") {
+        None => None,
+        Some(raw) => {
+            Some(raw.parse::<f64>().map_err(|_| Error::bad_request("invalid_height", "height_cm must be a number"))?)
+        }
+    };
+    let cadence = pace::cadence(pace::parse_pace(&pace)?, unit, height)?;
+    Ok(Reply::ok(json!({
+        "pace_seconds_per_km": cadence.pace_seconds_per_km,
+        "speed_kmh": cadence.speed_kmh,
+        "bpm": cadence.bpm,
+    })))
 }

@@ -417,3 +417,33 @@ async fn entitlements_describe_every_feature_for_the_current_plan() {
     call(&t.app, "GET", "/api/entitlements", None, &token).await;
     assert_eq!(t.app.store.round_trips() - before, 1, "one read");
 }
+
+async fn pace(t: &TestApp, query: &str) -> (u16, Value) {
+    status_and_json(&handle(&t.app, request("GET", &format!("/api/pace-to-bpm{query}"), None, None)).await)
+}
+
+#[tokio::test]
+async fn pace_to_bpm_needs_no_token_and_names_every_problem() {
+    let t = memory();
+    assert_eq!(
+        pace(&t, "?pace=5:30&unit=km").await,
+        (200, json!({ "pace_seconds_per_km": 330.0, "speed_kmh": 10.9, "bpm": 162 }))
+    );
+    assert_eq!(pace(&t, "?pace=5:30").await.1["bpm"], 162, "km by default");
+    assert_eq!(pace(&t, "?pace=8:51&unit=mi").await.1["bpm"], 162);
+    assert!(pace(&t, "?pace=5:30&height_cm=190").await.1["bpm"].as_u64().unwrap() < 162);
+    for (query, code) in [
+        ("", "missing_field"),
+        ("?pace=abc", "invalid_pace"),
+        ("?pace=99:99", "invalid_pace"),
+        ("?pace=-5:30", "invalid_pace"),
+        ("?pace=0:00", "pace_out_of_range"),
+        ("?pace=61:00", "pace_out_of_range"),
+        ("?pace=5:30&unit=furlong", "invalid_unit"),
+        ("?pace=5:30&height_cm=tall", "invalid_height"),
+        ("?pace=5:30&height_cm=20", "invalid_height"),
+    ] {
+        let (status, body) = pace(&t, query).await;
+        assert_eq!((status, body["error"]["code"].as_str()), (400, Some(code)), "{query}");
+    }
+}

@@ -6,6 +6,7 @@ pub mod entitlements;
 pub mod health;
 pub mod hints;
 pub mod orders;
+pub mod pace;
 pub mod purchases;
 pub mod sessions;
 pub mod sign_in;
