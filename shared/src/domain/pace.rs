@@ -82,7 +82,7 @@ pub fn cadence(pace_seconds: u32, unit: Unit, height_cm: Option<f64>) -> Result<
         Unit::Km => pace_seconds as f64,
         Unit::Mile => pace_seconds as f64 * 1000.0 / METERS_PER_MILE,
     };
-    if per_km < FASTEST_SECONDS_PER_KM || per_km > SLOWEST_SECONDS_PER_KM {
+    if !(FASTEST_SECONDS_PER_KM..=SLOWEST_SECONDS_PER_KM).contains(&per_km) {
         return Err(Error::bad_request("pace_out_of_range", "pace must be between 1:40 and 60:00 per km"));
     }
     let speed = 1000.0 / per_km;

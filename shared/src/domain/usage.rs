@@ -187,13 +187,11 @@ pub async fn record_use(app: &App, u: &Use<'_>) -> Result<Usage, Error> {
             }
             Err(StoreError::Cancelled { failed }) => {
                 app.usage_hints.forget(&hint_key);
-                if failed.contains(&2) {
-                    if let Some(key) = u.key {
-                        if let Some(earlier) = app.store.get(&records::usage_request(u.user_id, u.feature, key)).await?
-                        {
-                            return replay(u, &earlier);
-                        }
-                    }
+                // A request with this key won the race: answer what it did.
+                if let (true, Some(key)) = (failed.contains(&2), u.key)
+                    && let Some(earlier) = app.store.get(&records::usage_request(u.user_id, u.feature, key)).await?
+                {
+                    return replay(u, &earlier);
                 }
                 if attempt > 0 {
                     let wait = rand::rng().random_range(0..=(2u64 << attempt.min(5)));
