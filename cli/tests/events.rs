@@ -25,6 +25,15 @@ const EXPECTED: &[(&str, u16)] = &[
     ("credits-debit.json", 200),
     ("credits-use.json", 200),
     ("admin-credits-grant.json", 200),
+    ("sessions-create.json", 201),
+    ("sessions-list.json", 200),
+    // The sample id names no session in the fresh store: routed, authorized, 404.
+    ("sessions-get.json", 404),
+    ("sessions-delete.json", 404),
+    ("sessions-entry.json", 404),
+    ("usage.json", 200),
+    ("entitlements.json", 200),
+    ("pace-to-bpm.json", 200),
 ];
 
 fn events_dir() -> std::path::PathBuf {

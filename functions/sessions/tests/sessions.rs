@@ -103,9 +103,8 @@ async fn the_free_cap_is_five_and_pro_is_fifty() {
     assert_eq!(create(&t.app, &pro, json!({ "data": {} })).await.1["error"]["limit"], 50);
 }
 
-#[tokio::test]
-async fn a_downgrade_keeps_every_session_and_refuses_new_ones_until_under_the_cap() {
-    let t = memory();
+async fn a_downgrade_keeps_every_session(kind: StoreKind) {
+    let t = testing::app(kind.store().await, None, &[]);
     let pi = buy_pro(&t, 2).await;
     let pro = token_on(&t.app, "pro");
     let mut ids = Vec::new();
@@ -125,6 +124,16 @@ async fn a_downgrade_keeps_every_session_and_refuses_new_ones_until_under_the_ca
         assert_eq!(call(&t.app, "DELETE", &format!("/api/sessions/{id}"), None, &pro).await.0, 200);
     }
     assert_eq!(create(&t.app, &pro, json!({ "data": {} })).await.0, 201, "back under the free cap of 5");
+}
+
+#[tokio::test]
+async fn a_downgrade_keeps_every_session_and_refuses_new_ones_until_under_the_cap_in_memory() {
+    a_downgrade_keeps_every_session(StoreKind::Memory).await;
+}
+
+#[tokio::test]
+async fn a_downgrade_keeps_every_session_and_refuses_new_ones_until_under_the_cap_on_dynamodb() {
+    a_downgrade_keeps_every_session(StoreKind::DynamoDb).await;
 }
 
 #[tokio::test]
@@ -249,9 +258,8 @@ async fn use_feature(app: &App, token: &str, feature: &str, body: Value) -> (u16
     call(app, "POST", &format!("/api/usage/{feature}"), Some(body), token).await
 }
 
-#[tokio::test]
-async fn a_monthly_quota_is_402_when_used_up_and_resets_next_month() {
-    let t = memory();
+async fn a_monthly_quota_resets(kind: StoreKind) {
+    let t = testing::app(kind.store().await, None, &[]);
     let token = token_on(&t.app, "free");
     let (status, first) = use_feature(&t.app, &token, "quizzes", json!({})).await;
     assert_eq!(status, 200, "{first}");
@@ -274,6 +282,16 @@ async fn a_monthly_quota_is_402_when_used_up_and_resets_next_month() {
         (200, &json!(1), &json!("2026-03-01T00:00:00Z")),
         "a new month starts at zero"
     );
+}
+
+#[tokio::test]
+async fn a_monthly_quota_is_402_when_used_up_and_resets_next_month_in_memory() {
+    a_monthly_quota_resets(StoreKind::Memory).await;
+}
+
+#[tokio::test]
+async fn a_monthly_quota_is_402_when_used_up_and_resets_next_month_on_dynamodb() {
+    a_monthly_quota_resets(StoreKind::DynamoDb).await;
 }
 
 #[tokio::test]
