@@ -65,6 +65,16 @@ pub fn query_param(req: &Request, name: &str) -> Option<String> {
     req.query_string_parameters_ref().and_then(|q| q.first(name)).map(str::to_string)
 }
 
+/// The `limit` query parameter of a paged list: `default` when absent, else 1 to `max`.
+pub fn page_limit(req: &Request, default: usize, max: usize) -> Result<usize, Error> {
+    match query_param(req, "limit") {
+        None => Ok(default),
+        Some(raw) => raw.parse::<usize>().ok().filter(|n| (1..=max).contains(n)).ok_or_else(|| {
+            Error::bad_request("invalid_limit", format!("limit must be a whole number from 1 to {max}"))
+        }),
+    }
+}
+
 pub fn body_bytes(req: &Request) -> &[u8] {
     req.body().as_ref()
 }

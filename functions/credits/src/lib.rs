@@ -45,12 +45,7 @@ pub fn entry_json(entry: &LedgerEntry) -> Value {
 
 async fn history(app: &App, req: &Request) -> Result<Reply, Error> {
     let claims = caller(app, req)?;
-    let limit = match http::query_param(req, "limit") {
-        None => DEFAULT_PAGE,
-        Some(raw) => raw.parse::<usize>().ok().filter(|n| (1..=MAX_PAGE).contains(n)).ok_or_else(|| {
-            Error::bad_request("invalid_limit", format!("limit must be a whole number from 1 to {MAX_PAGE}"))
-        })?,
-    };
+    let limit = http::page_limit(req, DEFAULT_PAGE, MAX_PAGE)?;
     let page = credits::history(app, &claims.sub, limit, http::query_param(req, "cursor").as_deref()).await?;
     Ok(Reply::ok(json!({
         "balance": page.balance,

@@ -75,20 +75,18 @@ async fn create(app: &App, req: &Request) -> Result<Reply, Error> {
     Ok(Reply::with_status(201, session_json(&session)))
 }
 
-fn page_limit(req: &Request) -> Result<usize, Error> {
-    match http::query_param(req, "limit") {
-        None => Ok(DEFAULT_PAGE),
-        Some(raw) => raw.parse::<usize>().ok().filter(|n| (1..=MAX_PAGE).contains(n)).ok_or_else(|| {
-            Error::bad_request("invalid_limit", format!("limit must be a whole number from 1 to {MAX_PAGE}"))
-        }),
-    }
-}
-
 async fn list(app: &App, req: &Request) -> Result<Reply, Error> {
     let claims = caller(app, req)?;
     let kind = http::query_param(req, "kind").filter(|k| !k.is_empty());
     let cursor = http::query_param(req, "cursor").filter(|c| !c.is_empty());
-    let page = sessions::list(app, &claims.sub, kind.as_deref(), page_limit(req)?, cursor.as_deref()).await?;
+    let page = sessions::list(
+        app,
+        &claims.sub,
+        kind.as_deref(),
+        http::page_limit(req, DEFAULT_PAGE, MAX_PAGE)?,
+        cursor.as_deref(),
+    )
+    .await?;
     Ok(Reply::ok(json!({
         "sessions": page.sessions.iter().map(session_json).collect::<Vec<_>>(),
         "next_cursor": page.next_cursor,

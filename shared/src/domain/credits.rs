@@ -11,8 +11,6 @@
 
 use std::time::Duration;
 
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use rand::Rng;
 
 use crate::app::App;
@@ -234,7 +232,7 @@ pub struct History {
 
 /// The balance and the ledger newest first, a page at a time; the cursor is opaque.
 pub async fn history(app: &App, user_id: &str, limit: usize, cursor: Option<&str>) -> Result<History, Error> {
-    let after = cursor.map(decode_cursor).transpose()?;
+    let after = cursor.map(|c| super::cursor::decode(c, LEDGER_PREFIX)).transpose()?;
     let balance = balance(app, user_id).await?;
     let query = Query {
         pk: records::credit_balance(user_id).pk,
@@ -247,17 +245,8 @@ pub async fn history(app: &App, user_id: &str, limit: usize, cursor: Option<&str
     Ok(History {
         balance,
         entries: page.items.iter().filter_map(LedgerEntry::from_item).collect(),
-        next_cursor: page.last_sk.map(|sk| URL_SAFE_NO_PAD.encode(sk)),
+        next_cursor: page.last_sk.as_deref().map(super::cursor::encode),
     })
-}
-
-fn decode_cursor(cursor: &str) -> Result<String, Error> {
-    URL_SAFE_NO_PAD
-        .decode(cursor)
-        .ok()
-        .and_then(|b| String::from_utf8(b).ok())
-        .filter(|sk| sk.starts_with(LEDGER_PREFIX))
-        .ok_or_else(|| Error::bad_request("invalid_cursor", "cursor is not one this API returned"))
 }
 
 /// Every entry, oldest first (for audits and the ledger-replay test).
@@ -312,13 +301,5 @@ mod tests {
         let (writes, entry) = plan(&change(100, Floor::Refuse, None), Snapshot::default(), "ent_1".into(), 5).unwrap();
         assert_eq!((entry.balance_after, entry.seq), (100, 1));
         assert_eq!(writes[0].condition(), Some(&Condition::absent("seq")));
-    }
-
-    #[test]
-    fn cursors_round_trip_and_foreign_ones_are_refused() {
-        let sk = format!("{LEDGER_PREFIX}000000000001");
-        assert_eq!(decode_cursor(&URL_SAFE_NO_PAD.encode(&sk)).unwrap(), sk);
-        assert_eq!(decode_cursor("!!!").unwrap_err().code(), "invalid_cursor");
-        assert_eq!(decode_cursor(&URL_SAFE_NO_PAD.encode("GRANT#x")).unwrap_err().code(), "invalid_cursor");
     }
 }

@@ -2,6 +2,7 @@
 
 pub mod claims;
 pub mod credits;
+pub mod cursor;
 pub mod entitlements;
 pub mod health;
 pub mod hints;

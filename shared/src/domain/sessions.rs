@@ -3,8 +3,6 @@
 //! user's session is simply not found (ids leak nothing). A downgrade deletes nothing: existing
 //! sessions stay readable and deletable, and new ones wait until the user is under the new cap.
 
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::Value;
 
 use crate::app::App;
@@ -166,7 +164,7 @@ pub async fn list(
         sk_prefix: SESSION_PREFIX.to_string(),
         newest_first: true,
         limit,
-        after: cursor.map(decode_cursor).transpose()?,
+        after: cursor.map(|c| super::cursor::decode(c, SESSION_PREFIX)).transpose()?,
     };
     let mut sessions = Vec::new();
     // A kind filter may skip items: read on until the page is full or the list ends.
@@ -177,21 +175,12 @@ pub async fn list(
         let more = matching.next().is_some() || page.last_sk.is_some();
         if sessions.len() == limit || !more {
             let next_cursor = more
-                .then(|| sessions.last().map(|s| URL_SAFE_NO_PAD.encode(records::session(user_id, &s.id).sk)))
+                .then(|| sessions.last().map(|s| super::cursor::encode(&records::session(user_id, &s.id).sk)))
                 .flatten();
             return Ok(SessionPage { sessions, next_cursor });
         }
         query.after = page.last_sk;
     }
-}
-
-fn decode_cursor(cursor: &str) -> Result<String, Error> {
-    URL_SAFE_NO_PAD
-        .decode(cursor)
-        .ok()
-        .and_then(|b| String::from_utf8(b).ok())
-        .filter(|sk| sk.starts_with(SESSION_PREFIX))
-        .ok_or_else(|| Error::bad_request("invalid_cursor", "cursor is not one this API returned"))
 }
 
 fn not_found() -> Error {
