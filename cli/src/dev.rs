@@ -153,12 +153,14 @@ async fn pay(app: &App, session_id: &str) -> hyper::Response<Full<Bytes>> {
     let Some(sim) = app.stripe.simulator() else {
         return plain(404, "text/plain", "Stripe is not simulated".into());
     };
-    let Some(event) = sim.pay(session_id, app.now()) else {
+    let Some(events) = sim.pay(session_id, app.now()) else {
         return plain(409, "text/plain", "unknown or already paid session".into());
     };
-    let status = deliver(app, event).await;
-    if status != 200 {
-        return plain(500, "text/plain", format!("the webhook answered {status}"));
+    for event in events {
+        let status = deliver(app, event).await;
+        if status != 200 {
+            return plain(500, "text/plain", format!("the webhook answered {status}"));
+        }
     }
     let success = app.config.stripe.success_url.replace("{CHECKOUT_SESSION_ID}", session_id);
     hyper::Response::builder()

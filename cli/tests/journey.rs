@@ -67,7 +67,7 @@ async fn journey(kind: StoreKind) {
     let pro_token = claimed["token"].as_str().unwrap().to_string();
     assert_eq!(
         call(&t, "GET", "/api/pro/verify", None, Some(&pro_token)).await.1,
-        json!({ "pro": true, "plan": "pro", "expires_at": null })
+        json!({ "pro": true, "plan": "pro", "expires_at": null, "plan_ends_at": null, "subscription": null })
     );
 
     let order = tollgate::store::records::Order::from_item(
@@ -121,8 +121,11 @@ async fn the_dev_servers_simulated_checkout_pays_through_the_signed_webhook() {
         "the simulation answers the session fetch"
     );
 
-    let event = t.app.stripe.simulator().unwrap().pay(session_id, t.app.now()).unwrap();
-    assert_eq!(tollgate_cli::dev::deliver(&t.app, event).await, 200);
+    let events = t.app.stripe.simulator().unwrap().pay(session_id, t.app.now()).unwrap();
+    assert_eq!(events.len(), 1, "a one-time purchase is one event");
+    for event in events {
+        assert_eq!(tollgate_cli::dev::deliver(&t.app, event).await, 200);
+    }
     assert!(t.app.stripe.simulator().unwrap().pay(session_id, t.app.now()).is_none(), "a session is paid once");
     let (status, claimed) =
         call(&t, "POST", "/api/pro/claim", Some(json!({ "session_id": session_id })), Some(&token)).await;

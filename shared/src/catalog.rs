@@ -15,7 +15,7 @@ pub enum CatalogError {
     Parse { source_name: String, message: String },
     #[error("catalog plan {plan}: {message}")]
     Invalid { plan: String, message: String },
-    #[error("catalog plan {plan}: price variable {variable} is not set")]
+    #[error("catalog plan {plan}: variable {variable} (a Stripe price or coupon id) is not set")]
     UnresolvedPrice { plan: String, variable: String },
 }
 
@@ -31,6 +31,48 @@ impl CheckoutMode {
         match self {
             CheckoutMode::Payment => "payment",
             CheckoutMode::Subscription => "subscription",
+        }
+    }
+}
+
+/// How often a subscription bills.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Interval {
+    Month,
+    Year,
+}
+
+impl Interval {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Interval::Month => "month",
+            Interval::Year => "year",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "month" => Some(Interval::Month),
+            "year" => Some(Interval::Year),
+            _ => None,
+        }
+    }
+}
+
+/// Stripe Checkout's `billing_address_collection`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum AddressCollection {
+    #[default]
+    Auto,
+    Required,
+}
+
+impl AddressCollection {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AddressCollection::Auto => "auto",
+            AddressCollection::Required => "required",
         }
     }
 }
@@ -76,6 +118,37 @@ struct RawPlan {
     credits: Option<u64>,
     #[serde(default)]
     features: BTreeMap<String, Feature>,
+    subscription: Option<RawSubscription>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawPrice {
+    price: Option<String>,
+    price_env: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSubscription {
+    #[serde(default)]
+    trial_days: u32,
+    #[serde(default)]
+    allow_promotion_codes: bool,
+    #[serde(default)]
+    billing_address: AddressCollection,
+    month: Option<RawPrice>,
+    year: Option<RawPrice>,
+    members: Option<RawMembers>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawMembers {
+    coupon: Option<String>,
+    coupon_env: Option<String>,
+    applies_to: Vec<String>,
+    per_month: u32,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -115,12 +188,35 @@ pub struct Plan {
     /// Credits granted each paid billing period.
     pub credits_per_period: Option<u64>,
     pub features: BTreeMap<String, Feature>,
+    /// Sold as a subscription (per interval), besides or instead of `offer`.
+    pub subscription: Option<SubscriptionOffer>,
 }
 
+/// A one-time purchase.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Offer {
     pub mode: CheckoutMode,
     pub price: String,
+}
+
+/// A plan sold as a subscription: one Stripe price per interval, and how Checkout sells it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SubscriptionOffer {
+    pub prices: BTreeMap<Interval, String>,
+    /// Free days before the first charge; 0 for none. A user gets one trial, ever.
+    pub trial_days: u32,
+    pub allow_promotion_codes: bool,
+    pub billing_address: AddressCollection,
+    pub members: Option<MemberDiscount>,
+}
+
+/// Members' prices: subscribers get `coupon` on the named one-time purchases (plans or packs),
+/// at most `per_month` times a calendar month (UTC).
+#[derive(Debug, Clone, PartialEq)]
+pub struct MemberDiscount {
+    pub coupon: String,
+    pub applies_to: Vec<String>,
+    pub per_month: u32,
 }
 
 impl Plan {
@@ -181,7 +277,17 @@ impl Catalog {
             })?;
             packs.push(Pack { key, name: raw.name, credits: raw.credits, price });
         }
-        Ok(Catalog { plans, packs })
+        let catalog = Catalog { plans, packs };
+        for plan in &catalog.plans {
+            let Some(members) = plan.subscription.as_ref().and_then(|s| s.members.as_ref()) else { continue };
+            if let Some(unknown) = members.applies_to.iter().find(|k| !catalog.sells_once(k)) {
+                return Err(CatalogError::Invalid {
+                    plan: plan.key.clone(),
+                    message: format!("members' prices apply to {unknown:?}, which is not a one-time plan or pack"),
+                });
+            }
+        }
+        Ok(catalog)
     }
 
     pub fn plan(&self, key: &str) -> Option<&Plan> {
@@ -192,8 +298,17 @@ impl Catalog {
         self.plans.iter().find(|p| p.is_default).expect("parse guarantees one default plan")
     }
 
+    /// The plan a one-time price buys.
     pub fn plan_for_price(&self, price: &str) -> Option<&Plan> {
         self.plans.iter().find(|p| p.offer.as_ref().is_some_and(|o| o.price == price))
+    }
+
+    /// The plan and interval a subscription price bills.
+    pub fn plan_for_subscription_price(&self, price: &str) -> Option<(&Plan, Interval)> {
+        self.plans.iter().find_map(|p| {
+            let offer = p.subscription.as_ref()?;
+            offer.prices.iter().find(|(_, id)| *id == price).map(|(interval, _)| (p, *interval))
+        })
     }
 
     /// The highest-ranked of the given plan keys, or the default plan when none is known.
@@ -220,6 +335,11 @@ impl Catalog {
     pub fn packs(&self) -> &[Pack] {
         &self.packs
     }
+
+    /// Is `key` a pack, or a plan sold by a one-time payment?
+    pub fn sells_once(&self, key: &str) -> bool {
+        self.pack(key).is_some() || self.plan(key).is_some_and(|p| p.offer.is_some())
+    }
 }
 
 fn build_plan(key: String, raw: RawPlan, prices: &PriceResolver) -> Result<Plan, CatalogError> {
@@ -228,12 +348,21 @@ fn build_plan(key: String, raw: RawPlan, prices: &PriceResolver) -> Result<Plan,
         return Err(invalid("plan keys are lowercase letters, digits and underscores"));
     }
     let price = resolve_price(&key, raw.price, raw.price_env, prices)?;
+    if raw.mode == Some(CheckoutMode::Subscription) {
+        return Err(invalid("describe subscriptions under [plans.<key>.subscription], one price per interval"));
+    }
+    let subscription = match raw.subscription {
+        Some(sub) if !raw.default => Some(build_subscription(&key, sub, prices)?),
+        Some(_) => return Err(invalid("the default plan is free: it has no subscription")),
+        None => None,
+    };
     let offer = match (raw.default, price, raw.mode) {
         (true, None, None) => None,
         (true, _, _) => return Err(invalid("the default plan is free: it has no price or mode")),
         (false, Some(price), Some(mode)) => Some(Offer { mode, price }),
+        (false, None, None) if subscription.is_some() => None,
         (false, _, _) => {
-            return Err(invalid("a plan that is sold needs a price (or price_env) and a mode"));
+            return Err(invalid("a plan that is sold needs a price (or price_env) and a mode, or a subscription"));
         }
     };
     Ok(Plan {
@@ -244,6 +373,50 @@ fn build_plan(key: String, raw: RawPlan, prices: &PriceResolver) -> Result<Plan,
         offer,
         credits_per_period: raw.credits,
         features: raw.features,
+        subscription,
+    })
+}
+
+fn build_subscription(key: &str, raw: RawSubscription, prices: &PriceResolver) -> Result<SubscriptionOffer, CatalogError> {
+    let invalid = |message: String| CatalogError::Invalid { plan: key.to_string(), message };
+    let mut by_interval = BTreeMap::new();
+    for (interval, price) in [(Interval::Month, raw.month), (Interval::Year, raw.year)] {
+        let Some(price) = price else { continue };
+        let name = format!("{key}_{}", interval.as_str());
+        let id = resolve_price(&name, price.price, price.price_env, prices)?
+            .ok_or_else(|| invalid(format!("the {} subscription needs a price (or price_env)", interval.as_str())))?;
+        by_interval.insert(interval, id);
+    }
+    if by_interval.is_empty() {
+        return Err(invalid("a subscription needs a month or year price".into()));
+    }
+    if raw.trial_days > 730 {
+        return Err(invalid("trial_days is at most 730 (Stripe's limit)".into()));
+    }
+    let members = match raw.members {
+        None => None,
+        Some(m) => {
+            let coupon = match (m.coupon, m.coupon_env) {
+                (Some(c), None) => c,
+                (None, Some(var)) => match (prices.lookup)(&var) {
+                    Some(c) => c,
+                    None if prices.simulated => format!("coupon_sim_{key}"),
+                    None => return Err(CatalogError::UnresolvedPrice { plan: key.to_string(), variable: var }),
+                },
+                _ => return Err(invalid("members' prices need exactly one of coupon and coupon_env".into())),
+            };
+            if m.per_month == 0 || m.applies_to.is_empty() {
+                return Err(invalid("members' prices need per_month >= 1 and something in applies_to".into()));
+            }
+            Some(MemberDiscount { coupon, applies_to: m.applies_to, per_month: m.per_month })
+        }
+    };
+    Ok(SubscriptionOffer {
+        prices: by_interval,
+        trial_days: raw.trial_days,
+        allow_promotion_codes: raw.allow_promotion_codes,
+        billing_address: raw.billing_address,
+        members,
     })
 }
 

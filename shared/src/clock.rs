@@ -49,3 +49,9 @@ pub fn rfc3339(epoch_secs: i64) -> String {
         .and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok())
         .unwrap_or_default()
 }
+
+/// The UTC calendar month of an epoch second, as `2026-11`.
+pub fn month_id(epoch_secs: i64) -> String {
+    let date = time::OffsetDateTime::from_unix_timestamp(epoch_secs).unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
+    format!("{:04}-{:02}", date.year(), date.month() as u8)
+}

@@ -64,6 +64,8 @@ pub struct StripeConfig {
     pub success_url: String,
     pub cancel_url: String,
     pub payment_link_url: Option<String>,
+    /// Where Stripe's customer portal sends the customer back to.
+    pub portal_return_url: String,
 }
 
 impl StripeConfig {
@@ -107,6 +109,8 @@ pub struct Config {
     pub max_debit: i64,
     /// The most entries one session keeps.
     pub max_session_entries: i64,
+    /// Days a `past_due` subscription keeps its plan, from the start of the unpaid period.
+    pub grace_days: i64,
 }
 
 /// The variables read, so a source can be the process environment or a map in tests.
@@ -219,6 +223,9 @@ impl Config {
                 .unwrap_or_else(|| "http://localhost:3000/success?session_id={CHECKOUT_SESSION_ID}".into()),
             cancel_url: src.get("CHECKOUT_CANCEL_URL").unwrap_or_else(|| "http://localhost:3000/cancel".into()),
             payment_link_url: src.get("PAYMENT_LINK_URL"),
+            portal_return_url: src
+                .get("BILLING_PORTAL_RETURN_URL")
+                .unwrap_or_else(|| "http://localhost:3000/account".into()),
         };
         if !dev && src.get("CHECKOUT_SUCCESS_URL").is_none() {
             return Err(problem("CHECKOUT_SUCCESS_URL", "is required in production"));
@@ -263,6 +270,10 @@ impl Config {
             admin_emails: admin_emails(src)?,
             max_debit: number(src, "CREDITS_MAX_DEBIT", 1_000_000, 1)?,
             max_session_entries: number(src, "SESSION_MAX_ENTRIES", 500, 1)?,
+            grace_days: match number(src, "PAST_DUE_GRACE_DAYS", 7, 0)? {
+                n if n <= 60 => n,
+                _ => return Err(problem("PAST_DUE_GRACE_DAYS", "must be at most 60")),
+            },
         })
     }
 

@@ -8,6 +8,8 @@ pub struct Email {
     pub to: String,
     pub subject: String,
     pub text: String,
+    /// An HTML alternative to `text`.
+    pub html: Option<String>,
 }
 
 #[derive(Clone, Default)]
@@ -87,10 +89,11 @@ impl EmailSender {
                 let content = |s: &str| {
                     Content::builder().data(s).charset("UTF-8").build().map_err(|e| EmailError(e.to_string()))
                 };
-                let message = Message::builder()
-                    .subject(content(&email.subject)?)
-                    .body(Body::builder().text(content(&email.text)?).build())
-                    .build();
+                let mut body = Body::builder().text(content(&email.text)?);
+                if let Some(html) = &email.html {
+                    body = body.html(content(html)?);
+                }
+                let message = Message::builder().subject(content(&email.subject)?).body(body.build()).build();
                 client
                     .send_email()
                     .from_email_address(from)

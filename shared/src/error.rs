@@ -19,6 +19,9 @@ pub enum Error {
     Conflict { code: &'static str, message: String },
     #[error("this route does not take that method")]
     MethodNotAllowed,
+    /// A second subscription while one is live: change plans in the customer portal instead.
+    #[error("you already have a subscription; manage it in the billing portal")]
+    AlreadySubscribed { portal_url: Option<String> },
     /// The plan does not allow this (402), with what the client needs to say why.
     #[error("{message}")]
     PaymentRequired { code: &'static str, message: String, details: Value },
@@ -74,6 +77,7 @@ impl Error {
             | Error::PaymentRequired { code, .. }
             | Error::Unhealthy { code, .. } => code,
             Error::PayloadTooLarge { .. } => "payload_too_large",
+            Error::AlreadySubscribed { .. } => "already_subscribed",
             Error::MethodNotAllowed => "method_not_allowed",
             Error::InsufficientCredits { .. } => "insufficient_credits",
             Error::UsageLimit { daily: true, .. } => "rate_limited",
@@ -92,7 +96,7 @@ impl Error {
             Error::Unauthorized { .. } => 401,
             Error::Forbidden { .. } => 403,
             Error::NotFound { .. } => 404,
-            Error::Conflict { .. } => 409,
+            Error::Conflict { .. } | Error::AlreadySubscribed { .. } => 409,
             Error::PayloadTooLarge { .. } => 413,
             Error::MethodNotAllowed => 405,
             Error::InsufficientCredits { .. } | Error::PaymentRequired { .. } => 402,
@@ -144,6 +148,9 @@ impl Error {
             Error::InsufficientCredits { balance, required } => {
                 map.insert("balance".into(), (*balance).into());
                 map.insert("required".into(), (*required).into());
+            }
+            Error::AlreadySubscribed { portal_url } => {
+                map.insert("portal_url".into(), portal_url.clone().into());
             }
             Error::Stripe { fallback_url: Some(url), .. } => {
                 map.insert("fallback_url".into(), url.clone().into());

@@ -214,3 +214,26 @@ pub fn gateway_request(parts: lambda_http::http::request::Parts, body: Vec<u8>, 
     request.extensions_mut().insert(RequestContext::ApiGatewayV2(context));
     request.with_query_string_parameters(query)
 }
+
+/// What a user holds, as the API shows it: `plan`, `pro`, `plan_ends_at` and the principal
+/// `subscription` (or null).
+pub fn entitlement_fields(ent: &crate::domain::entitlements::Entitlement) -> serde_json::Map<String, Value> {
+    use crate::clock::rfc3339;
+    let subscription = ent.subscription.as_ref().map(|s| {
+        json!({
+            "id": s.id,
+            "status": s.status,
+            "plan": s.plan,
+            "interval": s.interval,
+            "current_period_end": s.current_period_end.map(rfc3339),
+            "trial_end": s.trial_end.map(rfc3339),
+            "cancel_scheduled": s.cancel_scheduled,
+        })
+    });
+    let mut fields = serde_json::Map::new();
+    fields.insert("plan".into(), json!(ent.plan.key));
+    fields.insert("pro".into(), json!(ent.pro));
+    fields.insert("plan_ends_at".into(), json!(ent.plan_ends_at.map(rfc3339)));
+    fields.insert("subscription".into(), subscription.unwrap_or(Value::Null));
+    fields
+}

@@ -82,7 +82,10 @@ pub fn catalog_from(text: &str) -> Catalog {
     let lookup = |name: &str| match name {
         "STRIPE_PRICE_PRO" => Some(PRO_PRICE.to_string()),
         "STRIPE_PRICE_CREDITS_100" => Some(CREDITS_100_PRICE.to_string()),
-        other => other.strip_prefix("STRIPE_PRICE_").map(|rest| format!("price_test_{}", rest.to_lowercase())),
+        other => other
+            .strip_prefix("STRIPE_PRICE_")
+            .map(|rest| format!("price_test_{}", rest.to_lowercase()))
+            .or_else(|| other.strip_prefix("STRIPE_COUPON_").map(|rest| format!("coupon_test_{}", rest.to_lowercase()))),
     };
     let resolver = PriceResolver { lookup: &lookup, simulated: false };
     Catalog::parse(text, "test catalog", &resolver).expect("the test catalog parses")

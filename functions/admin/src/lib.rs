@@ -1,19 +1,24 @@
-//! Administration: `POST /api/admin/credits/grant`, an administrator's grant or correction.
+//! Administration: `POST /api/admin/credits/grant`, an administrator's grant or correction;
+//! `GET /api/admin/billing-events?user_id=`, a user's billing audit.
 
 use serde::Deserialize;
 use serde_json::json;
 use tollgate::auth::{admin, normalize_email};
+use tollgate::clock::rfc3339;
 use tollgate::domain::credits::{self, Change, Floor, Outcome};
+use tollgate::domain::{billing, cursor};
+use tollgate::store::records::BILLING_PREFIX;
 use tollgate::domain::users;
 use tollgate::http::{self, Reply, Request, Response};
 use tollgate::{App, Error};
 
-pub const ROUTES: &[(&str, &str)] = &[("POST", "/api/admin/credits/grant")];
+pub const ROUTES: &[(&str, &str)] = &[("POST", "/api/admin/credits/grant"), ("GET", "/api/admin/billing-events")];
 
 pub async fn handle(app: &App, req: Request) -> Response {
     http::respond(req, |req| async move {
         match (req.method().as_str(), req.uri().path()) {
             ("POST", "/api/admin/credits/grant") => grant_credits(app, &req).await,
+            ("GET", "/api/admin/billing-events") => billing_events(app, &req).await,
             (_, path) => Err(http::unrouted(ROUTES, path)),
         }
     })
@@ -81,4 +86,32 @@ async fn grant_credits(app: &App, req: &Request) -> Result<Reply, Error> {
         }
         Outcome::Insufficient { .. } | Outcome::Refused(_) => Err(Error::internal("a clamped grant cannot be refused")),
     }
+}
+
+/// A user's billing events, newest first, a page at a time.
+async fn billing_events(app: &App, req: &Request) -> Result<Reply, Error> {
+    admin(app, req)?;
+    let user_id = http::query_param(req, "user_id")
+        .filter(|id| !id.trim().is_empty())
+        .ok_or_else(|| Error::bad_request("missing_field", "user_id is required"))?;
+    let limit = http::page_limit(req, 50, 200)?;
+    let after = http::query_param(req, "cursor").map(|c| cursor::decode(&c, BILLING_PREFIX)).transpose()?;
+    let (events, last) = billing::list(app, &user_id, limit, after).await?;
+    let events: Vec<_> = events
+        .into_iter()
+        .map(|e| {
+            json!({
+                "event_id": e.event_id,
+                "type": e.event_type,
+                "created": rfc3339(e.created),
+                "amount": e.amount,
+                "currency": e.currency,
+                "status": e.status,
+                "subscription": e.subscription,
+                "invoice": e.invoice,
+                "email": e.email,
+            })
+        })
+        .collect();
+    Ok(Reply::ok(json!({ "user_id": user_id, "events": events, "next_cursor": last.as_deref().map(cursor::encode) })))
 }

@@ -1,19 +1,21 @@
-//! Checkout: `POST /api/checkout/create` opens a Stripe Checkout Session for a catalog plan or
-//! credit pack.
+//! Checkout: `POST /api/checkout/create` opens a Stripe Checkout Session for a catalog plan (once,
+//! or by subscription with an interval) or credit pack; `POST /api/billing/portal` opens Stripe's
+//! customer portal.
 
 use serde::Deserialize;
 use serde_json::json;
-use tollgate::auth::{normalize_email, optional_caller};
+use tollgate::auth::{caller, normalize_email, optional_caller};
 use tollgate::domain::orders::{self, Buyer, Wanted};
 use tollgate::http::{self, Reply, Request, Response};
 use tollgate::{App, Error};
 
-pub const ROUTES: &[(&str, &str)] = &[("POST", "/api/checkout/create")];
+pub const ROUTES: &[(&str, &str)] = &[("POST", "/api/checkout/create"), ("POST", "/api/billing/portal")];
 
 pub async fn handle(app: &App, req: Request) -> Response {
     http::respond(req, |req| async move {
         match (req.method().as_str(), req.uri().path()) {
             ("POST", "/api/checkout/create") => create(app, &req).await,
+            ("POST", "/api/billing/portal") => portal(app, &req).await,
             (_, path) => Err(http::unrouted(ROUTES, path)),
         }
     })
@@ -24,6 +26,8 @@ pub async fn handle(app: &App, req: Request) -> Response {
 struct CreateRequest {
     plan: Option<String>,
     pack: Option<String>,
+    /// `month` or `year`: buy the plan as a subscription.
+    interval: Option<String>,
     email: Option<String>,
 }
 
@@ -40,12 +44,23 @@ async fn create(app: &App, req: &Request) -> Result<Reply, Error> {
             return Err(Error::bad_request("missing_field", "email is required without a Bearer token"));
         }
     };
-    let wanted = match (&body.plan, &body.pack) {
-        (Some(plan), None) => Wanted::Plan(plan),
-        (None, Some(pack)) => Wanted::Pack(pack),
-        (None, None) => return Err(Error::bad_request("missing_field", "give plan or pack")),
-        (Some(_), Some(_)) => return Err(Error::bad_request("invalid_field", "give plan or pack, not both")),
+    let wanted = match (&body.plan, &body.pack, &body.interval) {
+        (Some(plan), None, Some(interval)) => Wanted::Subscription { plan, interval },
+        (Some(plan), None, None) => Wanted::Plan(plan),
+        (None, Some(pack), None) => Wanted::Pack(pack),
+        (None, Some(_), Some(_)) => {
+            return Err(Error::bad_request("invalid_field", "interval is for subscription plans, not packs"));
+        }
+        (None, None, _) => return Err(Error::bad_request("missing_field", "give plan or pack")),
+        (Some(_), Some(_), _) => return Err(Error::bad_request("invalid_field", "give plan or pack, not both")),
     };
     let started = orders::start_checkout(app, buyer, wanted).await?;
     Ok(Reply::ok(json!({ "url": started.url, "session_id": started.session_id, "order_id": started.order_id })))
+}
+
+/// A Stripe customer portal session (change card, switch plan, cancel) for the caller.
+async fn portal(app: &App, req: &Request) -> Result<Reply, Error> {
+    let claims = caller(app, req)?;
+    let url = tollgate::domain::billing::portal_url(app, &claims.sub).await?;
+    Ok(Reply::ok(json!({ "url": url })))
 }

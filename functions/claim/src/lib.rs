@@ -3,7 +3,6 @@
 use serde::Deserialize;
 use serde_json::json;
 use tollgate::auth::caller;
-use tollgate::clock::rfc3339;
 use tollgate::domain::{claims, entitlements};
 use tollgate::http::{self, Reply, Request, Response};
 use tollgate::store::records::User;
@@ -45,5 +44,8 @@ async fn claim(app: &App, req: &Request) -> Result<Reply, Error> {
 async fn verify(app: &App, req: &Request) -> Result<Reply, Error> {
     let claims = caller(app, req)?;
     let held = entitlements::entitlement(app, &claims.sub).await?;
-    Ok(Reply::ok(json!({ "pro": held.pro, "plan": held.plan.key, "expires_at": held.expires_at.map(rfc3339) })))
+    let mut fields = http::entitlement_fields(&held);
+    // `expires_at` is the name earlier clients read; it is `plan_ends_at`.
+    fields.insert("expires_at".into(), fields["plan_ends_at"].clone());
+    Ok(Reply::ok(fields.into()))
 }

@@ -158,7 +158,7 @@ async fn record_use(app: &App, req: &Request, feature: &str) -> Result<Reply, Er
 
 async fn allowances(app: &App, req: &Request) -> Result<Reply, Error> {
     let claims = caller(app, req)?;
-    let (plan, all) = entitlements::allowances(app, &claims.sub).await?;
+    let (ent, all) = entitlements::allowances(app, &claims.sub).await?;
     let features: Map<String, Value> = all
         .into_iter()
         .map(|(feature, allowance)| {
@@ -172,7 +172,9 @@ async fn allowances(app: &App, req: &Request) -> Result<Reply, Error> {
             (feature, value)
         })
         .collect();
-    Ok(Reply::ok(json!({ "plan": plan.key, "features": features })))
+    let mut body = http::entitlement_fields(&ent);
+    body.insert("features".into(), features.into());
+    Ok(Reply::ok(body.into()))
 }
 
 /// The running cadence for a pace; no token needed.

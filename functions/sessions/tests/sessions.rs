@@ -419,7 +419,7 @@ async fn entitlements_describe_every_feature_for_the_current_plan() {
     assert_eq!(status, 200);
     assert_eq!(
         free,
-        json!({ "plan": "free", "features": {
+        json!({ "plan": "free", "pro": false, "plan_ends_at": null, "subscription": null, "features": {
             "ai_chat": { "used": 0, "limit": 5, "resets_at": "2026-01-16T00:00:00Z" },
             "pro": false,
             "quizzes": { "used": 1, "limit": 2, "resets_at": "2026-02-01T00:00:00Z" },

@@ -95,9 +95,10 @@ default = true
 [plans.studio]
 name = "Studio"
 rank = 20
-mode = "subscription"
-price_env = "STRIPE_PRICE_STUDIO"
 credits = 500
+
+[plans.studio.subscription]
+month = { price_env = "STRIPE_PRICE_STUDIO" }
 "#;
 
 fn subscription_app(store: Store) -> TestApp {
@@ -174,7 +175,10 @@ async fn invoices_without_credits_or_a_known_customer_are_recorded_only() {
     assert_eq!((status, json["outcome"].as_str()), (200, Some("unknown_customer")));
     let plain = testing::app(Store::memory(), None, &[]);
     let (status, json) = deliver(&plain, &event("invoice.paid", testing::fixture("invoice"))).await;
-    assert_eq!((status, json["outcome"].as_str()), (200, Some("no_credits")));
+    assert_eq!((status, json["outcome"].as_str()), (200, Some("unknown_customer")));
+    let known = current_invoice("in_no_credits", Some("usr_studio"));
+    let (status, json) = deliver(&plain, &event("invoice.paid", known)).await;
+    assert_eq!((status, json["outcome"].as_str()), (200, Some("invoice_recorded")), "audited, nothing to credit");
 }
 
 #[tokio::test]

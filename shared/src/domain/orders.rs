@@ -2,11 +2,13 @@
 //! session Tollgate opens has an order to land on.
 
 use crate::app::App;
-use crate::catalog::CheckoutMode;
+use crate::catalog::{CheckoutMode, Interval};
 use crate::error::Error;
 use crate::store::records::{self, Order, OrderStatus, User};
 use crate::store::{Condition, Update, Write};
-use crate::stripe::CheckoutRequest;
+use crate::stripe::{CheckoutRequest, SubscriptionTerms};
+
+use super::{members, subscriptions, users};
 
 /// Who is buying: a signed-in user, or an email for an anonymous purchase claimed later.
 pub enum Buyer {
@@ -25,9 +27,25 @@ pub struct CheckoutStarted {
 pub enum Wanted<'a> {
     Plan(&'a str),
     Pack(&'a str),
+    Subscription { plan: &'a str, interval: &'a str },
+}
+
+impl Wanted<'_> {
+    fn key(&self) -> &str {
+        match self {
+            Wanted::Plan(k) | Wanted::Pack(k) | Wanted::Subscription { plan: k, .. } => k,
+        }
+    }
 }
 
 pub async fn start_checkout(app: &App, buyer: Buyer, wanted: Wanted<'_>) -> Result<CheckoutStarted, Error> {
+    if let Wanted::Subscription { plan, interval } = wanted {
+        let Buyer::User(user) = buyer else {
+            return Err(Error::unauthorized("missing_token", "sign in to subscribe: a subscription belongs to an account"));
+        };
+        return start_subscription(app, user, plan, interval).await;
+    }
+    let key = wanted.key().to_string();
     let (plan, pack, mode, price) = match wanted {
         Wanted::Plan(key) => {
             let plan = app
@@ -50,7 +68,11 @@ pub async fn start_checkout(app: &App, buyer: Buyer, wanted: Wanted<'_>) -> Resu
             }
             (String::new(), Some(pack.key.clone()), CheckoutMode::Payment, pack.price.clone())
         }
+        Wanted::Subscription { .. } => unreachable!("handled above"),
     };
+    if mode == CheckoutMode::Subscription {
+        return Err(Error::bad_request("invalid_field", "subscriptions are bought with an interval"));
+    }
     let now = app.now();
     let order_id = format!("ord_{}", uuid::Uuid::new_v4().simple());
     let (user_id, email, customer) = match &buyer {
@@ -81,6 +103,13 @@ pub async fn start_checkout(app: &App, buyer: Buyer, wanted: Wanted<'_>) -> Resu
     if let Some(id) = &user_id {
         metadata.push(("user_id".to_string(), id.clone()));
     }
+    let member = match &user_id {
+        Some(id) => members::reserve(app, id, &key).await?,
+        None => None,
+    };
+    if let Some(m) = &member {
+        metadata.push((members::METADATA_KEY.to_string(), m.month.clone()));
+    }
     let request = CheckoutRequest {
         mode,
         price,
@@ -91,7 +120,25 @@ pub async fn start_checkout(app: &App, buyer: Buyer, wanted: Wanted<'_>) -> Resu
         success_url: app.config.stripe.success_url.clone(),
         cancel_url: app.config.stripe.cancel_url.clone(),
         idempotency_key: format!("checkout-{order_id}"),
+        subscription: None,
+        coupon: member.as_ref().map(|m| m.coupon.clone()),
     };
+    let release = match (&user_id, &member) {
+        (Some(id), Some(m)) => Some(members::release(id, &m.month)),
+        _ => None,
+    };
+    open_session(app, &order_id, request, release).await
+}
+
+/// Asks Stripe for the session of a pending order; a refusal marks the order failed (and gives
+/// back a reserved members' price).
+async fn open_session(
+    app: &App,
+    order_id: &str,
+    request: CheckoutRequest,
+    release: Option<Write>,
+) -> Result<CheckoutStarted, Error> {
+    let order_id = order_id.to_string();
     let key = records::order(&order_id);
     match app.stripe.create_checkout_session(&request).await {
         Ok(session) => {
@@ -105,12 +152,85 @@ pub async fn start_checkout(app: &App, buyer: Buyer, wanted: Wanted<'_>) -> Resu
             let failed = Update::new(key)
                 .set("status", OrderStatus::Failed.as_str())
                 .when(Condition::equals("status", "pending"));
-            if let Err(store_error) = app.store.write(Write::Update(failed)).await {
+            let writes: Vec<Write> = std::iter::once(Write::Update(failed)).chain(release).collect();
+            if let Err(store_error) = app.store.transact(writes).await {
                 tracing::warn!(error = %store_error, %order_id, "could not mark the order failed");
             }
             Err(Error::Stripe { message: e.to_string(), fallback_url: app.config.stripe.payment_link_url.clone() })
         }
     }
+}
+
+/// A subscription-mode session for a signed-in user with no live subscription, on their one
+/// Stripe customer, with the plan's trial (once per user), promotion codes and address rules.
+async fn start_subscription(app: &App, user: User, plan_key: &str, interval: &str) -> Result<CheckoutStarted, Error> {
+    let plan = app
+        .catalog
+        .plan(plan_key)
+        .ok_or_else(|| Error::bad_request("unknown_plan", format!("there is no plan {plan_key:?}")))?;
+    let offer = plan.subscription.as_ref().ok_or_else(|| {
+        Error::bad_request("unknown_interval", format!("plan {plan_key:?} is not sold by subscription"))
+    })?;
+    let (interval, price) = Interval::parse(interval)
+        .and_then(|i| offer.prices.get(&i).map(|p| (i, p.clone())))
+        .ok_or_else(|| {
+            let sold: Vec<&str> = offer.prices.keys().map(|i| i.as_str()).collect();
+            Error::bad_request("unknown_interval", format!("plan {plan_key:?} is sold by {}", sold.join(" or ")))
+        })?;
+    let subs = subscriptions::subscriptions_of(app, &user.id).await?;
+    if subs.iter().any(|s| s.is_live()) {
+        let portal_url = match &user.stripe_customer_id {
+            Some(customer) => {
+                app.stripe.create_portal_session(customer, &app.config.stripe.portal_return_url).await.ok()
+            }
+            None => None,
+        };
+        return Err(Error::AlreadySubscribed { portal_url });
+    }
+    let customer = users::ensure_customer(app, &user).await?;
+    let trial_days = if subs.iter().any(|s| s.trial_end.is_some()) { 0 } else { offer.trial_days };
+    let now = app.now();
+    let order_id = format!("ord_{}", uuid::Uuid::new_v4().simple());
+    let order = Order {
+        id: order_id.clone(),
+        plan: plan.key.clone(),
+        pack: None,
+        status: OrderStatus::Pending,
+        email: Some(user.email.clone()),
+        user_id: Some(user.id.clone()),
+        checkout_session_id: None,
+        payment_intent: None,
+        amount_total: None,
+        currency: None,
+        created_at: now,
+        paid_at: None,
+    };
+    app.store.write(Write::put_new(order.to_item())).await?;
+    let tags = vec![
+        ("order_id".to_string(), order_id.clone()),
+        ("plan".to_string(), plan.key.clone()),
+        ("interval".to_string(), interval.as_str().to_string()),
+        ("user_id".to_string(), user.id.clone()),
+    ];
+    let request = CheckoutRequest {
+        mode: CheckoutMode::Subscription,
+        price,
+        client_reference_id: order_id.clone(),
+        metadata: tags.clone(),
+        customer: Some(customer),
+        customer_email: None,
+        success_url: app.config.stripe.success_url.clone(),
+        cancel_url: app.config.stripe.cancel_url.clone(),
+        idempotency_key: format!("checkout-{order_id}"),
+        subscription: Some(SubscriptionTerms {
+            trial_days,
+            metadata: tags,
+            allow_promotion_codes: offer.allow_promotion_codes,
+            billing_address: offer.billing_address,
+        }),
+        coupon: None,
+    };
+    open_session(app, &order_id, request, None).await
 }
 
 /// A signed-in buyer's profile (for their Stripe customer), or a plain user from the token.

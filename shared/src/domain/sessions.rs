@@ -119,7 +119,7 @@ pub async fn create(
     for _ in 0..3 {
         let current = match plan.take() {
             Some(p) => p,
-            None => effective_plan(&app.catalog, app.store.get(&records::plans_held(user_id)).await?.as_ref()),
+            None => effective_plan(&app.catalog, app.store.get(&records::plans_held(user_id)).await?.as_ref(), app.now()),
         };
         let limit = cap(current);
         let mut count = Update::new(records::kept(user_id, FEATURE)).add("count", 1);
@@ -127,7 +127,7 @@ pub async fn create(
             count = count.when(Condition::AbsentOrBelow("count".into(), l));
         }
         let writes = vec![
-            Write::Check { key: records::plans_held(user_id), condition: still_on(&app.catalog, current) },
+            Write::Check { key: records::plans_held(user_id), condition: still_on(&app.catalog, current, app.now()) },
             Write::Update(count),
             Write::put_new(item.clone()),
         ];

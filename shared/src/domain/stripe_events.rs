@@ -2,14 +2,21 @@
 //! absent) and all of the event's effects commit in one transaction, so a re-delivery, a
 //! concurrent delivery or a crash half-way can neither apply an event twice nor apply half.
 
+use std::collections::HashMap;
+
+use serde_json::json;
+
 use crate::app::App;
 use crate::error::Error;
 use crate::store::records::{self, EventRecord, Holder};
-use crate::store::{Condition, Update, Write};
-use crate::stripe::{Charge, CheckoutSession, Event, Invoice, signature};
+use crate::store::{Condition, GSI1PK, GSI1SK, Update, Write};
+use crate::stripe::{Charge, CheckoutSession, Event, Invoice, Subscription, signature};
 
+use super::billing::BillingEvent;
 use super::credits::{self, Change, Floor, Outcome};
+use super::mail::{self, MailKind, Queued};
 use super::purchases::{self, Purchase, REFUNDED_FIRST, Recorded, resolve_product};
+use super::subscriptions::{self, Applied};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Receipt {
@@ -58,7 +65,17 @@ pub async fn apply(app: &App, event: &Event) -> Result<Receipt, Error> {
             order_closed(app, event, event.object().map_err(bad_object)?, "failed").await
         }
         "charge.refunded" => charge_refunded(app, event, event.object().map_err(bad_object)?).await,
-        "invoice.paid" => invoice_paid(app, event, event.object().map_err(bad_object)?).await,
+        "customer.subscription.created"
+        | "customer.subscription.updated"
+        | "customer.subscription.deleted"
+        | "customer.subscription.paused"
+        | "customer.subscription.resumed"
+        | "customer.subscription.trial_will_end" => {
+            subscription_changed(app, event, event.object().map_err(bad_object)?).await
+        }
+        "invoice.paid" | "invoice.payment_failed" | "invoice.payment_action_required" => {
+            invoice_event(app, event, event.object().map_err(bad_object)?).await
+        }
         _ => record_only(app, event, "ignored").await,
     }
 }
@@ -99,6 +116,9 @@ pub async fn record_event_once(
 }
 
 async fn checkout_paid(app: &App, event: &Event, session: CheckoutSession) -> Result<Receipt, Error> {
+    if session.mode == "subscription" {
+        return subscription_checkout(app, event, session).await;
+    }
     if session.mode != "payment" {
         return record_only(app, event, "unsupported_mode").await;
     }
@@ -132,13 +152,14 @@ async fn order_closed(
     };
     let close =
         Update::new(records::order(&order_id)).set("status", status).when(Condition::equals("status", "pending"));
-    record_event_once(
-        app,
-        event,
-        if status == "expired" { "order_expired" } else { "order_failed" },
-        vec![Write::Update(close)],
-    )
-    .await
+    let mut effects = vec![Write::Update(close)];
+    // A members' price reserved by this checkout is given back (once: the order closes once).
+    if let (Some(month), Some(user_id)) =
+        (session.metadata.get(super::members::METADATA_KEY), session.metadata.get("user_id"))
+    {
+        effects.push(super::members::release(user_id, month));
+    }
+    record_event_once(app, event, if status == "expired" { "order_expired" } else { "order_failed" }, effects).await
 }
 
 async fn charge_refunded(app: &App, event: &Event, charge: Charge) -> Result<Receipt, Error> {
@@ -212,32 +233,174 @@ async fn credited(app: &App, event: &Event, outcome: Outcome, applied: &'static 
     }
 }
 
-/// A paid invoice of a plan that grants credits each period credits them once per invoice,
-/// whichever event (and however many deliveries) reports it.
-async fn invoice_paid(app: &App, event: &Event, invoice: Invoice) -> Result<Receipt, Error> {
-    let metadata = invoice.subscription_metadata();
-    let plan = metadata
-        .get("plan")
-        .and_then(|key| app.catalog.plan(key))
-        .or_else(|| invoice.price_ids().iter().find_map(|price| app.catalog.plan_for_price(price)));
-    let Some(credits) = plan.and_then(|p| p.credits_per_period) else {
-        return record_only(app, event, "no_credits").await;
+/// The user a Stripe object is about: Tollgate's metadata, else the customer's owner.
+async fn user_for(app: &App, metadata: &HashMap<String, String>, customer: Option<String>) -> Result<Option<String>, Error> {
+    if let Some(id) = metadata.get("user_id") {
+        return Ok(Some(id.clone()));
+    }
+    let Some(customer) = customer else { return Ok(None) };
+    let owners = app.store.query_index(&records::customer_index(&customer), 1).await?;
+    Ok(owners.first().and_then(|i| i.string("user_id")))
+}
+
+/// The email a billing event sends, rendered for the user (None: they have no address on file).
+async fn letter(app: &App, user_id: &str, kind: Option<MailKind>, context: serde_json::Value) -> Result<Option<Queued>, Error> {
+    let Some(kind) = kind else { return Ok(None) };
+    let Some(user) = super::users::user_by_id(&app.store, user_id).await? else {
+        tracing::warn!(user_id, kind = kind.as_str(), "no email address for a billing email");
+        return Ok(None);
     };
-    let user_id = match metadata.get("user_id") {
-        Some(id) => Some(id.clone()),
-        None => match invoice.customer() {
-            Some(customer) => app
-                .store
-                .query_index(&records::customer_index(&customer), 1)
-                .await?
-                .first()
-                .and_then(|i| i.string("user_id")),
-            None => None,
-        },
-    };
-    let Some(user_id) = user_id else {
-        tracing::warn!(event_id = %event.id, "a paid invoice for a customer Tollgate does not know");
+    Ok(Some(Queued { kind, email: mail::render(kind, &user.email, &context)? }))
+}
+
+/// The receipt of an event whose effects may have queued emails: sends them once applied, and
+/// on a re-delivery sends what an earlier delivery left unsent.
+async fn with_mail(app: &App, event: &Event, receipt: Receipt, queued: &Option<Queued>) -> Result<Receipt, Error> {
+    match (&receipt, queued) {
+        (Receipt::Applied { .. }, Some(q)) => mail::send_queued(app, &event.id, std::slice::from_ref(q)).await,
+        (Receipt::Duplicate, _) => mail::send_unsent(app, &event.id).await?,
+        _ => {}
+    }
+    Ok(receipt)
+}
+
+/// A subscription's state changed (or a trial is about to end): its snapshot is applied if it is
+/// newer than the stored one (else Stripe's current state is), with the audit record and email.
+async fn subscription_changed(app: &App, event: &Event, sub: Subscription) -> Result<Receipt, Error> {
+    let Some(user_id) = user_for(app, &sub.metadata, sub.customer()).await? else {
+        tracing::warn!(event_id = %event.id, "a subscription of a customer Tollgate does not know");
         return record_only(app, event, "unknown_customer").await;
+    };
+    let Some((plan, _)) = subscriptions::plan_of(&app.catalog, &sub) else {
+        tracing::warn!(event_id = %event.id, "a subscription to a price not in the catalog");
+        return record_only(app, event, "unknown_plan").await;
+    };
+    let product = app.catalog.plan(plan).map(|p| p.name.clone()).unwrap_or_default();
+    let (kind, when) = match event.event_type.as_str() {
+        "customer.subscription.trial_will_end" => (Some(MailKind::TrialEnding), sub.trial_end),
+        "customer.subscription.deleted" => (Some(MailKind::SubscriptionCanceled), sub.ended_at.or(sub.canceled_at)),
+        _ => (None, None),
+    };
+    let context = json!({
+        "product": product,
+        "date": mail::date(when.unwrap_or(event.created)),
+        "cancel_scheduled": sub.cancel_at_period_end || sub.cancel_at.is_some(),
+    });
+    let queued = letter(app, &user_id, kind, context).await?;
+    let audit = BillingEvent {
+        user_id: user_id.clone(),
+        event_id: event.id.clone(),
+        event_type: event.event_type.clone(),
+        created: event.created,
+        amount: sub.amount(),
+        currency: sub.currency.clone(),
+        status: Some(sub.status.clone()),
+        subscription: Some(sub.id.clone()),
+        invoice: None,
+        email: queued.as_ref().map(|q| q.kind.as_str().to_string()),
+    };
+    let now = app.now();
+    let with = |_: &_| {
+        let mut writes = vec![Write::put_new(record(event, "subscription_applied", now).to_item()), audit.write()];
+        writes.extend(queued.as_ref().map(|q| mail::queue(&event.id, &user_id, q, now)));
+        writes
+    };
+    let receipt = match subscriptions::apply_snapshot(app, &user_id, sub, event.created, &event.id, &with).await? {
+        Applied::Stored { fetched: false, .. } => Receipt::Applied { outcome: "subscription_applied" },
+        Applied::Stored { fetched: true, .. } => Receipt::Applied { outcome: "subscription_refreshed" },
+        Applied::Refused(failed) if failed.contains(&0) => Receipt::Duplicate,
+        Applied::Refused(_) => return record_only(app, event, "already_applied").await,
+        Applied::UnknownToStripe => return record_only(app, event, "subscription_unknown").await,
+    };
+    with_mail(app, event, receipt, &queued).await
+}
+
+/// A subscription-mode Checkout completed: the order is paid, the customer linked, and the
+/// subscription's current state fetched and stored, so access starts whichever event comes first.
+async fn subscription_checkout(app: &App, event: &Event, session: CheckoutSession) -> Result<Receipt, Error> {
+    let Some(subscription_id) = session.subscription() else {
+        return record_only(app, event, "no_subscription").await;
+    };
+    let Some(user_id) = user_for(app, &session.metadata, session.customer()).await? else {
+        tracing::warn!(event_id = %event.id, "a subscription checkout by a customer Tollgate does not know");
+        return record_only(app, event, "unknown_customer").await;
+    };
+    let now = app.now();
+    let mut effects = vec![Write::put_new(record(event, "subscription_started", now).to_item())];
+    if let Some(order_id) = session.metadata.get("order_id") {
+        effects.push(Write::Update(
+            Update::new(records::order(order_id))
+                .set("status", "paid")
+                .set_if_absent("paid_at", now)
+                .set("checkout_session_id", session.id.as_str())
+                .set("subscription_id", subscription_id.as_str())
+                .when(Condition::Exists),
+        ));
+    }
+    if let Some(customer) = session.customer() {
+        effects.push(Write::Update(
+            Update::new(records::user(&user_id))
+                .set_if_absent("stripe_customer_id", customer.as_str())
+                .set_if_absent(GSI1PK, records::customer_index(&customer))
+                .set_if_absent(GSI1SK, "USER"),
+        ));
+    }
+    let with = |_: &_| effects.clone();
+    Ok(match subscriptions::sync(app, &user_id, &subscription_id, &event.id, &with).await? {
+        Applied::Stored { .. } => Receipt::Applied { outcome: "subscription_started" },
+        Applied::Refused(failed) if failed.contains(&0) => Receipt::Duplicate,
+        Applied::Refused(_) => return record_only(app, event, "already_applied").await,
+        Applied::UnknownToStripe => return record_only(app, event, "subscription_unknown").await,
+    })
+}
+
+/// Invoices: every one is audited; a paid one sends a receipt and, for a plan that grants credits
+/// each period, credits them once per invoice (whichever event, however many deliveries); a
+/// failed one (or one that needs the customer to confirm) emails the hosted invoice link.
+async fn invoice_event(app: &App, event: &Event, invoice: Invoice) -> Result<Receipt, Error> {
+    let metadata = invoice.subscription_metadata();
+    let Some(user_id) = user_for(app, &metadata, invoice.customer()).await? else {
+        tracing::warn!(event_id = %event.id, "an invoice for a customer Tollgate does not know");
+        return record_only(app, event, "unknown_customer").await;
+    };
+    let plan = metadata.get("plan").and_then(|key| app.catalog.plan(key)).or_else(|| {
+        invoice.price_ids().iter().find_map(|price| app.catalog.plan_for_subscription_price(price).map(|(p, _)| p))
+    });
+    let paid = event.event_type == "invoice.paid";
+    let amount = if paid { invoice.amount_paid } else { invoice.amount_due };
+    let kind = match event.event_type.as_str() {
+        "invoice.paid" if invoice.amount_paid > 0 => Some(MailKind::Receipt),
+        "invoice.payment_failed" => Some(MailKind::PaymentFailed),
+        "invoice.payment_action_required" => Some(MailKind::PaymentActionRequired),
+        _ => None,
+    };
+    let context = json!({
+        "product": plan.map_or_else(|| "your subscription".to_string(), |p| p.name.clone()),
+        "amount": mail::money(amount, invoice.currency.as_deref()),
+        "date": mail::date(event.created),
+        "invoice_url": invoice.hosted_invoice_url,
+        "grace_days": app.config.grace_days,
+        "action_required": kind == Some(MailKind::PaymentActionRequired),
+    });
+    let queued = letter(app, &user_id, kind, context).await?;
+    let audit = BillingEvent {
+        user_id: user_id.clone(),
+        event_id: event.id.clone(),
+        event_type: event.event_type.clone(),
+        created: event.created,
+        amount: Some(amount),
+        currency: invoice.currency.clone(),
+        status: invoice.status.clone(),
+        subscription: invoice.subscription_id(),
+        invoice: Some(invoice.id.clone()),
+        email: queued.as_ref().map(|q| q.kind.as_str().to_string()),
+    };
+    let now = app.now();
+    let mail_write = queued.as_ref().map(|q| mail::queue(&event.id, &user_id, q, now));
+    let Some(credits) = plan.and_then(|p| p.credits_per_period).filter(|_| paid) else {
+        let effects: Vec<Write> = std::iter::once(audit.write()).chain(mail_write).collect();
+        let receipt = record_event_once(app, event, "invoice_recorded", effects).await?;
+        return with_mail(app, event, receipt, &queued).await;
     };
     let key = format!("invoice:{}", invoice.id);
     let change = Change {
@@ -248,7 +411,16 @@ async fn invoice_paid(app: &App, event: &Event, invoice: Invoice) -> Result<Rece
         reference: Some(&invoice.id),
         key: Some(&key),
     };
-    let now = app.now();
-    let with = |_: &_| vec![Write::put_new(record(event, "credits_granted", now).to_item())];
-    credited(app, event, credits::apply(app, &change, &with).await?, "credits_granted").await
+    let with = |_: &_| {
+        let mut writes = vec![Write::put_new(record(event, "credits_granted", now).to_item()), audit.write()];
+        writes.extend(mail_write.clone());
+        writes
+    };
+    let receipt = match credits::apply(app, &change, &with).await? {
+        Outcome::Applied(_) => Receipt::Applied { outcome: "credits_granted" },
+        Outcome::Refused(failed) if failed.contains(&0) => Receipt::Duplicate,
+        // Credited before under the invoice's key (another event about the same invoice).
+        _ => return record_event_once(app, event, "already_applied", vec![audit.write()]).await,
+    };
+    with_mail(app, event, receipt, &queued).await
 }

@@ -147,7 +147,7 @@ pub async fn record_use(app: &App, u: &Use<'_>) -> Result<Usage, Error> {
                     return replay(u, earlier);
                 }
                 let used = found[0].as_ref().and_then(|i| i.num("used")).unwrap_or(0);
-                (used, effective_plan(&app.catalog, found[1].as_ref()))
+                (used, effective_plan(&app.catalog, found[1].as_ref(), app.now()))
             }
         };
         let allowed = limit(plan, u.feature);
@@ -169,7 +169,7 @@ pub async fn record_use(app: &App, u: &Use<'_>) -> Result<Usage, Error> {
         }
         let count_is = if used == 0 { Condition::absent("used") } else { Condition::equals("used", used) };
         let mut writes = vec![
-            Write::Check { key: records::plans_held(u.user_id), condition: still_on(&app.catalog, plan) },
+            Write::Check { key: records::plans_held(u.user_id), condition: still_on(&app.catalog, plan, app.now()) },
             Write::Update(
                 Update::new(counter.clone())
                     .set("used", after.used)

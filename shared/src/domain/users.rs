@@ -1,8 +1,9 @@
 //! Users: one per email, created by their first successful sign-in.
 
+use crate::app::App;
 use crate::error::Error;
 use crate::store::records::{self, User};
-use crate::store::{Item, Store, Write};
+use crate::store::{GSI1PK, GSI1SK, Item, Store, Update, Write};
 
 pub async fn user_by_id(store: &Store, id: &str) -> Result<Option<User>, Error> {
     Ok(store.get(&records::user(id)).await?.as_ref().and_then(User::from_item))
@@ -35,4 +36,29 @@ pub async fn find_or_create_user(store: &Store, email: &str, now: i64) -> Result
         }
         Err(e) => Err(e.into()),
     }
+}
+
+/// The user's one Stripe customer, created on first need. Stripe sees one idempotency key per
+/// user, and the first id stored wins, so a user never has two.
+pub async fn ensure_customer(app: &App, user: &User) -> Result<String, Error> {
+    if let Some(customer) = &user.stripe_customer_id {
+        return Ok(customer.clone());
+    }
+    let created = app
+        .stripe
+        .create_customer(&user.email, &user.id)
+        .await
+        .map_err(|e| Error::Stripe { message: e.to_string(), fallback_url: None })?;
+    let stored = app
+        .store
+        .update(
+            Update::new(records::user(&user.id))
+                .set_if_absent("user_id", user.id.as_str())
+                .set_if_absent("email", user.email.as_str())
+                .set_if_absent("stripe_customer_id", created.as_str())
+                .set_if_absent(GSI1PK, records::customer_index(&created))
+                .set_if_absent(GSI1SK, "USER"),
+        )
+        .await?;
+    stored.string("stripe_customer_id").ok_or_else(|| Error::internal("a customer id was stored"))
 }

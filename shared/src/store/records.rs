@@ -20,6 +20,10 @@
 //! | usage request key | `USER#<id>`        | `USAGE#KEY#<feature>#<key>` |           |
 //! | ledger entry      | `USER#<id>`        | `CREDITS#ENTRY#<seq, 12 digits>` |      |
 //! | credit request key| `USER#<id>`        | `CREDITS#KEY#<key>` |                   |
+//! | subscription      | `USER#<id>`        | `SUB#<sub_id>`    |                     |
+//! | billing audit     | `USER#<id>`        | `BILLING#<event created, 10 digits>#<evt_id>` | |
+//! | members' uses     | `USER#<id>`        | `MEMBERS#<YYYY-MM>` |                   |
+//! | email sent for an event | `EVENT#<evt_id>` | `MAIL#<kind>`  |                     |
 //!
 //! A holder is `USER#<id>`, or `EMAIL#<email>` for an anonymous purchase not yet claimed.
 
@@ -93,6 +97,29 @@ pub fn grant(holder: &Holder, order_id: &str) -> Key {
     Key::new(holder.pk(), format!("GRANT#{order_id}"))
 }
 pub const GRANT_PREFIX: &str = "GRANT#";
+
+pub const SUBSCRIPTION_PREFIX: &str = "SUB#";
+pub fn subscription(user_id: &str, subscription_id: &str) -> Key {
+    Key::new(format!("USER#{user_id}"), format!("{SUBSCRIPTION_PREFIX}{subscription_id}"))
+}
+/// When a plan's subscription access ends (`until_<plan>`; `OPEN_ENDED` while it does not),
+/// on the `PLANS` item beside the grant counts.
+pub fn until_attribute(plan: &str) -> String {
+    format!("until_{plan}")
+}
+pub const BILLING_PREFIX: &str = "BILLING#";
+/// Audit records sort by the event's time at Stripe.
+pub fn billing_event(user_id: &str, created: i64, event_id: &str) -> Key {
+    Key::new(format!("USER#{user_id}"), format!("{BILLING_PREFIX}{created:010}#{event_id}"))
+}
+/// Member-priced purchases started in one calendar month (`2026-11`).
+pub fn member_uses(user_id: &str, month: &str) -> Key {
+    Key::new(format!("USER#{user_id}"), format!("MEMBERS#{month}"))
+}
+pub const MAIL_PREFIX: &str = "MAIL#";
+pub fn event_mail(event_id: &str, kind: &str) -> Key {
+    Key::new(format!("EVENT#{event_id}"), format!("{MAIL_PREFIX}{kind}"))
+}
 
 pub fn customer_index(customer: &str) -> String {
     format!("CUSTOMER#{customer}")

@@ -6,8 +6,8 @@ use std::time::Duration;
 use serde::de::DeserializeOwned;
 
 use super::Simulator;
-use super::events::{CheckoutSession, LineItem, List};
-use crate::catalog::CheckoutMode;
+use super::events::{CheckoutSession, LineItem, List, Subscription};
+use crate::catalog::{AddressCollection, CheckoutMode};
 use crate::config::Secret;
 
 #[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
@@ -33,6 +33,20 @@ pub struct CheckoutRequest {
     pub cancel_url: String,
     /// Derived from the order id, so a retried create returns the same session.
     pub idempotency_key: String,
+    /// Subscription mode: how the subscription starts.
+    pub subscription: Option<SubscriptionTerms>,
+    /// A coupon for a one-time purchase (members' prices).
+    pub coupon: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SubscriptionTerms {
+    /// 0: no trial.
+    pub trial_days: u32,
+    /// Copied onto the subscription, so its events name the user and plan.
+    pub metadata: Vec<(String, String)>,
+    pub allow_promotion_codes: bool,
+    pub billing_address: AddressCollection,
 }
 
 impl CheckoutRequest {
@@ -60,8 +74,42 @@ impl CheckoutRequest {
             }
             (None, None) => {}
         }
+        if let Some(terms) = &self.subscription {
+            for (k, v) in &terms.metadata {
+                form.push((format!("subscription_data[metadata][{k}]"), v.clone()));
+            }
+            if terms.trial_days > 0 {
+                form.push(("subscription_data[trial_period_days]".into(), terms.trial_days.to_string()));
+            }
+            if terms.allow_promotion_codes {
+                form.push(("allow_promotion_codes".into(), "true".into()));
+            }
+            form.push(("billing_address_collection".into(), terms.billing_address.as_str().into()));
+        }
+        if let Some(coupon) = &self.coupon {
+            // Stripe refuses `discounts` together with `allow_promotion_codes`; one-time purchases
+            // never set the latter.
+            form.push(("discounts[0][coupon]".into(), coupon.clone()));
+        }
         form
     }
+}
+
+/// `POST /v1/customers`: one per user, keyed by the user so a retry returns the same customer.
+pub fn customer_form(email: &str, user_id: &str) -> Vec<(String, String)> {
+    vec![("email".into(), email.to_string()), ("metadata[user_id]".into(), user_id.to_string())]
+}
+
+/// `POST /v1/billing_portal/sessions`.
+pub fn portal_form(customer: &str, return_url: &str) -> Vec<(String, String)> {
+    vec![("customer".into(), customer.to_string()), ("return_url".into(), return_url.to_string())]
+}
+
+#[derive(serde::Deserialize)]
+struct Created {
+    id: String,
+    #[serde(default)]
+    url: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -141,6 +189,32 @@ impl StripeClient {
         Ok(CreatedSession { id: session.id, url })
     }
 
+    pub async fn create_customer(&self, email: &str, user_id: &str) -> Result<String, StripeError> {
+        let key = format!("customer-{user_id}");
+        let created: Created = self
+            .call(reqwest::Method::POST, "/v1/customers", Some(&customer_form(email, user_id)), Some(&key))
+            .await?
+            .ok_or_else(|| StripeError::BadResponse("empty answer".into()))?;
+        Ok(created.id)
+    }
+
+    pub async fn create_portal_session(&self, customer: &str, return_url: &str) -> Result<String, StripeError> {
+        let form = portal_form(customer, return_url);
+        let created: Created = self
+            .call(reqwest::Method::POST, "/v1/billing_portal/sessions", Some(&form), None)
+            .await?
+            .ok_or_else(|| StripeError::BadResponse("empty answer".into()))?;
+        created.url.ok_or_else(|| StripeError::BadResponse("the portal session has no url".into()))
+    }
+
+    /// The subscription as Stripe holds it now (None: Stripe does not know it).
+    pub async fn subscription(&self, id: &str) -> Result<Option<Subscription>, StripeError> {
+        if !valid_id(id) {
+            return Ok(None);
+        }
+        self.call(reqwest::Method::GET, &format!("/v1/subscriptions/{id}"), None, None).await
+    }
+
     pub async fn checkout_session(&self, id: &str) -> Result<Option<CheckoutSession>, StripeError> {
         if !valid_id(id) {
             return Ok(None);
@@ -183,6 +257,24 @@ impl Stripe {
         match self {
             Stripe::Live(c) => c.create_checkout_session(request).await,
             Stripe::Simulated(s) => Ok(s.create_checkout_session(request)),
+        }
+    }
+    pub async fn create_customer(&self, email: &str, user_id: &str) -> Result<String, StripeError> {
+        match self {
+            Stripe::Live(c) => c.create_customer(email, user_id).await,
+            Stripe::Simulated(s) => Ok(s.create_customer(user_id)),
+        }
+    }
+    pub async fn create_portal_session(&self, customer: &str, return_url: &str) -> Result<String, StripeError> {
+        match self {
+            Stripe::Live(c) => c.create_portal_session(customer, return_url).await,
+            Stripe::Simulated(s) => Ok(s.portal_url(customer)),
+        }
+    }
+    pub async fn subscription(&self, id: &str) -> Result<Option<Subscription>, StripeError> {
+        match self {
+            Stripe::Live(c) => c.subscription(id).await,
+            Stripe::Simulated(s) => Ok(s.subscription(id)),
         }
     }
     pub async fn checkout_session(&self, id: &str) -> Result<Option<CheckoutSession>, StripeError> {

@@ -71,6 +71,9 @@ pub struct CustomerDetails {
 #[derive(Debug, Clone, Deserialize)]
 pub struct CheckoutSession {
     pub id: String,
+    /// Subscription-mode sessions: the subscription they started.
+    #[serde(default)]
+    subscription: Option<Expandable>,
     pub mode: String,
     pub payment_status: String,
     #[serde(default)]
@@ -107,6 +110,9 @@ impl CheckoutSession {
     }
     pub fn payment_intent(&self) -> Option<String> {
         expandable_id(&self.payment_intent)
+    }
+    pub fn subscription(&self) -> Option<String> {
+        expandable_id(&self.subscription)
     }
     /// The email the buyer gave at checkout, else the one checkout was opened with.
     pub fn purchase_email(&self) -> Option<String> {
@@ -207,6 +213,17 @@ impl InvoiceLine {
 pub struct Invoice {
     pub id: String,
     #[serde(default)]
+    pub status: Option<String>,
+    #[serde(default)]
+    pub amount_paid: i64,
+    #[serde(default)]
+    pub amount_due: i64,
+    #[serde(default)]
+    pub currency: Option<String>,
+    /// Stripe's page where the customer can pay (or confirm) this invoice.
+    #[serde(default)]
+    pub hosted_invoice_url: Option<String>,
+    #[serde(default)]
     customer: Option<Expandable>,
     #[serde(default)]
     parent: Option<InvoiceParent>,
@@ -234,5 +251,81 @@ impl Invoice {
     }
     pub fn price_ids(&self) -> Vec<String> {
         self.lines.as_ref().map(|l| l.data.iter().filter_map(InvoiceLine::price_id).collect()).unwrap_or_default()
+    }
+}
+
+/// A subscription as Stripe sends it, in either API shape: current versions put the billing
+/// period on each item (`items.data[].current_period_end`), older ones on the subscription.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Subscription {
+    pub id: String,
+    #[serde(default)]
+    customer: Option<Expandable>,
+    pub status: String,
+    #[serde(default)]
+    pub metadata: HashMap<String, String>,
+    #[serde(default)]
+    pub cancel_at_period_end: bool,
+    #[serde(default)]
+    pub cancel_at: Option<i64>,
+    #[serde(default)]
+    pub canceled_at: Option<i64>,
+    #[serde(default)]
+    pub ended_at: Option<i64>,
+    #[serde(default)]
+    pub trial_end: Option<i64>,
+    #[serde(default)]
+    current_period_start: Option<i64>,
+    #[serde(default)]
+    current_period_end: Option<i64>,
+    #[serde(default)]
+    pub currency: Option<String>,
+    #[serde(default)]
+    items: Option<List<SubscriptionItem>>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+struct SubscriptionItem {
+    #[serde(default)]
+    price: Option<RecurringPrice>,
+    #[serde(default)]
+    quantity: Option<i64>,
+    #[serde(default)]
+    current_period_start: Option<i64>,
+    #[serde(default)]
+    current_period_end: Option<i64>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+struct RecurringPrice {
+    id: String,
+    #[serde(default)]
+    unit_amount: Option<i64>,
+}
+
+impl Subscription {
+    pub fn customer(&self) -> Option<String> {
+        expandable_id(&self.customer)
+    }
+    fn first_item(&self) -> Option<&SubscriptionItem> {
+        self.items.as_ref().and_then(|l| l.data.first())
+    }
+    pub fn current_period_start(&self) -> Option<i64> {
+        self.first_item().and_then(|i| i.current_period_start).or(self.current_period_start)
+    }
+    pub fn current_period_end(&self) -> Option<i64> {
+        self.first_item().and_then(|i| i.current_period_end).or(self.current_period_end)
+    }
+    pub fn price_ids(&self) -> Vec<String> {
+        self.items
+            .as_ref()
+            .map(|l| l.data.iter().filter_map(|i| i.price.as_ref().map(|p| p.id.clone())).collect())
+            .unwrap_or_default()
+    }
+    /// What one period costs, in the currency's smallest unit.
+    pub fn amount(&self) -> Option<i64> {
+        self.items.as_ref().map(|l| {
+            l.data.iter().map(|i| i.price.as_ref().and_then(|p| p.unit_amount).unwrap_or(0) * i.quantity.unwrap_or(1)).sum()
+        })
     }
 }

@@ -6,6 +6,6 @@ pub mod events;
 pub mod signature;
 pub mod simulator;
 
-pub use client::{CheckoutRequest, CreatedSession, Stripe, StripeClient, StripeError};
-pub use events::{Charge, CheckoutSession, Event, Invoice};
+pub use client::{CheckoutRequest, CreatedSession, Stripe, StripeClient, StripeError, SubscriptionTerms};
+pub use events::{Charge, CheckoutSession, Event, Invoice, Subscription};
 pub use simulator::Simulator;

@@ -8,20 +8,26 @@ use std::sync::{Arc, Mutex};
 use serde_json::{Value, json};
 
 use super::client::{CheckoutRequest, CreatedSession};
-use super::events::CheckoutSession;
+use super::events::{CheckoutSession, Subscription};
+use crate::catalog::CheckoutMode;
 
 #[derive(Debug, Clone)]
 struct SimulatedSession {
     request: CheckoutRequest,
     payment_intent: Option<String>,
     customer: Option<String>,
+    subscription: Option<String>,
 }
 
 #[derive(Clone)]
 pub struct Simulator {
     base_url: String,
     sessions: Arc<Mutex<HashMap<String, SimulatedSession>>>,
+    /// Subscriptions as Stripe's JSON (current API shape), by id.
+    subscriptions: Arc<Mutex<HashMap<String, Value>>>,
 }
+
+const DAY: i64 = 24 * 3600;
 
 fn short_id() -> String {
     uuid::Uuid::new_v4().simple().to_string()[..24].to_string()
@@ -30,7 +36,57 @@ fn short_id() -> String {
 impl Simulator {
     /// `base_url` is where the dev server serves `/dev/checkout/{id}`.
     pub fn new(base_url: impl Into<String>) -> Self {
-        Simulator { base_url: base_url.into(), sessions: Arc::default() }
+        Simulator { base_url: base_url.into(), sessions: Arc::default(), subscriptions: Arc::default() }
+    }
+
+    pub fn create_customer(&self, user_id: &str) -> String {
+        let tail: String = user_id.chars().filter(char::is_ascii_alphanumeric).take(20).collect();
+        format!("cus_sim{tail}")
+    }
+
+    pub fn portal_url(&self, customer: &str) -> String {
+        format!("{}/dev/portal/{customer}", self.base_url)
+    }
+
+    fn subscriptions(&self) -> std::sync::MutexGuard<'_, HashMap<String, Value>> {
+        self.subscriptions.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub fn subscription(&self, id: &str) -> Option<Subscription> {
+        self.subscriptions().get(id).and_then(|v| serde_json::from_value(v.clone()).ok())
+    }
+
+    /// The customer's subscriptions: (id, status, plan, cancel at period end).
+    pub fn subscriptions_of(&self, customer: &str) -> Vec<(String, String, String, bool)> {
+        let mut all: Vec<_> = self
+            .subscriptions()
+            .values()
+            .filter(|v| v["customer"] == customer)
+            .map(|v| {
+                let text = |p: &str| v.pointer(p).and_then(Value::as_str).unwrap_or_default().to_string();
+                (text("/id"), text("/status"), text("/metadata/plan"), v["cancel_at_period_end"] == true)
+            })
+            .collect();
+        all.sort();
+        all
+    }
+
+    /// Cancels a subscription at its period's end (`customer.subscription.updated`) or now
+    /// (`customer.subscription.deleted`), as the portal would.
+    pub fn cancel(&self, id: &str, at_period_end: bool, now: i64) -> Option<Vec<u8>> {
+        let mut subs = self.subscriptions();
+        let sub = subs.get_mut(id)?;
+        if sub["status"] == "canceled" {
+            return None;
+        }
+        sub["canceled_at"] = json!(now);
+        if at_period_end {
+            sub["cancel_at_period_end"] = json!(true);
+            return Some(event_body("customer.subscription.updated", sub.clone(), now));
+        }
+        sub["status"] = json!("canceled");
+        sub["ended_at"] = json!(now);
+        Some(event_body("customer.subscription.deleted", sub.clone(), now))
     }
 
     fn sessions(&self) -> std::sync::MutexGuard<'_, HashMap<String, SimulatedSession>> {
@@ -39,8 +95,12 @@ impl Simulator {
 
     pub fn create_checkout_session(&self, request: &CheckoutRequest) -> CreatedSession {
         let id = format!("cs_test_sim{}", short_id());
-        let session =
-            SimulatedSession { request: request.clone(), payment_intent: None, customer: request.customer.clone() };
+        let session = SimulatedSession {
+            request: request.clone(),
+            payment_intent: None,
+            customer: request.customer.clone(),
+            subscription: None,
+        };
         self.sessions().insert(id.clone(), session);
         CreatedSession { url: format!("{}/dev/checkout/{id}", self.base_url), id }
     }
@@ -61,6 +121,7 @@ impl Simulator {
             "customer_details": { "email": s.request.customer_email },
             "metadata": metadata,
             "payment_intent": s.payment_intent,
+            "subscription": s.subscription,
             "amount_total": null,
             "currency": "usd",
             "livemode": false,
@@ -87,18 +148,69 @@ impl Simulator {
         self.sessions().get(id).map(|s| vec![s.request.price.clone()]).unwrap_or_default()
     }
 
-    /// Pays the session and returns the `checkout.session.completed` event body; None when the
-    /// session is unknown or already paid.
-    pub fn pay(&self, id: &str, now: i64) -> Option<Vec<u8>> {
+    /// Pays the session and returns the event bodies Stripe would send, in order
+    /// (`checkout.session.completed`, and for a subscription its `created` and first
+    /// `invoice.paid`); None when the session is unknown or already paid.
+    pub fn pay(&self, id: &str, now: i64) -> Option<Vec<Vec<u8>>> {
         let mut sessions = self.sessions();
         let s = sessions.get_mut(id)?;
-        if s.payment_intent.is_some() {
+        if s.payment_intent.is_some() || s.subscription.is_some() {
             return None;
         }
-        s.payment_intent = Some(format!("pi_sim{}", short_id()));
-        s.customer.get_or_insert_with(|| format!("cus_sim{}", short_id()));
-        let object = self.session_json(id, s);
-        Some(event_body("checkout.session.completed", object, now))
+        let customer = s.customer.get_or_insert_with(|| format!("cus_sim{}", short_id())).clone();
+        let Some(terms) = s.request.subscription.clone().filter(|_| s.request.mode == CheckoutMode::Subscription)
+        else {
+            s.payment_intent = Some(format!("pi_sim{}", short_id()));
+            return Some(vec![event_body("checkout.session.completed", self.session_json(id, s), now)]);
+        };
+        let sub_id = format!("sub_sim{}", short_id());
+        s.subscription = Some(sub_id.clone());
+        let metadata: serde_json::Map<String, Value> =
+            terms.metadata.iter().map(|(k, v)| (k.clone(), Value::String(v.clone()))).collect();
+        let trial = i64::from(terms.trial_days) * DAY;
+        let period = if metadata.get("interval").and_then(Value::as_str) == Some("year") { 365 } else { 30 } * DAY;
+        let end = now + if trial > 0 { trial } else { period };
+        let subscription = json!({
+            "id": sub_id,
+            "object": "subscription",
+            "customer": customer,
+            "status": if trial > 0 { "trialing" } else { "active" },
+            "metadata": metadata,
+            "cancel_at_period_end": false,
+            "cancel_at": null,
+            "canceled_at": null,
+            "ended_at": null,
+            "trial_end": if trial > 0 { json!(end) } else { Value::Null },
+            "currency": "usd",
+            "items": { "object": "list", "data": [{
+                "price": { "id": s.request.price, "unit_amount": 900, "recurring": { "interval": "month" } },
+                "quantity": 1,
+                "current_period_start": now,
+                "current_period_end": end,
+            }]},
+            "livemode": false,
+        });
+        let invoice = json!({
+            "id": format!("in_sim{}", short_id()),
+            "object": "invoice",
+            "customer": customer,
+            "status": "paid",
+            "amount_paid": if trial > 0 { 0 } else { 900 },
+            "amount_due": if trial > 0 { 0 } else { 900 },
+            "currency": "usd",
+            "hosted_invoice_url": format!("{}/dev/portal/{customer}", self.base_url),
+            "parent": { "type": "subscription_details", "subscription_details": {
+                "subscription": sub_id, "metadata": subscription["metadata"].clone() } },
+            "lines": { "object": "list", "data": [{ "pricing": { "price_details": { "price": s.request.price } } }] },
+            "livemode": false,
+        });
+        let session = self.session_json(id, s);
+        self.subscriptions().insert(sub_id, subscription.clone());
+        Some(vec![
+            event_body("checkout.session.completed", session, now),
+            event_body("customer.subscription.created", subscription, now),
+            event_body("invoice.paid", invoice, now),
+        ])
     }
 
     /// Refunds a paid session in full and returns the `charge.refunded` event body.

@@ -1,0 +1,226 @@
+//! Billing emails: rendered from the templates in `shared/templates/email` (a `.txt` whose first
+//! line is the subject, and an `.html`) with minijinja, queued in the store in the same
+//! transaction as the event that causes them, then sent. Each is sent at most once per event,
+//! even when the event is delivered again, and its outcome is logged on the queued item.
+
+use std::sync::OnceLock;
+
+use minijinja::Environment;
+use serde_json::Value;
+
+use crate::app::App;
+use crate::email::Email;
+use crate::error::Error;
+use crate::store::records::{self, MAIL_PREFIX};
+use crate::store::{Condition, Item, Query, StoreError, Update, Write};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MailKind {
+    TrialEnding,
+    PaymentFailed,
+    PaymentActionRequired,
+    SubscriptionCanceled,
+    Receipt,
+}
+
+impl MailKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MailKind::TrialEnding => "trial_ending",
+            MailKind::PaymentFailed => "payment_failed",
+            MailKind::PaymentActionRequired => "payment_action_required",
+            MailKind::SubscriptionCanceled => "subscription_canceled",
+            MailKind::Receipt => "receipt",
+        }
+    }
+    fn template(self) -> &'static str {
+        match self {
+            MailKind::PaymentActionRequired => "payment_failed",
+            other => other.as_str(),
+        }
+    }
+}
+
+const TEMPLATES: &[(&str, &str)] = &[
+    ("receipt.txt", include_str!("../../templates/email/receipt.txt")),
+    ("receipt.html", include_str!("../../templates/email/receipt.html")),
+    ("payment_failed.txt", include_str!("../../templates/email/payment_failed.txt")),
+    ("payment_failed.html", include_str!("../../templates/email/payment_failed.html")),
+    ("trial_ending.txt", include_str!("../../templates/email/trial_ending.txt")),
+    ("trial_ending.html", include_str!("../../templates/email/trial_ending.html")),
+    ("subscription_canceled.txt", include_str!("../../templates/email/subscription_canceled.txt")),
+    ("subscription_canceled.html", include_str!("../../templates/email/subscription_canceled.html")),
+];
+
+fn templates() -> &'static Environment<'static> {
+    static ENV: OnceLock<Environment<'static>> = OnceLock::new();
+    ENV.get_or_init(|| {
+        let mut env = Environment::new();
+        for (name, source) in TEMPLATES {
+            env.add_template(name, source).expect("the built-in email templates parse");
+        }
+        env
+    })
+}
+
+/// Renders one email. `.html` templates escape every value; the text's first line is the subject.
+pub fn render(kind: MailKind, to: &str, context: &Value) -> Result<Email, Error> {
+    let render = |ext: &str| {
+        templates()
+            .get_template(&format!("{}.{ext}", kind.template()))
+            .and_then(|t| t.render(minijinja::value::Serde(context)))
+            .map_err(|e| Error::internal(format!("email template {}: {e}", kind.as_str())))
+    };
+    let text = render("txt")?;
+    let (subject, body) = text.split_once('\n').unwrap_or((&text, ""));
+    Ok(Email {
+        to: to.to_string(),
+        subject: subject.trim().to_string(),
+        text: body.trim_start_matches('\n').to_string(),
+        html: Some(render("html")?),
+    })
+}
+
+/// An amount in a currency's smallest unit, as people read it: `9.00 USD`.
+pub fn money(amount: i64, currency: Option<&str>) -> String {
+    let currency = currency.unwrap_or("usd").to_uppercase();
+    // Stripe's zero-decimal currencies are charged in whole units.
+    const ZERO_DECIMAL: &[&str] =
+        &["BIF", "CLP", "DJF", "GNF", "JPY", "KMF", "KRW", "MGA", "PYG", "RWF", "UGX", "VND", "VUV", "XAF", "XOF", "XPF"];
+    if ZERO_DECIMAL.contains(&currency.as_str()) {
+        return format!("{amount} {currency}");
+    }
+    let sign = if amount < 0 { "-" } else { "" };
+    format!("{sign}{}.{:02} {currency}", amount.abs() / 100, amount.abs() % 100)
+}
+
+/// A date as people read it: `2026-11-23`.
+pub fn date(epoch_secs: i64) -> String {
+    crate::clock::rfc3339(epoch_secs).chars().take(10).collect()
+}
+
+/// An email waiting to be sent for an event.
+#[derive(Debug, Clone)]
+pub struct Queued {
+    pub kind: MailKind,
+    pub email: Email,
+}
+
+/// The write that queues `queued` for `event_id` (in the event's transaction).
+pub fn queue(event_id: &str, user_id: &str, queued: &Queued, now: i64) -> Write {
+    let email = &queued.email;
+    Write::put_new(
+        Item::new(&records::event_mail(event_id, queued.kind.as_str()))
+            .with("event_id", event_id)
+            .with("user_id", user_id)
+            .with("kind", queued.kind.as_str())
+            .with("to", email.to.as_str())
+            .with("subject", email.subject.as_str())
+            .with("text", email.text.as_str())
+            .with_opt("html", email.html.as_deref())
+            .with("status", "pending")
+            .with("attempts", 0)
+            .with("created_at", now),
+    )
+}
+
+/// Tries a failed send again on a later delivery of its event, up to this many attempts.
+const MAX_ATTEMPTS: i64 = 3;
+
+/// Sends what was just queued for an event.
+pub async fn send_queued(app: &App, event_id: &str, queued: &[Queued]) {
+    for q in queued {
+        send_one(app, event_id, q.kind.as_str(), &q.email, "pending", 0).await;
+    }
+}
+
+/// A later delivery of an event: sends what is still pending (a crash after the commit) or
+/// failed (SES refused), never what was sent.
+pub async fn send_unsent(app: &App, event_id: &str) -> Result<(), Error> {
+    let page = app.store.query(&Query::prefix(format!("EVENT#{event_id}"), MAIL_PREFIX)).await?;
+    for item in page.items {
+        let (Some(kind), Some(status)) = (item.string("kind"), item.string("status")) else { continue };
+        let attempts = item.num("attempts").unwrap_or(0);
+        if !(status == "pending" || status == "failed") || attempts >= MAX_ATTEMPTS {
+            continue;
+        }
+        let email = Email {
+            to: item.string("to").unwrap_or_default(),
+            subject: item.string("subject").unwrap_or_default(),
+            text: item.string("text").unwrap_or_default(),
+            html: item.string("html"),
+        };
+        send_one(app, event_id, &kind, &email, &status, attempts).await;
+    }
+    Ok(())
+}
+
+/// Claims the queued item (only one delivery can move it from `from`), sends, logs the outcome.
+async fn send_one(app: &App, event_id: &str, kind: &str, email: &Email, from: &str, attempts: i64) {
+    let key = records::event_mail(event_id, kind);
+    let claim = Update::new(key.clone())
+        .set("status", "sending")
+        .add("attempts", 1)
+        .when(Condition::And(vec![Condition::equals("status", from), Condition::equals("attempts", attempts)]));
+    match app.store.write(Write::Update(claim)).await {
+        Ok(()) => {}
+        Err(StoreError::ConditionFailed) => return,
+        Err(e) => {
+            tracing::warn!(error = %e, %event_id, kind, "could not claim a billing email");
+            return;
+        }
+    }
+    let outcome = app.email.send(email.clone()).await;
+    let now = app.now();
+    let logged = match &outcome {
+        Ok(()) => Update::new(key).set("status", "sent").set("sent_at", now),
+        Err(e) => {
+            tracing::warn!(error = %e, %event_id, kind, "a billing email was not sent");
+            Update::new(key).set("status", "failed").set("error", e.to_string()).set("failed_at", now)
+        }
+    };
+    if let Err(e) = app.store.write(Write::Update(logged)).await {
+        tracing::warn!(error = %e, %event_id, kind, "could not log a billing email's outcome");
+    }
+}
+
+/// The logged outcome of one event's emails: (kind, status).
+pub async fn outcomes(app: &App, event_id: &str) -> Result<Vec<(String, String)>, Error> {
+    let page = app.store.query(&Query::prefix(format!("EVENT#{event_id}"), MAIL_PREFIX)).await?;
+    Ok(page.items.iter().filter_map(|i| Some((i.string("kind")?, i.string("status")?))).collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn every_kind_renders_a_subject_text_and_escaped_html() {
+        let context = json!({ "product": "Pro <b>", "amount": "9.00 USD", "date": "2026-11-23",
+            "invoice_url": "https://invoice.stripe.com/i/x", "grace_days": 7 });
+        for kind in [MailKind::TrialEnding, MailKind::PaymentFailed, MailKind::PaymentActionRequired,
+            MailKind::SubscriptionCanceled, MailKind::Receipt] {
+            let email = render(kind, "a@example.com", &context).unwrap();
+            assert!(email.subject.contains("Pro <b>"), "{kind:?}: {}", email.subject);
+            assert!(!email.subject.contains("{{"), "{kind:?}");
+            assert!(email.text.contains("Pro <b>"), "{kind:?} text is not escaped");
+            let html = email.html.unwrap();
+            assert!(html.contains("Pro &lt;b&gt;") && !html.contains("Pro <b>"), "{kind:?} html escapes");
+        }
+        let failed = render(MailKind::PaymentFailed, "a@example.com", &context).unwrap();
+        assert!(failed.text.contains("https://invoice.stripe.com/i/x") && failed.text.contains("7 days"));
+        let mut asked = context.clone();
+        asked["action_required"] = json!(true);
+        let action = render(MailKind::PaymentActionRequired, "a@example.com", &asked).unwrap();
+        assert!(action.subject.starts_with("Please confirm"));
+    }
+
+    #[test]
+    fn money_reads_as_people_write_it() {
+        assert_eq!(money(900, Some("usd")), "9.00 USD");
+        assert_eq!(money(12345, Some("eur")), "123.45 EUR");
+        assert_eq!(money(500, Some("jpy")), "500 JPY");
+        assert_eq!(date(1_768_478_400), "2026-01-15");
+    }
+}
