@@ -377,7 +377,11 @@ fn build_plan(key: String, raw: RawPlan, prices: &PriceResolver) -> Result<Plan,
     })
 }
 
-fn build_subscription(key: &str, raw: RawSubscription, prices: &PriceResolver) -> Result<SubscriptionOffer, CatalogError> {
+fn build_subscription(
+    key: &str,
+    raw: RawSubscription,
+    prices: &PriceResolver,
+) -> Result<SubscriptionOffer, CatalogError> {
     let invalid = |message: String| CatalogError::Invalid { plan: key.to_string(), message };
     let mut by_interval = BTreeMap::new();
     for (interval, price) in [(Interval::Month, raw.month), (Interval::Year, raw.year)] {

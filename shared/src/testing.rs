@@ -82,10 +82,9 @@ pub fn catalog_from(text: &str) -> Catalog {
     let lookup = |name: &str| match name {
         "STRIPE_PRICE_PRO" => Some(PRO_PRICE.to_string()),
         "STRIPE_PRICE_CREDITS_100" => Some(CREDITS_100_PRICE.to_string()),
-        other => other
-            .strip_prefix("STRIPE_PRICE_")
-            .map(|rest| format!("price_test_{}", rest.to_lowercase()))
-            .or_else(|| other.strip_prefix("STRIPE_COUPON_").map(|rest| format!("coupon_test_{}", rest.to_lowercase()))),
+        other => other.strip_prefix("STRIPE_PRICE_").map(|rest| format!("price_test_{}", rest.to_lowercase())).or_else(
+            || other.strip_prefix("STRIPE_COUPON_").map(|rest| format!("coupon_test_{}", rest.to_lowercase())),
+        ),
     };
     let resolver = PriceResolver { lookup: &lookup, simulated: false };
     Catalog::parse(text, "test catalog", &resolver).expect("the test catalog parses")
@@ -169,7 +168,13 @@ pub fn event(event_type: &str, object: Value) -> Vec<u8> {
 }
 
 pub fn event_with_id(id: &str, event_type: &str, object: Value) -> Vec<u8> {
-    let envelope = fixture_with("event", json!({ "id": id, "type": event_type, "created": NOW, "livemode": false }));
+    event_at(id, event_type, object, NOW)
+}
+
+/// An event Stripe created at `created` (events about one object are ordered by it).
+pub fn event_at(id: &str, event_type: &str, object: Value, created: i64) -> Vec<u8> {
+    let envelope =
+        fixture_with("event", json!({ "id": id, "type": event_type, "created": created, "livemode": false }));
     let mut envelope = envelope;
     envelope["data"] = json!({ "object": object });
     serde_json::to_vec(&envelope).expect("JSON serializes")
@@ -330,4 +335,82 @@ pub fn last_code(outbox: &Outbox, email: &str) -> String {
         .find(|w| w.len() == 7 && w.ends_with('.') && w[..6].chars().all(|c| c.is_ascii_digit()))
         .map(|w| w[..6].to_string())
         .expect("a six-digit code in the email")
+}
+
+/// The built-in catalog's Pro monthly subscription price in tests.
+pub const PRO_MONTHLY_PRICE: &str = "price_test_pro_monthly";
+pub const BASIC_MONTHLY_PRICE: &str = "price_test_basic_monthly";
+
+/// A subscription as Stripe sends it in the current API shape (period on the item), from
+/// Stripe's fixture, for `user_id` on `customer` with Tollgate's metadata.
+pub fn subscription_object(
+    id: &str,
+    customer: &str,
+    user_id: &str,
+    status: &str,
+    price: &str,
+    period: (i64, i64),
+) -> Value {
+    let mut sub = fixture_with(
+        "subscription",
+        json!({
+            "id": id,
+            "customer": customer,
+            "status": status,
+            "metadata": { "user_id": user_id, "plan": "pro", "interval": "month" },
+            "cancel_at_period_end": false,
+            "cancel_at": null,
+            "canceled_at": null,
+            "ended_at": null,
+            "trial_start": null,
+            "trial_end": null,
+        }),
+    );
+    let item = &mut sub["items"]["data"][0];
+    item["subscription"] = json!(id);
+    item["price"]["id"] = json!(price);
+    item["price"]["unit_amount"] = json!(900);
+    item["current_period_start"] = json!(period.0);
+    item["current_period_end"] = json!(period.1);
+    sub
+}
+
+/// The same subscription in an older API shape: the billing period on the subscription itself.
+pub fn older_shape(mut sub: Value) -> Value {
+    let item = sub["items"]["data"][0].as_object_mut().expect("an item");
+    let start = item.remove("current_period_start").unwrap_or(Value::Null);
+    let end = item.remove("current_period_end").unwrap_or(Value::Null);
+    sub["current_period_start"] = start;
+    sub["current_period_end"] = end;
+    sub
+}
+
+/// An invoice of a subscription in the current API shape (subscription under `parent`).
+pub fn subscription_invoice(
+    id: &str,
+    subscription: &str,
+    customer: &str,
+    user_id: &str,
+    status: &str,
+    amount: i64,
+) -> Value {
+    let mut invoice = fixture_with(
+        "invoice",
+        json!({
+            "id": id,
+            "customer": customer,
+            "status": status,
+            "amount_due": amount,
+            "amount_paid": if status == "paid" { amount } else { 0 },
+            "currency": "usd",
+            "billing_reason": "subscription_cycle",
+            "hosted_invoice_url": format!("https://invoice.stripe.com/i/{id}"),
+            "parent": { "type": "subscription_details", "quote_details": null,
+                "subscription_details": { "subscription": subscription,
+                    "metadata": { "user_id": user_id, "plan": "pro", "interval": "month" } } },
+        }),
+    );
+    invoice["lines"]["data"][0]["pricing"] =
+        json!({ "type": "price_details", "price_details": { "price": PRO_MONTHLY_PRICE, "product": "prod_1" } });
+    invoice
 }

@@ -4,7 +4,12 @@ use tollgate::email::{Email, EmailSender};
 use tollgate::testing::dynamodb_endpoint;
 
 fn mail(to: &str) -> Email {
-    Email { to: to.into(), subject: "Your sign-in code".into(), text: "Your sign-in code is 123456.".into(), html: Some("<p>Your sign-in code is 123456.</p>".into()) }
+    Email {
+        to: to.into(),
+        subject: "Your sign-in code".into(),
+        text: "Your sign-in code is 123456.".into(),
+        html: Some("<p>Your sign-in code is 123456.</p>".into()),
+    }
 }
 
 #[tokio::test]

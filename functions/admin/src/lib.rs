@@ -6,10 +6,10 @@ use serde_json::json;
 use tollgate::auth::{admin, normalize_email};
 use tollgate::clock::rfc3339;
 use tollgate::domain::credits::{self, Change, Floor, Outcome};
-use tollgate::domain::{billing, cursor};
-use tollgate::store::records::BILLING_PREFIX;
 use tollgate::domain::users;
+use tollgate::domain::{billing, cursor};
 use tollgate::http::{self, Reply, Request, Response};
+use tollgate::store::records::BILLING_PREFIX;
 use tollgate::{App, Error};
 
 pub const ROUTES: &[(&str, &str)] = &[("POST", "/api/admin/credits/grant"), ("GET", "/api/admin/billing-events")];

@@ -79,7 +79,10 @@ async fn a_recorded_purchase_is_claimed_and_verified_from_the_store() {
     assert_eq!((status, &body["pro"], &body["plan"]), (200, &json!(true), &json!("pro")), "{body}");
     let fresh = t.app.tokens.verify(body["token"].as_str().unwrap(), t.app.now()).unwrap();
     assert!(fresh.pro);
-    assert_eq!(verify(&t, &bearer).await, (200, json!({ "pro": true, "plan": "pro", "expires_at": null, "plan_ends_at": null, "subscription": null })));
+    assert_eq!(
+        verify(&t, &bearer).await,
+        (200, json!({ "pro": true, "plan": "pro", "expires_at": null, "plan_ends_at": null, "subscription": null }))
+    );
 
     let pi = Order::from_item(&t.app.store.get(&records::order("ord_rec")).await.unwrap().unwrap())
         .unwrap()

@@ -85,8 +85,9 @@ pub fn render(kind: MailKind, to: &str, context: &Value) -> Result<Email, Error>
 pub fn money(amount: i64, currency: Option<&str>) -> String {
     let currency = currency.unwrap_or("usd").to_uppercase();
     // Stripe's zero-decimal currencies are charged in whole units.
-    const ZERO_DECIMAL: &[&str] =
-        &["BIF", "CLP", "DJF", "GNF", "JPY", "KMF", "KRW", "MGA", "PYG", "RWF", "UGX", "VND", "VUV", "XAF", "XOF", "XPF"];
+    const ZERO_DECIMAL: &[&str] = &[
+        "BIF", "CLP", "DJF", "GNF", "JPY", "KMF", "KRW", "MGA", "PYG", "RWF", "UGX", "VND", "VUV", "XAF", "XOF", "XPF",
+    ];
     if ZERO_DECIMAL.contains(&currency.as_str()) {
         return format!("{amount} {currency}");
     }
@@ -199,8 +200,13 @@ mod tests {
     fn every_kind_renders_a_subject_text_and_escaped_html() {
         let context = json!({ "product": "Pro <b>", "amount": "9.00 USD", "date": "2026-11-23",
             "invoice_url": "https://invoice.stripe.com/i/x", "grace_days": 7 });
-        for kind in [MailKind::TrialEnding, MailKind::PaymentFailed, MailKind::PaymentActionRequired,
-            MailKind::SubscriptionCanceled, MailKind::Receipt] {
+        for kind in [
+            MailKind::TrialEnding,
+            MailKind::PaymentFailed,
+            MailKind::PaymentActionRequired,
+            MailKind::SubscriptionCanceled,
+            MailKind::Receipt,
+        ] {
             let email = render(kind, "a@example.com", &context).unwrap();
             assert!(email.subject.contains("Pro <b>"), "{kind:?}: {}", email.subject);
             assert!(!email.subject.contains("{{"), "{kind:?}");

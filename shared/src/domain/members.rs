@@ -52,7 +52,9 @@ pub async fn reserve(app: &App, user_id: &str, key: &str) -> Result<Option<Membe
 
 /// Gives back a reserved use (with the write that closes its order).
 pub fn release(user_id: &str, month: &str) -> Write {
-    Write::Update(Update::new(records::member_uses(user_id, month)).add("count", -1).when(Condition::AtLeast("count".into(), 1)))
+    Write::Update(
+        Update::new(records::member_uses(user_id, month)).add("count", -1).when(Condition::AtLeast("count".into(), 1)),
+    )
 }
 
 /// Uses of members' prices this month.

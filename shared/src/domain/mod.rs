@@ -1,11 +1,11 @@
 //! Business rules by noun, as plain async functions over the `App`. No HTTP, no DynamoDB.
 
+pub mod billing;
 pub mod claims;
 pub mod credits;
 pub mod cursor;
 pub mod entitlements;
 pub mod health;
-pub mod billing;
 pub mod hints;
 pub mod mail;
 pub mod members;

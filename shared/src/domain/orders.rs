@@ -41,7 +41,10 @@ impl Wanted<'_> {
 pub async fn start_checkout(app: &App, buyer: Buyer, wanted: Wanted<'_>) -> Result<CheckoutStarted, Error> {
     if let Wanted::Subscription { plan, interval } = wanted {
         let Buyer::User(user) = buyer else {
-            return Err(Error::unauthorized("missing_token", "sign in to subscribe: a subscription belongs to an account"));
+            return Err(Error::unauthorized(
+                "missing_token",
+                "sign in to subscribe: a subscription belongs to an account",
+            ));
         };
         return start_subscription(app, user, plan, interval).await;
     }
@@ -171,9 +174,8 @@ async fn start_subscription(app: &App, user: User, plan_key: &str, interval: &st
     let offer = plan.subscription.as_ref().ok_or_else(|| {
         Error::bad_request("unknown_interval", format!("plan {plan_key:?} is not sold by subscription"))
     })?;
-    let (interval, price) = Interval::parse(interval)
-        .and_then(|i| offer.prices.get(&i).map(|p| (i, p.clone())))
-        .ok_or_else(|| {
+    let (interval, price) =
+        Interval::parse(interval).and_then(|i| offer.prices.get(&i).map(|p| (i, p.clone()))).ok_or_else(|| {
             let sold: Vec<&str> = offer.prices.keys().map(|i| i.as_str()).collect();
             Error::bad_request("unknown_interval", format!("plan {plan_key:?} is sold by {}", sold.join(" or ")))
         })?;

@@ -119,7 +119,9 @@ pub async fn create(
     for _ in 0..3 {
         let current = match plan.take() {
             Some(p) => p,
-            None => effective_plan(&app.catalog, app.store.get(&records::plans_held(user_id)).await?.as_ref(), app.now()),
+            None => {
+                effective_plan(&app.catalog, app.store.get(&records::plans_held(user_id)).await?.as_ref(), app.now())
+            }
         };
         let limit = cap(current);
         let mut count = Update::new(records::kept(user_id, FEATURE)).add("count", 1);

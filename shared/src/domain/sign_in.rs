@@ -59,10 +59,12 @@ pub async fn request_code(app: &App, raw_email: &str, source_ip: Option<&str>) -
         "Your sign-in code is {code}.\n\nIt expires in {} minutes. If you did not ask for it, ignore this email.\n",
         codes::CODE_TTL_SECS / 60
     );
-    app.email.send(Email { to: email.clone(), subject: "Your sign-in code".into(), text, html: None }).await.map_err(|e| {
-        tracing::error!(error = %e, "sign-in email failed");
-        Error::EmailFailed
-    })?;
+    app.email.send(Email { to: email.clone(), subject: "Your sign-in code".into(), text, html: None }).await.map_err(
+        |e| {
+            tracing::error!(error = %e, "sign-in email failed");
+            Error::EmailFailed
+        },
+    )?;
     Ok(CodeSent { debug_code: app.config.auth.debug_codes.then_some(code) })
 }
 

@@ -234,7 +234,11 @@ async fn credited(app: &App, event: &Event, outcome: Outcome, applied: &'static 
 }
 
 /// The user a Stripe object is about: Tollgate's metadata, else the customer's owner.
-async fn user_for(app: &App, metadata: &HashMap<String, String>, customer: Option<String>) -> Result<Option<String>, Error> {
+async fn user_for(
+    app: &App,
+    metadata: &HashMap<String, String>,
+    customer: Option<String>,
+) -> Result<Option<String>, Error> {
     if let Some(id) = metadata.get("user_id") {
         return Ok(Some(id.clone()));
     }
@@ -244,7 +248,12 @@ async fn user_for(app: &App, metadata: &HashMap<String, String>, customer: Optio
 }
 
 /// The email a billing event sends, rendered for the user (None: they have no address on file).
-async fn letter(app: &App, user_id: &str, kind: Option<MailKind>, context: serde_json::Value) -> Result<Option<Queued>, Error> {
+async fn letter(
+    app: &App,
+    user_id: &str,
+    kind: Option<MailKind>,
+    context: serde_json::Value,
+) -> Result<Option<Queued>, Error> {
     let Some(kind) = kind else { return Ok(None) };
     let Some(user) = super::users::user_by_id(&app.store, user_id).await? else {
         tracing::warn!(user_id, kind = kind.as_str(), "no email address for a billing email");

@@ -180,7 +180,8 @@ pub enum Applied {
     Stored { record: SubscriptionRecord, fetched: bool },
     /// Stripe no longer knows the subscription: nothing stored.
     UnknownToStripe,
-    /// One of the caller's writes (`with`) did not hold: the indices that failed.
+    /// One of the caller's writes (`with`) did not hold: the indices that failed (0 also when the
+    /// event named by `applied` was applied before and Stripe was therefore not asked).
     Refused(Vec<usize>),
 }
 
@@ -197,6 +198,12 @@ pub async fn apply_snapshot(
     with: &(dyn Fn(&SubscriptionRecord) -> Vec<Write> + Sync),
 ) -> Result<Applied, Error> {
     store(app, user_id, (sub, as_of, applied.to_string(), false), with).await
+}
+
+/// Before asking Stripe: a re-delivered event (its record exists) needs no fetch.
+async fn already_applied(app: &App, applied: &str) -> Result<bool, Error> {
+    let event_id = applied.trim_start_matches("fetched:");
+    Ok(event_id.starts_with("evt_") && app.store.get(&records::event(event_id)).await?.is_some())
 }
 
 /// (snapshot, Stripe's time of it, what applied it, whether it was fetched just now)
@@ -216,6 +223,9 @@ async fn store(
                 snapshot.1 = snapshot.1.max(subs[i].as_of);
             } else if subs[i].as_of >= snapshot.1 {
                 // Not newer than what is stored: Stripe's current state decides.
+                if already_applied(app, &snapshot.2).await? {
+                    return Ok(Applied::Refused(vec![0]));
+                }
                 let Some(current) = fetch(app, &snapshot.0.id).await? else {
                     return Ok(Applied::UnknownToStripe);
                 };
@@ -253,10 +263,7 @@ async fn store(
             condition: Some(stored.map_or(Condition::NotExists, |i| expected(&subs[i]))),
         });
         for other in subs.iter().filter(|s| s.id != record.id) {
-            writes.push(Write::Check {
-                key: records::subscription(user_id, &other.id),
-                condition: expected(other),
-            });
+            writes.push(Write::Check { key: records::subscription(user_id, &other.id), condition: expected(other) });
         }
         match stored {
             Some(i) => subs[i] = record.clone(),
@@ -288,6 +295,9 @@ pub async fn sync(
     applied: &str,
     with: &(dyn Fn(&SubscriptionRecord) -> Vec<Write> + Sync),
 ) -> Result<Applied, Error> {
+    if already_applied(app, applied).await? {
+        return Ok(Applied::Refused(vec![0]));
+    }
     let Some(current) = fetch(app, subscription_id).await? else {
         return Ok(Applied::UnknownToStripe);
     };

@@ -325,7 +325,10 @@ impl Subscription {
     /// What one period costs, in the currency's smallest unit.
     pub fn amount(&self) -> Option<i64> {
         self.items.as_ref().map(|l| {
-            l.data.iter().map(|i| i.price.as_ref().and_then(|p| p.unit_amount).unwrap_or(0) * i.quantity.unwrap_or(1)).sum()
+            l.data
+                .iter()
+                .map(|i| i.price.as_ref().and_then(|p| p.unit_amount).unwrap_or(0) * i.quantity.unwrap_or(1))
+                .sum()
         })
     }
 }
