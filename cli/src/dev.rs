@@ -94,6 +94,17 @@ async fn route_one(app: &App, peer: SocketAddr, req: hyper::Request<Incoming>) -
             return pay(app, &p["/dev/checkout/".len()..p.len() - "/pay".len()]).await;
         }
         ("GET", "/dev/mailbox") => return mailbox(app),
+        ("GET", p) if p.starts_with("/dev/portal/") => return portal_page(app, &p["/dev/portal/".len()..]),
+        ("POST", p) if p.starts_with("/dev/portal/") => {
+            let mut parts = p["/dev/portal/".len()..].split('/');
+            let (customer, sub, how) = (parts.next(), parts.next(), parts.next());
+            return match (customer, sub, how) {
+                (Some(c), Some(s), Some(h @ ("cancel" | "cancel-at-period-end"))) => {
+                    portal_cancel(app, c, s, h == "cancel-at-period-end").await
+                }
+                _ => plain(404, "text/plain", "no such portal action".into()),
+            };
+        }
         _ => crate::route(app, request).await,
     };
     to_hyper(response)
@@ -166,6 +177,62 @@ async fn pay(app: &App, session_id: &str) -> hyper::Response<Full<Bytes>> {
     hyper::Response::builder()
         .status(303)
         .header("location", success)
+        .body(Full::new(Bytes::new()))
+        .expect("a valid response")
+}
+
+/// The simulated customer portal: the customer's subscriptions, each with cancel buttons.
+fn portal_page(app: &App, customer: &str) -> hyper::Response<Full<Bytes>> {
+    let Some(sim) = app.stripe.simulator() else {
+        return plain(404, "text/plain", "Stripe is not simulated".into());
+    };
+    let c = escape(customer);
+    let rows: String = sim
+        .subscriptions_of(customer)
+        .into_iter()
+        .map(|(id, status, plan, cancelling)| {
+            let id = escape(&id);
+            let actions = if status == "canceled" {
+                String::new()
+            } else {
+                format!(
+                    "<form method=\"post\" action=\"/dev/portal/{c}/{id}/cancel-at-period-end\"><button>Cancel at period end</button></form>\
+                     <form method=\"post\" action=\"/dev/portal/{c}/{id}/cancel\"><button>Cancel now</button></form>"
+                )
+            };
+            format!(
+                "<li><code>{id}</code> {} ({}){}{actions}</li>",
+                escape(&plan),
+                escape(&status),
+                if cancelling { ", ends at period end" } else { "" }
+            )
+        })
+        .collect();
+    plain(
+        200,
+        "text/html; charset=utf-8",
+        format!(
+            "<!doctype html><title>Tollgate simulated portal</title><h1>Simulated customer portal</h1>\
+             <p>Customer <code>{c}</code></p><ul>{rows}</ul>\
+             <p><small>Each button delivers the signed event Stripe's portal would cause to the local webhook.</small></p>"
+        ),
+    )
+}
+
+async fn portal_cancel(app: &App, customer: &str, sub: &str, at_period_end: bool) -> hyper::Response<Full<Bytes>> {
+    let Some(sim) = app.stripe.simulator() else {
+        return plain(404, "text/plain", "Stripe is not simulated".into());
+    };
+    let Some(event) = sim.cancel(sub, at_period_end, app.now()) else {
+        return plain(409, "text/plain", "unknown or already canceled subscription".into());
+    };
+    let status = deliver(app, event).await;
+    if status != 200 {
+        return plain(500, "text/plain", format!("the webhook answered {status}"));
+    }
+    hyper::Response::builder()
+        .status(303)
+        .header("location", format!("/dev/portal/{customer}"))
         .body(Full::new(Bytes::new()))
         .expect("a valid response")
 }

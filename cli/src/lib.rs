@@ -10,7 +10,7 @@ pub async fn route(app: &App, req: Request) -> Response {
     let path = req.uri().path();
     if path.starts_with("/api/auth/") || path == "/healthz" {
         tollgate_auth::handle(app, req).await
-    } else if path.starts_with("/api/checkout/") {
+    } else if path.starts_with("/api/checkout/") || path.starts_with("/api/billing/") {
         tollgate_checkout::handle(app, req).await
     } else if path == "/api/stripe/webhook" {
         tollgate_webhook::handle(app, req).await
@@ -35,5 +35,14 @@ pub async fn route(app: &App, req: Request) -> Response {
 
 /// Every (method, path) the functions serve.
 pub fn routes() -> Vec<(&'static str, &'static str)> {
-    [tollgate_auth::ROUTES, tollgate_checkout::ROUTES, tollgate_webhook::ROUTES, tollgate_claim::ROUTES].concat()
+    [
+        tollgate_auth::ROUTES,
+        tollgate_checkout::ROUTES,
+        tollgate_webhook::ROUTES,
+        tollgate_claim::ROUTES,
+        tollgate_credits::ROUTES,
+        tollgate_admin::ROUTES,
+        tollgate_sessions::ROUTES,
+    ]
+    .concat()
 }

@@ -34,6 +34,9 @@ const EXPECTED: &[(&str, u16)] = &[
     ("usage.json", 200),
     ("entitlements.json", 200),
     ("pace-to-bpm.json", 200),
+    ("checkout-subscribe.json", 200),
+    ("billing-portal.json", 200),
+    ("admin-billing-events.json", 200),
 ];
 
 fn events_dir() -> std::path::PathBuf {
@@ -48,6 +51,14 @@ async fn every_sample_event_reaches_its_handler_with_the_expected_status() {
     let seed =
         Change { user_id: "usr_sample", delta: 10, floor: Floor::Refuse, reason: "seed", reference: None, key: None };
     credits::apply(&t.app, &seed, &|_| vec![]).await.unwrap();
+    // ... and a Stripe customer, so the portal opens whatever order the files are read in.
+    let profile = tollgate::store::records::User {
+        id: "usr_sample".into(),
+        email: "ada@example.com".into(),
+        created_at: 1,
+        stripe_customer_id: Some("cus_sample".into()),
+    };
+    t.app.store.write(tollgate::store::Write::put(profile.to_item())).await.unwrap();
     let token = t
         .app
         .tokens

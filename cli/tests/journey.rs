@@ -135,3 +135,36 @@ async fn the_dev_servers_simulated_checkout_pays_through_the_signed_webhook() {
     assert_eq!(tollgate_cli::dev::deliver(&t.app, refund).await, 200);
     assert_eq!(call(&t, "GET", "/api/pro/verify", None, Some(&token)).await.1["pro"], false);
 }
+
+/// `make dev`'s subscription journey: subscribe with a trial, pay on the simulated page (three
+/// signed events), see the plan and its trial, open the portal, cancel, see the plan gone and the
+/// cancellation email.
+#[tokio::test]
+async fn the_dev_servers_simulated_subscription_starts_a_trial_and_the_portal_cancels_it() {
+    let t = testing::app(tollgate::store::Store::memory(), None, &[]);
+    let token = sign_in(&t, "sam@example.com").await;
+    let (status, started) =
+        call(&t, "POST", "/api/checkout/create", Some(json!({ "plan": "pro", "interval": "month" })), Some(&token)).await;
+    assert_eq!(status, 200, "{started}");
+    let session_id = started["session_id"].as_str().unwrap();
+    let sim = t.app.stripe.simulator().unwrap();
+    let events = sim.pay(session_id, t.app.now()).unwrap();
+    assert_eq!(events.len(), 3, "completed, subscription created, first invoice paid");
+    for event in events {
+        assert_eq!(tollgate_cli::dev::deliver(&t.app, event).await, 200);
+    }
+    let (_, ent) = call(&t, "GET", "/api/entitlements", None, Some(&token)).await;
+    assert_eq!((&ent["plan"], &ent["subscription"]["status"]), (&json!("pro"), &json!("trialing")), "{ent}");
+    assert_eq!(ent["subscription"]["trial_end"], "2026-02-14T12:00:00Z", "the catalog's 30 days");
+
+    let (status, portal) = call(&t, "POST", "/api/billing/portal", Some(json!({})), Some(&token)).await;
+    assert_eq!(status, 200);
+    let customer = portal["url"].as_str().unwrap().rsplit('/').next().unwrap().to_string();
+    let (sub, ..) = sim.subscriptions_of(&customer).remove(0);
+    let cancel = sim.cancel(&sub, false, t.app.now()).unwrap();
+    assert_eq!(tollgate_cli::dev::deliver(&t.app, cancel).await, 200);
+    let (_, ent) = call(&t, "GET", "/api/entitlements", None, Some(&token)).await;
+    assert_eq!((&ent["plan"], &ent["subscription"]["status"]), (&json!("free"), &json!("canceled")));
+    let mail = t.outbox.last_to("sam@example.com").unwrap();
+    assert!(mail.subject.contains("Pro subscription has ended"), "{}", mail.subject);
+}
