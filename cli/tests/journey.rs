@@ -144,7 +144,8 @@ async fn the_dev_servers_simulated_subscription_starts_a_trial_and_the_portal_ca
     let t = testing::app(tollgate::store::Store::memory(), None, &[]);
     let token = sign_in(&t, "sam@example.com").await;
     let (status, started) =
-        call(&t, "POST", "/api/checkout/create", Some(json!({ "plan": "pro", "interval": "month" })), Some(&token)).await;
+        call(&t, "POST", "/api/checkout/create", Some(json!({ "plan": "pro", "interval": "month" })), Some(&token))
+            .await;
     assert_eq!(status, 200, "{started}");
     let session_id = started["session_id"].as_str().unwrap();
     let sim = t.app.stripe.simulator().unwrap();

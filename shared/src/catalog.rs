@@ -562,4 +562,53 @@ mod tests {
         assert_eq!(c.best_of(["gone"]).key, "free");
         assert_eq!(c.best_of([]).key, "free");
     }
+
+    #[test]
+    fn subscriptions_are_tiers_by_interval_with_trials_and_members_prices() {
+        let c = Catalog::parse(BUILT_IN, "built-in", &resolver(true)).unwrap();
+        let basic = c.plan("basic").unwrap();
+        assert!(basic.offer.is_none(), "Basic is sold only by subscription");
+        let sub = basic.subscription.as_ref().unwrap();
+        assert_eq!(
+            (sub.trial_days, sub.allow_promotion_codes, sub.billing_address),
+            (14, true, AddressCollection::Auto)
+        );
+        assert_eq!(sub.prices[&Interval::Year], "price_sim_basic_year");
+        let pro = c.plan("pro").unwrap();
+        let sub = pro.subscription.as_ref().unwrap();
+        assert_eq!((sub.trial_days, sub.billing_address), (30, AddressCollection::Required));
+        let members = sub.members.as_ref().unwrap();
+        assert_eq!((members.coupon.as_str(), members.per_month), ("coupon_sim_pro", 3));
+        assert_eq!(members.applies_to, vec!["credits_100".to_string()]);
+        let (plan, interval) = c.plan_for_subscription_price("price_sim_pro_month").unwrap();
+        assert_eq!((plan.key.as_str(), interval), ("pro", Interval::Month));
+        assert!(c.plan_for_price("price_sim_pro_month").is_none(), "a recurring price is not a one-time one");
+    }
+
+    #[test]
+    fn malformed_subscriptions_are_refused() {
+        let base = "[plans.free]\nname='F'\nrank=0\ndefault=true\n[plans.s]\nname='S'\nrank=1\n";
+        let cases = [
+            ("mode='subscription'\nprice='p'\n", "[plans.<key>.subscription]"),
+            ("[plans.s.subscription]\ntrial_days=3\n", "a month or year price"),
+            ("[plans.s.subscription]\nmonth={ price_env='NOPE' }\n", "NOPE"),
+            ("[plans.s.subscription]\nweek={ price='p' }\n", "does not parse"),
+            ("[plans.s.subscription]\nmonth={ price='p' }\ntrial_days=9999\n", "730"),
+            ("[plans.s.subscription]\nmonth={ price='p' }\nbilling_address='sometimes'\n", "does not parse"),
+            (
+                "[plans.s.subscription]\nmonth={ price='p' }\n[plans.s.subscription.members]\ncoupon='c'\napplies_to=['gold']\nper_month=1\n",
+                "not a one-time plan or pack",
+            ),
+            (
+                "[plans.s.subscription]\nmonth={ price='p' }\n[plans.s.subscription.members]\ncoupon_env='NOPE_C'\napplies_to=['s']\nper_month=1\n",
+                "NOPE_C",
+            ),
+        ];
+        for (plan, expect) in cases {
+            let err = Catalog::parse(&format!("{base}{plan}"), "t", &resolver(false)).unwrap_err().to_string();
+            assert!(err.contains(expect), "{plan:?} gave {err}");
+        }
+        let free_sub = "[plans.free]\nname='F'\nrank=0\ndefault=true\n[plans.free.subscription]\nmonth={ price='p' }\n";
+        assert!(Catalog::parse(free_sub, "t", &resolver(false)).unwrap_err().to_string().contains("free"));
+    }
 }

@@ -94,3 +94,52 @@ async fn bad_grants_are_refused() {
     }
     assert_eq!(credits::balance(&t.app, &user).await.unwrap(), 0);
 }
+
+#[tokio::test]
+async fn administrators_list_a_users_billing_events_newest_first_a_page_at_a_time() {
+    use tollgate::domain::billing::BillingEvent;
+    let t = app();
+    for (i, kind) in ["customer.subscription.created", "invoice.paid", "invoice.payment_failed"].iter().enumerate() {
+        let record = BillingEvent {
+            user_id: "usr_billed".into(),
+            event_id: format!("evt_{i}"),
+            event_type: kind.to_string(),
+            created: 1_768_478_400 + i as i64,
+            amount: Some(900),
+            currency: Some("usd".into()),
+            status: Some("paid".into()),
+            subscription: Some("sub_1".into()),
+            invoice: (i > 0).then(|| format!("in_{i}")),
+            email: None,
+        };
+        t.app.store.write(record.write()).await.unwrap();
+    }
+    let list = |token: String, query: &'static str| {
+        let app = t.app.clone();
+        async move {
+            status_and_json(
+                &handle(&app, request("GET", &format!("/api/admin/billing-events{query}"), None, Some(&token))).await,
+            )
+        }
+    };
+    let someone = testing::token(&t.app, "usr_someone", "someone@example.com");
+    assert_eq!(list(someone, "?user_id=usr_billed").await.0, 403);
+    let boss = testing::token(&t.app, "usr_boss", ADMIN);
+    let (status, page) = list(boss.clone(), "?user_id=usr_billed&limit=2").await;
+    assert_eq!(status, 200, "{page}");
+    let types: Vec<&str> = page["events"].as_array().unwrap().iter().map(|e| e["type"].as_str().unwrap()).collect();
+    assert_eq!(types, ["invoice.payment_failed", "invoice.paid"]);
+    assert_eq!(page["events"][0]["created"], "2026-01-15T12:00:02Z");
+    assert_eq!(page["events"][0]["amount"], 900);
+    let cursor = page["next_cursor"].as_str().unwrap().to_string();
+    let rest = handle(
+        &t.app,
+        request("GET", &format!("/api/admin/billing-events?user_id=usr_billed&cursor={cursor}"), None, Some(&boss)),
+    )
+    .await;
+    let (_, rest) = status_and_json(&rest);
+    assert_eq!(rest["events"][0]["type"], "customer.subscription.created");
+    assert_eq!(rest["next_cursor"], Value::Null);
+    assert_eq!(list(boss.clone(), "").await.1["error"]["code"], "missing_field");
+    assert_eq!(list(boss, "?user_id=usr_billed&cursor=bogus").await.1["error"]["code"], "invalid_cursor");
+}
