@@ -242,3 +242,38 @@ async fn a_pack_claimed_before_its_webhook_is_credited_once() {
     assert_eq!(tollgate::domain::credits::balance(&t.app, "usr_pc").await.unwrap(), 100);
     assert_eq!(tollgate::domain::credits::ledger(&t.app, "usr_pc").await.unwrap().len(), 1);
 }
+
+/// A subscription session claimed before its events arrive stores the subscription Stripe holds:
+/// the plan lasts as long as the subscription, never as a lifetime grant.
+#[tokio::test]
+async fn claiming_a_subscription_session_stores_the_subscription_not_a_lifetime_grant() {
+    let mut session = paid_session("cs_test_subclaim", "ord_subclaim", Some("usr_subclaim"), "s@example.com");
+    session["mode"] = json!("subscription");
+    session["payment_status"] = json!("no_payment_required");
+    session["subscription"] = json!("sub_claimed");
+    let stripe = stripe_with_session(session).await;
+    let active = testing::subscription_object(
+        "sub_claimed",
+        "cus_subclaim",
+        "usr_subclaim",
+        "active",
+        testing::PRO_MONTHLY_PRICE,
+        (testing::NOW, testing::NOW + 30 * 86_400),
+    );
+    Mock::given(method("GET"))
+        .and(path("/v1/subscriptions/sub_claimed"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(active))
+        .mount(&stripe)
+        .await;
+    let t = testing::app(Store::memory(), Some(&stripe.uri()), &[]);
+    let bearer = testing::token(&t.app, "usr_subclaim", "s@example.com");
+    let (status, body) = claim(&t, Some(&bearer), Some(json!({ "session_id": "cs_test_subclaim" }))).await;
+    assert_eq!((status, &body["plan"]), (200, &json!("pro")), "{body}");
+    let grants = tollgate::domain::entitlements::grants(&t.app, &Holder::User("usr_subclaim".into())).await.unwrap();
+    assert!(grants.is_empty(), "no lifetime grant: {grants:?}");
+    let (_, verified) = verify(&t, &bearer).await;
+    assert_eq!(verified["subscription"]["status"], "active");
+    let other = testing::token(&t.app, "usr_other", "o@example.com");
+    let (status, _) = claim(&t, Some(&other), Some(json!({ "session_id": "cs_test_subclaim" }))).await;
+    assert_eq!(status, 403, "someone else's subscription session");
+}

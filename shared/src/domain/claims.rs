@@ -96,6 +96,26 @@ pub async fn claim_session(app: &App, user: &User, session_id: &str) -> Result<(
     if !buyer_matches {
         return Err(not_yours());
     }
+    if session.mode == "subscription" {
+        // A subscription is never a lifetime grant: store what Stripe holds for it now.
+        let subscription = session
+            .subscription()
+            .ok_or_else(|| Error::conflict("not_paid", "the checkout session has not started a subscription"))?;
+        return match super::subscriptions::sync(
+            app,
+            &user.id,
+            &subscription,
+            &format!("claim:{session_id}"),
+            &|_| vec![],
+        )
+        .await?
+        {
+            super::subscriptions::Applied::UnknownToStripe => {
+                Err(Error::not_found("not_found", "Stripe does not know the session's subscription"))
+            }
+            _ => Ok(()),
+        };
+    }
     if !session.is_paid() {
         return Err(Error::conflict("not_paid", "the checkout session is not paid"));
     }
