@@ -59,7 +59,11 @@ async fn journey(kind: StoreKind) {
     let before = t.app.store.round_trips();
     let (status, receipt) = status_and_json(&route(&t.app, webhook_request(&body, t.app.now())).await);
     assert_eq!((status, &receipt["outcome"]), (200, &json!("purchase_recorded")), "{receipt}");
-    assert_eq!(t.app.store.round_trips() - before, 1, "a paid checkout with its metadata is one round trip");
+    assert_eq!(
+        t.app.store.round_trips() - before,
+        2,
+        "a paid checkout with its metadata: one transaction, one receipt log"
+    );
 
     let (status, claimed) =
         call(&t, "POST", "/api/pro/claim", Some(json!({ "session_id": "cs_test_journey" })), Some(&token)).await;

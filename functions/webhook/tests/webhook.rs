@@ -156,7 +156,9 @@ async fn paid_checkout_grants_pro_once_in_one_round_trip(kind: StoreKind) {
     let body = paid_event("cs_test_once", "ord_once", Some("usr_once"));
     let before = t.app.store.round_trips();
     assert_eq!(deliver(&t, &body).await, (200, json!({ "received": true, "outcome": "purchase_recorded" })));
-    assert_eq!(t.app.store.round_trips() - before, 1, "one TransactWriteItems");
+    assert_eq!(t.app.store.round_trips() - before, 2, "one TransactWriteItems, and the receipt's logged outcome");
+    let receipt = t.outbox.last_to("ada@example.com").expect("a purchase receipt");
+    assert!(receipt.subject.contains("29.00 USD for Pro"), "{}", receipt.subject);
 
     let paid = order(&t, "ord_once").await.unwrap();
     assert_eq!(
@@ -174,7 +176,8 @@ async fn paid_checkout_grants_pro_once_in_one_round_trip(kind: StoreKind) {
 
     let before = t.app.store.round_trips();
     assert_eq!(deliver(&t, &body).await, (200, json!({ "received": true, "duplicate": true })));
-    assert_eq!(t.app.store.round_trips() - before, 1, "a duplicate costs one refused write");
+    assert_eq!(t.app.store.round_trips() - before, 2, "a duplicate: the refused write, and a look at its email");
+    assert_eq!(t.outbox.all().len(), 1, "the receipt is sent once");
 }
 
 #[tokio::test]

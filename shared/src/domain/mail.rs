@@ -2,6 +2,11 @@
 //! line is the subject, and an `.html`) with minijinja, queued in the store in the same
 //! transaction as the event that causes them, then sent. Each is sent at most once per event,
 //! even when the event is delivered again, and its outcome is logged on the queued item.
+//!
+//! The queued item is born claimed (`sending`) by the one delivery whose transaction committed
+//! it, so the first send costs one write (its outcome). A later delivery of the event sends what
+//! failed, or what a delivery claimed and then abandoned (still `sending` after longer than any
+//! Lambda can run), claiming it first.
 
 use std::sync::OnceLock;
 
@@ -119,8 +124,9 @@ pub fn queue(event_id: &str, user_id: &str, queued: &Queued, now: i64) -> Write 
             .with("subject", email.subject.as_str())
             .with("text", email.text.as_str())
             .with_opt("html", email.html.as_deref())
-            .with("status", "pending")
-            .with("attempts", 0)
+            .with("status", "sending")
+            .with("attempts", 1)
+            .with("claimed_at", now)
             .with("created_at", now),
     )
 }
@@ -128,21 +134,26 @@ pub fn queue(event_id: &str, user_id: &str, queued: &Queued, now: i64) -> Write 
 /// Tries a failed send again on a later delivery of its event, up to this many attempts.
 const MAX_ATTEMPTS: i64 = 3;
 
-/// Sends what was just queued for an event.
+/// A claim older than this was abandoned: Lambda stops any function after 15 minutes.
+const ABANDONED_AFTER_SECS: i64 = 15 * 60;
+
+/// Sends what this delivery just queued (and so holds the claim on).
 pub async fn send_queued(app: &App, event_id: &str, queued: &[Queued]) {
     for q in queued {
-        send_one(app, event_id, q.kind.as_str(), &q.email, "pending", 0).await;
+        deliver(app, event_id, q.kind.as_str(), &q.email).await;
     }
 }
 
-/// A later delivery of an event: sends what is still pending (a crash after the commit) or
-/// failed (SES refused), never what was sent.
+/// A later delivery of an event: sends what failed (SES refused) or was abandoned (a crash after
+/// the commit), never what was sent or is being sent.
 pub async fn send_unsent(app: &App, event_id: &str) -> Result<(), Error> {
     let page = app.store.query(&Query::prefix(format!("EVENT#{event_id}"), MAIL_PREFIX)).await?;
+    let now = app.now();
     for item in page.items {
         let (Some(kind), Some(status)) = (item.string("kind"), item.string("status")) else { continue };
         let attempts = item.num("attempts").unwrap_or(0);
-        if !(status == "pending" || status == "failed") || attempts >= MAX_ATTEMPTS {
+        let abandoned = status == "sending" && item.num("claimed_at").unwrap_or(0) + ABANDONED_AFTER_SECS < now;
+        if !(status == "failed" || abandoned) || attempts >= MAX_ATTEMPTS {
             continue;
         }
         let email = Email {
@@ -156,21 +167,23 @@ pub async fn send_unsent(app: &App, event_id: &str) -> Result<(), Error> {
     Ok(())
 }
 
-/// Claims the queued item (only one delivery can move it from `from`), sends, logs the outcome.
+/// Claims the queued item (only one delivery can move it from `from`), then sends it.
 async fn send_one(app: &App, event_id: &str, kind: &str, email: &Email, from: &str, attempts: i64) {
-    let key = records::event_mail(event_id, kind);
-    let claim = Update::new(key.clone())
+    let claim = Update::new(records::event_mail(event_id, kind))
         .set("status", "sending")
+        .set("claimed_at", app.now())
         .add("attempts", 1)
         .when(Condition::And(vec![Condition::equals("status", from), Condition::equals("attempts", attempts)]));
     match app.store.write(Write::Update(claim)).await {
-        Ok(()) => {}
-        Err(StoreError::ConditionFailed) => return,
-        Err(e) => {
-            tracing::warn!(error = %e, %event_id, kind, "could not claim a billing email");
-            return;
-        }
+        Ok(()) => deliver(app, event_id, kind, email).await,
+        Err(StoreError::ConditionFailed) => {}
+        Err(e) => tracing::warn!(error = %e, %event_id, kind, "could not claim a billing email"),
     }
+}
+
+/// Sends a claimed email and logs the outcome on its item.
+async fn deliver(app: &App, event_id: &str, kind: &str, email: &Email) {
+    let key = records::event_mail(event_id, kind);
     let outcome = app.email.send(email.clone()).await;
     let now = app.now();
     let logged = match &outcome {

@@ -167,15 +167,16 @@ pub enum Recorded {
 pub async fn record(
     app: &App,
     purchase: &Purchase,
-    event_record: Option<&(dyn Fn(&str) -> Write + Sync)>,
+    event_record: Option<&(dyn Fn(&str) -> Vec<Write> + Sync)>,
 ) -> Result<Recorded, Error> {
     let now = app.now();
     let attempt = |refunded_first: bool, outcome: &str| {
-        let mut writes: Vec<Write> = event_record.map(|r| r(outcome)).into_iter().collect();
+        let mut writes: Vec<Write> = event_record.map(|r| r(outcome)).unwrap_or_default();
         writes.extend(purchase.writes(now, refunded_first));
         writes
     };
-    let offset = usize::from(event_record.is_some());
+    // The event's own writes come first (its record at 0), then the purchase's.
+    let offset = event_record.map_or(0, |r| r("purchase_recorded").len());
     let first = attempt(false, "purchase_recorded");
     let marker =
         purchase.payment_intent.as_deref().map(records::payment).and_then(|k| first.iter().position(|w| w.key() == k));
@@ -203,7 +204,7 @@ pub async fn record(
             Err(e) => return Err(e.into()),
         },
     };
-    if offset == 1 && failed.contains(&0) {
+    if offset > 0 && failed.contains(&0) {
         return Ok(Recorded::DuplicateEvent);
     }
     if failed.contains(&offset) || !marker.is_some_and(|i| failed.contains(&i)) {
@@ -211,7 +212,7 @@ pub async fn record(
     }
     match app.store.transact(attempt(true, "purchase_refunded")).await {
         Ok(()) => Ok(Recorded::Refunded),
-        Err(e) if offset == 1 && e.failed_at(0) => Ok(Recorded::DuplicateEvent),
+        Err(e) if offset > 0 && e.failed_at(0) => Ok(Recorded::DuplicateEvent),
         Err(e) if e.is_condition() => Ok(Recorded::AlreadyRecorded),
         Err(e) => Err(e.into()),
     }

@@ -15,7 +15,7 @@ use crate::stripe::{Charge, CheckoutSession, Event, Invoice, Subscription, signa
 use super::billing::BillingEvent;
 use super::credits::{self, Change, Floor, Outcome};
 use super::mail::{self, MailKind, Queued};
-use super::purchases::{self, Purchase, REFUNDED_FIRST, Recorded, resolve_product};
+use super::purchases::{self, Product, Purchase, REFUNDED_FIRST, Recorded, resolve_product};
 use super::subscriptions::{self, Applied};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -132,13 +132,50 @@ async fn checkout_paid(app: &App, event: &Event, session: CheckoutSession) -> Re
     };
     let purchase = Purchase::from_session(&session, order_id, product, None);
     let now = app.now();
-    let event_record = |outcome: &str| Write::put_new(record(event, outcome, now).to_item());
-    Ok(match purchases::record(app, &purchase, Some(&event_record)).await? {
+    let product_name = match &purchase.product {
+        Product::Plan(key) => app.catalog.plan(key).map(|p| p.name.clone()),
+        Product::Pack { key, .. } => app.catalog.pack(key).map(|p| p.name.clone()),
+    };
+    let receipt_mail = match &purchase.email {
+        Some(to) => {
+            let context = json!({
+                "product": product_name.unwrap_or_default(),
+                "amount": mail::money(session.amount_total.unwrap_or(0), session.currency.as_deref()),
+                "date": mail::date(event.created),
+            });
+            Some(Queued { kind: MailKind::Receipt, email: mail::render(MailKind::Receipt, to, &context)? })
+        }
+        None => None,
+    };
+    let audit = purchase.user_id.as_ref().map(|user_id| BillingEvent {
+        user_id: user_id.clone(),
+        event_id: event.id.clone(),
+        event_type: event.event_type.clone(),
+        created: event.created,
+        amount: session.amount_total,
+        currency: session.currency.clone(),
+        status: Some(session.payment_status.clone()),
+        subscription: None,
+        invoice: None,
+        email: receipt_mail.as_ref().map(|q| q.kind.as_str().to_string()),
+    });
+    let recipient = purchase.user_id.clone().or_else(|| purchase.email.clone()).unwrap_or_default();
+    // The receipt goes out only for a purchase that stands (not one whose refund came first).
+    let event_writes = |outcome: &str| {
+        let mut writes = vec![Write::put_new(record(event, outcome, now).to_item())];
+        writes.extend(audit.as_ref().map(BillingEvent::write));
+        if outcome == "purchase_recorded" {
+            writes.extend(receipt_mail.as_ref().map(|q| mail::queue(&event.id, &recipient, q, now)));
+        }
+        writes
+    };
+    let receipt = match purchases::record(app, &purchase, Some(&event_writes)).await? {
         Recorded::Paid => Receipt::Applied { outcome: "purchase_recorded" },
-        Recorded::Refunded => Receipt::Applied { outcome: "purchase_refunded" },
+        Recorded::Refunded => return Ok(Receipt::Applied { outcome: "purchase_refunded" }),
         Recorded::DuplicateEvent => Receipt::Duplicate,
         Recorded::AlreadyRecorded => return record_only(app, event, "already_applied").await,
-    })
+    };
+    with_mail(app, event, receipt, &receipt_mail).await
 }
 
 async fn order_closed(

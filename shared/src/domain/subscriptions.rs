@@ -177,7 +177,7 @@ fn plans_update(app: &App, user_id: &str, subs: &[SubscriptionRecord]) -> Update
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Applied {
     /// Stored (the given snapshot, or Stripe's current one when the given one was not newer).
-    Stored { record: SubscriptionRecord, fetched: bool },
+    Stored { record: Box<SubscriptionRecord>, fetched: bool },
     /// Stripe no longer knows the subscription: nothing stored.
     UnknownToStripe,
     /// One of the caller's writes (`with`) did not hold: the indices that failed (0 also when the
@@ -271,7 +271,7 @@ async fn store(
         }
         writes.push(Write::Update(plans_update(app, user_id, &subs)));
         match app.store.transact(writes).await {
-            Ok(()) => return Ok(Applied::Stored { record, fetched: *fetched }),
+            Ok(()) => return Ok(Applied::Stored { record: Box::new(record), fetched: *fetched }),
             Err(StoreError::Cancelled { failed }) if failed.iter().any(|i| *i < own) => {
                 return Ok(Applied::Refused(failed));
             }
