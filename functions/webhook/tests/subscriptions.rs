@@ -535,3 +535,44 @@ async fn a_subscription_of_an_unknown_customer_or_price_is_recorded_only() {
     assert_eq!(deliver(&t, &testing::event("customer.subscription.updated", odd)).await.1["outcome"], "unknown_plan");
     assert_eq!(entitlements::entitlement(&t.app, &usr).await.unwrap().plan.key, "free");
 }
+
+#[tokio::test]
+async fn dynamodb_calls_per_subscription_event() {
+    let stripe = stripe().await;
+    let t = app_on(StoreKind::Memory, &stripe).await;
+    add_user(&t, "calls").await;
+    let bodies = lifecycle("calls");
+    let calls = |before: u64| t.app.store.round_trips() - before;
+    let before = t.app.store.round_trips();
+    deliver(&t, &bodies[1]).await;
+    assert_eq!(calls(before), 2, "a newer snapshot: read the user's subscriptions, one transaction");
+    let before = t.app.store.round_trips();
+    deliver(&t, &bodies[1]).await;
+    assert_eq!(calls(before), 2, "a duplicate: the read, then its event record is found (a tie) before asking Stripe");
+    let before = t.app.store.round_trips();
+    deliver(&t, &bodies[0]).await;
+    assert_eq!(calls(before), 3, "an older snapshot: and one read of its event record before asking Stripe");
+    let before = t.app.store.round_trips();
+    deliver(&t, &bodies[3]).await;
+    assert_eq!(calls(before), 3, "a failed payment: the user's address, one transaction, the email's outcome");
+    let before = t.app.store.round_trips();
+    deliver(&t, &bodies[2]).await;
+    assert!(calls(before) <= 4, "a paid invoice with credits: address, balance (cold), transaction, receipt outcome");
+}
+
+#[tokio::test]
+async fn a_paused_subscription_removes_the_plan_and_resuming_restores_it() {
+    let stripe = stripe().await;
+    let t = app_on(StoreKind::Memory, &stripe).await;
+    add_user(&t, "pause").await;
+    let (sub, cus, usr) = ids("pause");
+    let period = (NOW - DAY, NOW + 29 * DAY);
+    let plan = || async { entitlements::entitlement(&t.app, &usr).await.unwrap().plan.key };
+    let paused = subscription_object(&sub, &cus, &usr, "paused", PRO_MONTHLY_PRICE, period);
+    let (_, receipt) = deliver(&t, &sub_event("evt_p1", "customer.subscription.paused", paused, NOW - 10)).await;
+    assert_eq!(receipt["outcome"], "subscription_applied");
+    assert_eq!(plan().await, "free");
+    let resumed = subscription_object(&sub, &cus, &usr, "active", PRO_MONTHLY_PRICE, period);
+    deliver(&t, &sub_event("evt_p2", "customer.subscription.resumed", resumed, NOW)).await;
+    assert_eq!(plan().await, "pro");
+}

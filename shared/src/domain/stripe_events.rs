@@ -304,7 +304,8 @@ async fn letter(
 async fn with_mail(app: &App, event: &Event, receipt: Receipt, queued: &Option<Queued>) -> Result<Receipt, Error> {
     match (&receipt, queued) {
         (Receipt::Applied { .. }, Some(q)) => mail::send_queued(app, &event.id, std::slice::from_ref(q)).await,
-        (Receipt::Duplicate, _) => mail::send_unsent(app, &event.id).await?,
+        // Only an event that queues an email can have one left unsent.
+        (Receipt::Duplicate, Some(_)) => mail::send_unsent(app, &event.id).await?,
         _ => {}
     }
     Ok(receipt)
