@@ -25,6 +25,21 @@ pub struct BillingEvent {
 }
 
 impl BillingEvent {
+    /// The record of `event` for `user_id`, its billing details still to fill in.
+    pub fn of(event: &crate::stripe::Event, user_id: &str) -> Self {
+        BillingEvent {
+            user_id: user_id.to_string(),
+            event_id: event.id.clone(),
+            event_type: event.event_type.clone(),
+            created: event.created,
+            amount: None,
+            currency: None,
+            status: None,
+            subscription: None,
+            invoice: None,
+            email: None,
+        }
+    }
     pub fn to_item(&self) -> Item {
         Item::new(&records::billing_event(&self.user_id, self.created, &self.event_id))
             .with("user_id", self.user_id.as_str())

@@ -76,27 +76,11 @@ pub async fn start_checkout(app: &App, buyer: Buyer, wanted: Wanted<'_>) -> Resu
     if mode == CheckoutMode::Subscription {
         return Err(Error::bad_request("invalid_field", "subscriptions are bought with an interval"));
     }
-    let now = app.now();
-    let order_id = format!("ord_{}", uuid::Uuid::new_v4().simple());
     let (user_id, email, customer) = match &buyer {
         Buyer::User(u) => (Some(u.id.clone()), u.email.clone(), u.stripe_customer_id.clone()),
         Buyer::Anonymous { email } => (None, email.clone(), None),
     };
-    let order = Order {
-        id: order_id.clone(),
-        plan: plan.clone(),
-        pack: pack.clone(),
-        status: OrderStatus::Pending,
-        email: Some(email.clone()),
-        user_id: user_id.clone(),
-        checkout_session_id: None,
-        payment_intent: None,
-        amount_total: None,
-        currency: None,
-        created_at: now,
-        paid_at: None,
-    };
-    app.store.write(Write::put_new(order.to_item())).await?;
+    let order_id = open_order(app, &plan, pack.as_deref(), &email, user_id.as_deref()).await?;
 
     let mut metadata = vec![("order_id".to_string(), order_id.clone())];
     match &pack {
@@ -131,6 +115,32 @@ pub async fn start_checkout(app: &App, buyer: Buyer, wanted: Wanted<'_>) -> Resu
         _ => None,
     };
     open_session(app, &order_id, request, release).await
+}
+
+/// Writes a pending order (before Stripe is asked, so every session has an order to land on).
+async fn open_order(
+    app: &App,
+    plan: &str,
+    pack: Option<&str>,
+    email: &str,
+    user_id: Option<&str>,
+) -> Result<String, Error> {
+    let order = Order {
+        id: format!("ord_{}", uuid::Uuid::new_v4().simple()),
+        plan: plan.to_string(),
+        pack: pack.map(str::to_string),
+        status: OrderStatus::Pending,
+        email: Some(email.to_string()),
+        user_id: user_id.map(str::to_string),
+        checkout_session_id: None,
+        payment_intent: None,
+        amount_total: None,
+        currency: None,
+        created_at: app.now(),
+        paid_at: None,
+    };
+    app.store.write(Write::put_new(order.to_item())).await?;
+    Ok(order.id)
 }
 
 /// Asks Stripe for the session of a pending order; a refusal marks the order failed (and gives
@@ -191,23 +201,7 @@ async fn start_subscription(app: &App, user: User, plan_key: &str, interval: &st
     }
     let customer = users::ensure_customer(app, &user).await?;
     let trial_days = if subs.iter().any(|s| s.trial_end.is_some()) { 0 } else { offer.trial_days };
-    let now = app.now();
-    let order_id = format!("ord_{}", uuid::Uuid::new_v4().simple());
-    let order = Order {
-        id: order_id.clone(),
-        plan: plan.key.clone(),
-        pack: None,
-        status: OrderStatus::Pending,
-        email: Some(user.email.clone()),
-        user_id: Some(user.id.clone()),
-        checkout_session_id: None,
-        payment_intent: None,
-        amount_total: None,
-        currency: None,
-        created_at: now,
-        paid_at: None,
-    };
-    app.store.write(Write::put_new(order.to_item())).await?;
+    let order_id = open_order(app, &plan.key, None, &user.email, Some(&user.id)).await?;
     let tags = vec![
         ("order_id".to_string(), order_id.clone()),
         ("plan".to_string(), plan.key.clone()),

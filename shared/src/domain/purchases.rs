@@ -162,12 +162,15 @@ pub enum Recorded {
     DuplicateEvent,
 }
 
+/// The webhook's own writes for a purchase, given the outcome to record (its event record first).
+pub type EventWrites<'a> = dyn Fn(&str) -> Vec<Write> + Sync + 'a;
+
 /// Records a paid purchase exactly once, whichever path sees it first. `event_record` (the
 /// webhook's exactly-once record, given the outcome to store) commits in the same transaction.
 pub async fn record(
     app: &App,
     purchase: &Purchase,
-    event_record: Option<&(dyn Fn(&str) -> Vec<Write> + Sync)>,
+    event_record: Option<&EventWrites<'_>>,
 ) -> Result<Recorded, Error> {
     let now = app.now();
     let attempt = |refunded_first: bool, outcome: &str| {

@@ -148,16 +148,11 @@ async fn checkout_paid(app: &App, event: &Event, session: CheckoutSession) -> Re
         None => None,
     };
     let audit = purchase.user_id.as_ref().map(|user_id| BillingEvent {
-        user_id: user_id.clone(),
-        event_id: event.id.clone(),
-        event_type: event.event_type.clone(),
-        created: event.created,
         amount: session.amount_total,
         currency: session.currency.clone(),
         status: Some(session.payment_status.clone()),
-        subscription: None,
-        invoice: None,
         email: receipt_mail.as_ref().map(|q| q.kind.as_str().to_string()),
+        ..BillingEvent::of(event, user_id)
     });
     let recipient = purchase.user_id.clone().or_else(|| purchase.email.clone()).unwrap_or_default();
     // The receipt goes out only for a purchase that stands (not one whose refund came first).
@@ -335,16 +330,12 @@ async fn subscription_changed(app: &App, event: &Event, sub: Subscription) -> Re
     });
     let queued = letter(app, &user_id, kind, context).await?;
     let audit = BillingEvent {
-        user_id: user_id.clone(),
-        event_id: event.id.clone(),
-        event_type: event.event_type.clone(),
-        created: event.created,
         amount: sub.amount(),
         currency: sub.currency.clone(),
         status: Some(sub.status.clone()),
         subscription: Some(sub.id.clone()),
-        invoice: None,
         email: queued.as_ref().map(|q| q.kind.as_str().to_string()),
+        ..BillingEvent::of(event, &user_id)
     };
     let now = app.now();
     let with = |_: &_| {
@@ -431,16 +422,13 @@ async fn invoice_event(app: &App, event: &Event, invoice: Invoice) -> Result<Rec
     });
     let queued = letter(app, &user_id, kind, context).await?;
     let audit = BillingEvent {
-        user_id: user_id.clone(),
-        event_id: event.id.clone(),
-        event_type: event.event_type.clone(),
-        created: event.created,
         amount: Some(amount),
         currency: invoice.currency.clone(),
         status: invoice.status.clone(),
         subscription: invoice.subscription_id(),
         invoice: Some(invoice.id.clone()),
         email: queued.as_ref().map(|q| q.kind.as_str().to_string()),
+        ..BillingEvent::of(event, &user_id)
     };
     let now = app.now();
     let mail_write = queued.as_ref().map(|q| mail::queue(&event.id, &user_id, q, now));
