@@ -27,6 +27,14 @@ async fn sign_in(t: &TestApp, email: &str) -> String {
 async fn journey(kind: StoreKind) {
     let stripe = MockServer::start().await;
     Mock::given(method("POST"))
+        .and(path("/v1/customers"))
+        .respond_with(
+            ResponseTemplate::new(200).set_body_json(testing::fixture_with("customer", json!({ "id": "cus_journey" }))),
+        )
+        .expect(1)
+        .mount(&stripe)
+        .await;
+    Mock::given(method("POST"))
         .and(path("/v1/checkout/sessions"))
         .respond_with(ResponseTemplate::new(200).set_body_json(testing::fixture_with(
             "checkout.session",
@@ -43,7 +51,9 @@ async fn journey(kind: StoreKind) {
     let (status, checkout) =
         call(&t, "POST", "/api/checkout/create", Some(json!({ "plan": "pro" })), Some(&token)).await;
     assert_eq!(status, 200, "{checkout}");
-    let form = form_fields(&stripe.received_requests().await.unwrap()[0].body);
+    let requests = stripe.received_requests().await.unwrap();
+    let session = requests.iter().find(|r| r.url.path() == "/v1/checkout/sessions").expect("a session");
+    let form = form_fields(&session.body);
     assert_real_form_fields("/v1/checkout/sessions", &form);
     let sent = |name: &str| form.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone());
 
@@ -55,6 +65,7 @@ async fn journey(kind: StoreKind) {
         "ada@example.com",
     );
     session["metadata"]["plan"] = json!(sent("metadata[plan]"));
+    session["customer"] = json!(sent("customer"));
     let body = testing::event("checkout.session.completed", session);
     let before = t.app.store.round_trips();
     let (status, receipt) = status_and_json(&route(&t.app, webhook_request(&body, t.app.now())).await);

@@ -12,6 +12,11 @@ use wiremock::{Mock, MockServer, Request, ResponseTemplate};
 async fn stripe_answering(status: u16, body: Value) -> MockServer {
     let server = MockServer::start().await;
     Mock::given(method("POST"))
+        .and(path("/v1/customers"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({ "id": "cus_test_made", "object": "customer" })))
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
         .and(path("/v1/checkout/sessions"))
         .respond_with(ResponseTemplate::new(status).set_body_json(body))
         .mount(&server)
@@ -30,9 +35,11 @@ async fn create(t: &TestApp, body: Value, bearer: Option<&str>) -> (u16, Value) 
     status_and_json(&handle(&t.app, request("POST", "/api/checkout/create", Some(&body), bearer)).await)
 }
 
+/// The one Checkout Session create Stripe received.
 fn sent(server_requests: &[Request]) -> Vec<(String, String)> {
-    assert_eq!(server_requests.len(), 1, "one call to Stripe");
-    form_fields(&server_requests[0].body)
+    let sessions: Vec<_> = server_requests.iter().filter(|r| r.url.path() == "/v1/checkout/sessions").collect();
+    assert_eq!(sessions.len(), 1, "one Checkout Session");
+    form_fields(&sessions[0].body)
 }
 
 fn field<'a>(form: &'a [(String, String)], name: &str) -> Option<&'a str> {
@@ -51,9 +58,13 @@ async fn a_signed_in_checkout_sends_exactly_these_fields() {
     let order_id = body["order_id"].as_str().unwrap().to_string();
 
     let requests = stripe.received_requests().await.unwrap();
-    assert_eq!(requests[0].headers["authorization"], format!("Bearer {}", testing::STRIPE_KEY));
-    assert_eq!(requests[0].headers["idempotency-key"], format!("checkout-{order_id}"));
-    assert!(requests[0].headers["content-type"].to_str().unwrap().starts_with("application/x-www-form-urlencoded"));
+    assert_eq!(requests.len(), 2, "the buyer's customer, then the session");
+    assert_eq!(requests[0].url.path(), "/v1/customers");
+    assert_eq!(requests[0].headers["idempotency-key"], "customer-usr_buyer");
+    assert_real_form_fields("/v1/customers", &form_fields(&requests[0].body));
+    assert_eq!(requests[1].headers["authorization"], format!("Bearer {}", testing::STRIPE_KEY));
+    assert_eq!(requests[1].headers["idempotency-key"], format!("checkout-{order_id}"));
+    assert!(requests[1].headers["content-type"].to_str().unwrap().starts_with("application/x-www-form-urlencoded"));
     let form = sent(&requests);
     let mut expected = vec![
         ("mode", "payment".to_string()),
@@ -65,8 +76,7 @@ async fn a_signed_in_checkout_sends_exactly_these_fields() {
         ("metadata[order_id]", order_id.clone()),
         ("metadata[plan]", "pro".to_string()),
         ("metadata[user_id]", "usr_buyer".to_string()),
-        ("customer_email", "ada@example.com".to_string()),
-        ("customer_creation", "always".to_string()),
+        ("customer", "cus_test_made".to_string()),
     ];
     let mut got: Vec<(&str, String)> = form.iter().map(|(k, v)| (k.as_str(), v.clone())).collect();
     expected.sort();
@@ -93,7 +103,9 @@ async fn a_returning_customer_is_reused() {
     };
     t.app.store.write(Write::put(user.to_item())).await.unwrap();
     create(&t, json!({ "plan": "pro" }), Some(&testing::token(&t.app, "usr_back", "ada@example.com"))).await;
-    let form = sent(&stripe.received_requests().await.unwrap());
+    let requests = stripe.received_requests().await.unwrap();
+    assert!(requests.iter().all(|r| r.url.path() != "/v1/customers"), "no new customer");
+    let form = sent(&requests);
     assert_eq!(field(&form, "customer"), Some("cus_existing"));
     assert_eq!(field(&form, "customer_email"), None);
     assert_eq!(field(&form, "customer_creation"), None);

@@ -77,7 +77,16 @@ pub async fn start_checkout(app: &App, buyer: Buyer, wanted: Wanted<'_>) -> Resu
         return Err(Error::bad_request("invalid_field", "subscriptions are bought with an interval"));
     }
     let (user_id, email, customer) = match &buyer {
-        Buyer::User(u) => (Some(u.id.clone()), u.email.clone(), u.stripe_customer_id.clone()),
+        // A signed-in buyer pays as their one Stripe customer, made now if they have none.
+        Buyer::User(u) => {
+            let customer = users::ensure_customer(app, u).await.map_err(|e| match e {
+                Error::Stripe { message, .. } => {
+                    Error::Stripe { message, fallback_url: app.config.stripe.payment_link_url.clone() }
+                }
+                other => other,
+            })?;
+            (Some(u.id.clone()), u.email.clone(), Some(customer))
+        }
         Buyer::Anonymous { email } => (None, email.clone(), None),
     };
     let order_id = open_order(app, &plan, pack.as_deref(), &email, user_id.as_deref()).await?;

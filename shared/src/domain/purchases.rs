@@ -167,11 +167,7 @@ pub type EventWrites<'a> = dyn Fn(&str) -> Vec<Write> + Sync + 'a;
 
 /// Records a paid purchase exactly once, whichever path sees it first. `event_record` (the
 /// webhook's exactly-once record, given the outcome to store) commits in the same transaction.
-pub async fn record(
-    app: &App,
-    purchase: &Purchase,
-    event_record: Option<&EventWrites<'_>>,
-) -> Result<Recorded, Error> {
+pub async fn record(app: &App, purchase: &Purchase, event_record: Option<&EventWrites<'_>>) -> Result<Recorded, Error> {
     let now = app.now();
     let attempt = |refunded_first: bool, outcome: &str| {
         let mut writes: Vec<Write> = event_record.map(|r| r(outcome)).unwrap_or_default();
