@@ -1,9 +1,11 @@
 //! The webhook handler on the memory store: a signed paid checkout applied (signature check,
-//! parse, one transaction), and a duplicate delivery refused. Run: cargo bench -p tollgate-webhook
+//! parse, one transaction, the receipt rendered and sent to the console outbox), a duplicate
+//! delivery refused, and a subscription update applied (read the user's subscriptions, one
+//! transaction). Run: cargo bench -p tollgate-webhook
 
 use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
 use tollgate::store::Store;
-use tollgate::testing::{self, event, paid_session, webhook_request};
+use tollgate::testing::{self, PRO_MONTHLY_PRICE, event, event_at, paid_session, subscription_object, webhook_request};
 
 fn webhook(c: &mut Criterion) {
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
@@ -37,6 +39,27 @@ fn webhook(c: &mut Criterion) {
     group.bench_function("duplicate_refused", |b| {
         b.to_async(&runtime).iter_batched(
             || webhook_request(&body, t.app.now()),
+            |req| async { assert_eq!(tollgate_webhook::handle(&t.app, req).await.status(), 200) },
+            BatchSize::SmallInput,
+        )
+    });
+    let mut m = 0u64;
+    group.bench_function("subscription_update_applied", |b| {
+        b.to_async(&runtime).iter_batched(
+            || {
+                m += 1;
+                let now = t.app.now();
+                let sub = subscription_object(
+                    &format!("sub_b{m}"),
+                    &format!("cus_b{m}"),
+                    &format!("usr_b{m}"),
+                    "active",
+                    PRO_MONTHLY_PRICE,
+                    (now, now + 30 * 86_400),
+                );
+                let body = event_at(&format!("evt_sub_b{m}"), "customer.subscription.updated", sub, now);
+                webhook_request(&body, now)
+            },
             |req| async { assert_eq!(tollgate_webhook::handle(&t.app, req).await.status(), 200) },
             BatchSize::SmallInput,
         )
