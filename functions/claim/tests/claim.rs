@@ -189,6 +189,12 @@ async fn claiming_without_a_session_attaches_every_anonymous_purchase_of_the_ema
     assert!(left.is_empty());
     let order = Order::from_item(&t.app.store.get(&records::order("ord_anon1")).await.unwrap().unwrap()).unwrap();
     assert_eq!(order.user_id.as_deref(), Some("usr_anon"));
+    let profile = t.app.store.get(&records::user("usr_anon")).await.unwrap().unwrap();
+    assert_eq!(
+        profile.str("stripe_customer_id"),
+        Some("cus_st_anon1"),
+        "the first claimed purchase's Stripe customer becomes the account's, so later checkouts reuse it"
+    );
 
     // A refund after the claim still finds and revokes the moved grant.
     for id in ["ord_anon1", "ord_anon2"] {

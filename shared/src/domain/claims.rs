@@ -5,7 +5,7 @@ use crate::app::App;
 use crate::auth::normalize_email;
 use crate::error::Error;
 use crate::store::records::{self, Grant, Holder, Order, OrderStatus, User};
-use crate::store::{Condition, Item, Update, Write};
+use crate::store::{Condition, GSI1PK, GSI1SK, Item, Update, Write};
 
 use super::credits::{self, Change, Floor};
 use super::purchases::{Purchase, Recorded, record, resolve_product};
@@ -41,6 +41,17 @@ async fn move_to_user(app: &App, grant: &Grant, user: &User) -> Result<(), Error
         if grant.is_active() {
             writes.push(super::entitlements::hold(&user.id, &grant.plan, 1));
         }
+    }
+    if let Some(customer) = &grant.customer {
+        // The anonymous buyer's Stripe customer becomes the account's, unless it has one.
+        writes.push(Write::Update(
+            Update::new(records::user(&user.id))
+                .set_if_absent("user_id", user.id.as_str())
+                .set_if_absent("email", user.email.as_str())
+                .set_if_absent("stripe_customer_id", customer.as_str())
+                .set_if_absent(GSI1PK, records::customer_index(customer))
+                .set_if_absent(GSI1SK, "USER"),
+        ));
     }
     if let Some(pi) = &grant.payment_intent {
         let pointer =

@@ -118,6 +118,7 @@ impl Purchase {
                     plan: plan.to_string(),
                     credits,
                     payment_intent: self.payment_intent.clone(),
+                    customer: self.customer.clone(),
                     granted_at: now,
                     revoked_at: refunded_first.then_some(now),
                 };

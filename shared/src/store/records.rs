@@ -274,6 +274,8 @@ pub struct Grant {
     /// Credits waiting for the buyer to sign in and claim them.
     pub credits: Option<i64>,
     pub payment_intent: Option<String>,
+    /// The buyer's Stripe customer: a claim makes it the account's, so one person has one.
+    pub customer: Option<String>,
     pub granted_at: i64,
     pub revoked_at: Option<i64>,
 }
@@ -286,6 +288,7 @@ impl Grant {
             .with("granted_at", self.granted_at)
             .with_opt("credits", self.credits)
             .with_opt("payment_intent", self.payment_intent.as_deref())
+            .with_opt("customer", self.customer.as_deref())
             .with_opt("revoked_at", self.revoked_at)
     }
     pub fn from_item(item: &Item) -> Option<Grant> {
@@ -295,6 +298,7 @@ impl Grant {
             plan: item.string("plan")?,
             credits: item.num("credits"),
             payment_intent: item.string("payment_intent"),
+            customer: item.string("customer"),
             granted_at: item.num("granted_at").unwrap_or_default(),
             revoked_at: item.num("revoked_at"),
         })
