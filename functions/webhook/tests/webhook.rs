@@ -151,7 +151,7 @@ async fn livemode_must_match_the_key() {
     assert!(order(&t, "ord_live").await.is_none());
 }
 
-async fn paid_checkout_grants_pro_once_in_one_round_trip(kind: StoreKind) {
+async fn paid_checkout_grants_pro_once_in_one_transaction(kind: StoreKind) {
     let t = testing::app(kind.store().await, None, &[]);
     let body = paid_event("cs_test_once", "ord_once", Some("usr_once"));
     let before = t.app.store.round_trips();
@@ -181,13 +181,13 @@ async fn paid_checkout_grants_pro_once_in_one_round_trip(kind: StoreKind) {
 }
 
 #[tokio::test]
-async fn paid_checkout_grants_pro_once_in_one_round_trip_in_memory() {
-    paid_checkout_grants_pro_once_in_one_round_trip(StoreKind::Memory).await;
+async fn paid_checkout_grants_pro_once_in_one_transaction_in_memory() {
+    paid_checkout_grants_pro_once_in_one_transaction(StoreKind::Memory).await;
 }
 
 #[tokio::test]
-async fn paid_checkout_grants_pro_once_in_one_round_trip_on_dynamodb() {
-    paid_checkout_grants_pro_once_in_one_round_trip(StoreKind::DynamoDb).await;
+async fn paid_checkout_grants_pro_once_in_one_transaction_on_dynamodb() {
+    paid_checkout_grants_pro_once_in_one_transaction(StoreKind::DynamoDb).await;
 }
 
 async fn twenty_concurrent_deliveries_apply_once(kind: StoreKind) {

@@ -147,9 +147,8 @@ pub async fn send_queued(app: &App, event_id: &str, queued: &[Queued]) {
 /// A later delivery of an event: sends what failed (SES refused) or was abandoned (a crash after
 /// the commit), never what was sent or is being sent.
 pub async fn send_unsent(app: &App, event_id: &str) -> Result<(), Error> {
-    let page = app.store.query(&Query::prefix(format!("EVENT#{event_id}"), MAIL_PREFIX)).await?;
     let now = app.now();
-    for item in page.items {
+    for item in queued_for(app, event_id).await? {
         let (Some(kind), Some(status)) = (item.string("kind"), item.string("status")) else { continue };
         let attempts = item.num("attempts").unwrap_or(0);
         let abandoned = status == "sending" && item.num("claimed_at").unwrap_or(0) + ABANDONED_AFTER_SECS < now;
@@ -200,8 +199,12 @@ async fn deliver(app: &App, event_id: &str, kind: &str, email: &Email) {
 
 /// The logged outcome of one event's emails: (kind, status).
 pub async fn outcomes(app: &App, event_id: &str) -> Result<Vec<(String, String)>, Error> {
-    let page = app.store.query(&Query::prefix(format!("EVENT#{event_id}"), MAIL_PREFIX)).await?;
-    Ok(page.items.iter().filter_map(|i| Some((i.string("kind")?, i.string("status")?))).collect())
+    Ok(queued_for(app, event_id).await?.iter().filter_map(|i| Some((i.string("kind")?, i.string("status")?))).collect())
+}
+
+/// The emails queued for one event (at most one per kind).
+async fn queued_for(app: &App, event_id: &str) -> Result<Vec<Item>, Error> {
+    Ok(app.store.query(&Query::prefix(format!("EVENT#{event_id}"), MAIL_PREFIX)).await?.items)
 }
 
 #[cfg(test)]
