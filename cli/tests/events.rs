@@ -10,6 +10,7 @@ use serde_json::Value;
 use tollgate::auth::tokens::Subject;
 use tollgate::domain::credits::{self, Change, Floor};
 use tollgate::store::Store;
+use tollgate::store::records::Reason;
 use tollgate::testing::{self, status_and_json};
 
 const EXPECTED: &[(&str, u16)] = &[
@@ -48,8 +49,15 @@ async fn every_sample_event_reaches_its_handler_with_the_expected_status() {
     // The sample user is an administrator with credits to spend and an account for their email.
     let t = testing::app(Store::memory(), None, &[("ADMIN_EMAILS", "ada@example.com")]);
     tollgate::domain::users::find_or_create_user(&t.app.store, "ada@example.com", t.app.now()).await.unwrap();
-    let seed =
-        Change { user_id: "usr_sample", delta: 10, floor: Floor::Refuse, reason: "seed", reference: None, key: None };
+    let seed = Change {
+        user_id: "usr_sample",
+        delta: 10,
+        floor: Floor::Refuse,
+        reason: Reason::Admin,
+        note: None,
+        reference: None,
+        key: None,
+    };
     credits::apply(&t.app, &seed, &|_| vec![]).await.unwrap();
     // ... and a Stripe customer, so the portal opens whatever order the files are read in.
     let profile = tollgate::store::records::User {

@@ -10,6 +10,7 @@ use tollgate::domain::users;
 use tollgate::domain::{billing, cursor};
 use tollgate::http::{self, Reply, Request, Response};
 use tollgate::store::records::BILLING_PREFIX;
+use tollgate::store::records::{Reason, RequestKey};
 use tollgate::{App, Error};
 
 pub const ROUTES: &[(&str, &str)] = &[("POST", "/api/admin/credits/grant"), ("GET", "/api/admin/billing-events")];
@@ -49,7 +50,7 @@ async fn grant_credits(app: &App, req: &Request) -> Result<Reply, Error> {
         _ => return Err(Error::bad_request("invalid_field", "give exactly one of user_id and email")),
     }
     .ok_or_else(|| Error::not_found("user_not_found", "no such user"))?;
-    if body.amount == 0 || body.amount.abs() > app.config.max_debit {
+    if body.amount == 0 || body.amount.unsigned_abs() > app.config.max_debit.unsigned_abs() {
         return Err(Error::bad_request(
             "invalid_amount",
             format!("amount must be non-zero and at most {} either way", app.config.max_debit),
@@ -58,14 +59,19 @@ async fn grant_credits(app: &App, req: &Request) -> Result<Reply, Error> {
     if body.reason.trim().is_empty() || body.reason.len() > 200 {
         return Err(Error::bad_request("invalid_field", "reason must be 1 to 200 characters"));
     }
-    let reason = format!("admin: {}", body.reason.trim());
+    if let Some(k) = &body.idempotency_key
+        && (k.is_empty() || k.len() > 255 || k.chars().any(char::is_control))
+    {
+        return Err(Error::bad_request("invalid_field", "idempotency key must be 1 to 255 printable characters"));
+    }
     let change = Change {
         user_id: &user_id,
         delta: body.amount,
         floor: Floor::Clamp,
-        reason: &reason,
+        reason: Reason::Admin,
+        note: Some(body.reason.trim()),
         reference: Some(&by.email),
-        key: body.idempotency_key.as_deref(),
+        key: body.idempotency_key.as_deref().map(RequestKey::Caller),
     };
     match credits::apply(app, &change, &|_| vec![]).await? {
         Outcome::Applied(entry) => {
@@ -84,6 +90,7 @@ async fn grant_credits(app: &App, req: &Request) -> Result<Reply, Error> {
         Outcome::KeyReused => {
             Err(Error::conflict("idempotency_key_reused", "this idempotency key was used for a different amount"))
         }
+        Outcome::OutOfRange => Err(Error::bad_request("invalid_amount", "the balance would be out of range")),
         Outcome::Insufficient { .. } | Outcome::Refused(_) => Err(Error::internal("a clamped grant cannot be refused")),
     }
 }

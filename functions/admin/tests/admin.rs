@@ -71,7 +71,8 @@ async fn a_negative_grant_takes_back_but_never_below_zero() {
         (200, &json!(0), &json!(-15), &json!(25))
     );
     let ledger = credits::ledger(&t.app, &user).await.unwrap();
-    assert_eq!(ledger.last().unwrap().reason, "admin: correction");
+    assert_eq!(ledger.last().unwrap().reason, tollgate::store::records::Reason::Admin);
+    assert_eq!(ledger.last().unwrap().note.as_deref(), Some("correction"));
     assert_eq!(ledger.last().unwrap().reference.as_deref(), Some(ADMIN));
 }
 

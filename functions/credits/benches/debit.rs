@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 use serde_json::json;
 use tollgate::domain::credits::{self, Change, Floor};
 use tollgate::store::Store;
+use tollgate::store::records::{Reason, RequestKey};
 use tollgate::testing::{self, request};
 
 const WARMUP: usize = 2_000;
@@ -25,7 +26,8 @@ fn main() {
             user_id: "usr_bench",
             delta: 1_000_000_000,
             floor: Floor::Refuse,
-            reason: "seed",
+            reason: Reason::Admin,
+            note: None,
             reference: None,
             key: None,
         };

@@ -6,7 +6,7 @@ use tollgate::auth::caller;
 use tollgate::clock::rfc3339;
 use tollgate::domain::credits::{self, Change, Floor, Outcome};
 use tollgate::http::{self, Reply, Request, Response};
-use tollgate::store::records::LedgerEntry;
+use tollgate::store::records::{LedgerEntry, Reason, RequestKey};
 use tollgate::{App, Error};
 
 pub const ROUTES: &[(&str, &str)] =
@@ -33,7 +33,8 @@ pub fn entry_json(entry: &LedgerEntry) -> Value {
         "id": entry.id,
         "delta": entry.delta,
         "balance_after": entry.balance_after,
-        "reason": entry.reason,
+        "reason": entry.reason.as_str(),
+        "note": entry.note,
         "ref": entry.reference,
         "created_at": rfc3339(entry.created_at),
     });
@@ -81,15 +82,14 @@ async fn debit(app: &App, req: &Request) -> Result<Reply, Error> {
         (Some(a), _) => Some(a),
         (None, b) => b.map(str::to_string),
     };
-    let reason = body.reason.unwrap_or_else(|| "debit".to_string());
-    spend(app, &claims.sub, body.amount, &reason, key.as_deref()).await
+    spend(app, &claims.sub, body.amount, Reason::Debit, body.reason.as_deref(), key.as_deref()).await
 }
 
 /// The same operation under the name apps already use: `ref` is the idempotency key.
 async fn use_units(app: &App, req: &Request) -> Result<Reply, Error> {
     let claims = caller(app, req)?;
     let body: UseRequest = http::json_body(req, app.config.max_body_bytes)?;
-    spend(app, &claims.sub, body.units, "use", Some(&body.reference)).await
+    spend(app, &claims.sub, body.units, Reason::Use, None, Some(&body.reference)).await
 }
 
 fn valid_text(name: &str, value: &str, max: usize) -> Result<(), Error> {
@@ -99,18 +99,37 @@ fn valid_text(name: &str, value: &str, max: usize) -> Result<(), Error> {
     Ok(())
 }
 
-async fn spend(app: &App, user_id: &str, amount: i64, reason: &str, key: Option<&str>) -> Result<Reply, Error> {
+/// A caller's debit: their reason is kept as the entry's note, their key in the callers' own
+/// key space, so neither can pass for what Tollgate writes.
+async fn spend(
+    app: &App,
+    user_id: &str,
+    amount: i64,
+    reason: Reason,
+    note: Option<&str>,
+    key: Option<&str>,
+) -> Result<Reply, Error> {
     if amount <= 0 || amount > app.config.max_debit {
         return Err(Error::bad_request(
             "invalid_amount",
             format!("amount must be a whole number from 1 to {}", app.config.max_debit),
         ));
     }
-    valid_text("reason", reason, 200)?;
+    if let Some(n) = note {
+        valid_text("reason", n, 200)?;
+    }
     if let Some(k) = key {
         valid_text("idempotency key", k, 255)?;
     }
-    let change = Change { user_id, delta: -amount, floor: Floor::Refuse, reason, reference: key, key };
+    let change = Change {
+        user_id,
+        delta: -amount,
+        floor: Floor::Refuse,
+        reason,
+        note,
+        reference: key,
+        key: key.map(RequestKey::Caller),
+    };
     match credits::apply(app, &change, &|_| vec![]).await? {
         Outcome::Applied(entry) => Ok(Reply::ok(json!({ "balance": entry.balance_after, "entry_id": entry.id }))),
         Outcome::Replayed { entry_id, balance_after } => {
@@ -120,6 +139,7 @@ async fn spend(app: &App, user_id: &str, amount: i64, reason: &str, key: Option<
         Outcome::KeyReused => {
             Err(Error::conflict("idempotency_key_reused", "this idempotency key was used for a different amount"))
         }
+        Outcome::OutOfRange => Err(Error::bad_request("invalid_amount", "the amount is out of range")),
         Outcome::Refused(_) => Err(Error::internal("a debit has no accompanying writes to refuse")),
     }
 }

@@ -6,14 +6,22 @@ use serde_json::{Value, json};
 use tollgate::App;
 use tollgate::domain::credits::{self, Change, Floor, Outcome};
 use tollgate::store::Store;
+use tollgate::store::records::{Reason, RequestKey};
 use tollgate::testing::{self, StoreKind, TestApp, count_successes, raw_request, request, status_and_json};
 use tollgate_credits::handle;
 
 const USER: &str = "usr_credits";
 
 async fn seed(app: &App, user: &str, amount: i64) {
-    let change =
-        Change { user_id: user, delta: amount, floor: Floor::Refuse, reason: "seed", reference: None, key: None };
+    let change = Change {
+        user_id: user,
+        delta: amount,
+        floor: Floor::Refuse,
+        reason: Reason::Admin,
+        note: None,
+        reference: None,
+        key: None,
+    };
     assert!(matches!(credits::apply(app, &change, &|_| vec![]).await.unwrap(), Outcome::Applied(_)));
 }
 
@@ -45,8 +53,8 @@ async fn a_debit_takes_credits_and_the_ledger_shows_it() {
     assert_eq!(entries.len(), 2);
     assert_eq!(entries[0]["id"], body["entry_id"], "newest first");
     assert_eq!(
-        (&entries[0]["delta"], &entries[0]["balance_after"], &entries[0]["reason"]),
-        (&json!(-3), &json!(7), &json!("generation"))
+        (&entries[0]["delta"], &entries[0]["balance_after"], &entries[0]["reason"], &entries[0]["note"]),
+        (&json!(-3), &json!(7), &json!("debit"), &json!("generation"))
     );
     assert_eq!((&entries[1]["delta"], &entries[1]["balance_after"]), (&json!(10), &json!(10)));
     assert!(entries[0]["created_at"].as_str().unwrap().ends_with('Z'));
@@ -170,7 +178,7 @@ async fn use_is_a_debit_keyed_by_ref() {
     assert_eq!(call(json!({ "units": 2 })).await.1["error"]["code"], "missing_field");
     assert_eq!(call(json!({ "units": 20, "ref": "big" })).await.0, 402);
     let entries = credits::ledger(&t.app, USER).await.unwrap();
-    assert_eq!((entries[1].reason.as_str(), entries[1].reference.as_deref()), ("use", Some("chat-msg-1")));
+    assert_eq!((entries[1].reason, entries[1].reference.as_deref()), (Reason::Use, Some("chat-msg-1")));
 }
 
 #[tokio::test]
@@ -308,7 +316,15 @@ async fn ledger_replays_to_the_balance(kind: StoreKind) {
                     }
                 };
                 let key = format!("op-{}", i % 45);
-                let change = Change { user_id: USER, delta, floor, reason: "random", reference: None, key: Some(&key) };
+                let change = Change {
+                    user_id: USER,
+                    delta,
+                    floor,
+                    reason: Reason::Debit,
+                    note: None,
+                    reference: None,
+                    key: Some(RequestKey::Caller(&key)),
+                };
                 credits::apply(&app, &change, &|_| vec![]).await.unwrap()
             })
         })

@@ -5,6 +5,7 @@ use serde_json::{Value, json};
 use tollgate::domain::claims;
 use tollgate::domain::credits::{self, Change, Floor};
 use tollgate::store::Store;
+use tollgate::store::records::Reason;
 use tollgate::store::records::User;
 use tollgate::testing::{
     self, StoreKind, TestApp, event, event_with_id, refunded_charge, status_and_json, webhook_request,
@@ -25,8 +26,15 @@ fn pack_session(session: &str, order: &str, user: Option<&str>, email: &str) -> 
 }
 
 async fn spend(t: &TestApp, user: &str, amount: i64) {
-    let change =
-        Change { user_id: user, delta: -amount, floor: Floor::Refuse, reason: "spend", reference: None, key: None };
+    let change = Change {
+        user_id: user,
+        delta: -amount,
+        floor: Floor::Refuse,
+        reason: Reason::Debit,
+        note: None,
+        reference: None,
+        key: None,
+    };
     credits::apply(&t.app, &change, &|_| vec![]).await.unwrap();
 }
 
@@ -47,7 +55,7 @@ async fn a_pack_purchase_credits_once_and_its_refund_takes_back_the_unspent(kind
     assert_eq!(credits::balance(&t.app, "usr_pack").await.unwrap(), 0, "never below zero");
     let ledger = credits::ledger(&t.app, "usr_pack").await.unwrap();
     let taken = ledger.last().unwrap();
-    assert_eq!((taken.delta, taken.shortfall, taken.reason.as_str()), (-30, Some(70), "refund"));
+    assert_eq!((taken.delta, taken.shortfall, taken.reason), (-30, Some(70), Reason::Refund));
     assert_eq!(deliver(&t, &refund).await.1["duplicate"], true);
     assert_eq!(credits::ledger(&t.app, "usr_pack").await.unwrap().len(), 3);
 }

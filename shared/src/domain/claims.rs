@@ -4,7 +4,7 @@
 use crate::app::App;
 use crate::auth::normalize_email;
 use crate::error::Error;
-use crate::store::records::{self, Grant, Holder, Order, OrderStatus, User};
+use crate::store::records::{self, Grant, Holder, Order, OrderStatus, Reason, RequestKey, User};
 use crate::store::{Condition, GSI1PK, GSI1SK, Item, Update, Write};
 
 use super::credits::{self, Change, Floor};
@@ -71,9 +71,10 @@ async fn move_to_user(app: &App, grant: &Grant, user: &User) -> Result<(), Error
         user_id: &user.id,
         delta: credits,
         floor: Floor::Refuse,
-        reason: "purchase",
+        reason: Reason::Purchase,
+        note: None,
         reference: Some(&grant.order_id),
-        key: Some(&key),
+        key: Some(RequestKey::Own(&key)),
     };
     // Refused or replayed: another claim credited it first.
     credits::apply(app, &change, &|_| writes.clone()).await.map(|_| ())

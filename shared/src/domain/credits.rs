@@ -15,7 +15,7 @@ use rand::Rng;
 
 use crate::app::App;
 use crate::error::Error;
-use crate::store::records::{self, CreditRequest, LEDGER_PREFIX, LedgerEntry};
+use crate::store::records::{self, CreditRequest, LEDGER_PREFIX, LedgerEntry, Reason, RequestKey};
 use crate::store::{Condition, Query, StoreError, Update, Write};
 
 /// What to do when a negative change is larger than the balance.
@@ -33,10 +33,12 @@ pub struct Change<'a> {
     /// Credits to add (positive) or take (negative); never zero.
     pub delta: i64,
     pub floor: Floor,
-    pub reason: &'a str,
+    pub reason: Reason,
+    /// What the caller or administrator wrote about it.
+    pub note: Option<&'a str>,
     pub reference: Option<&'a str>,
-    /// Makes the change happen once per key and user.
-    pub key: Option<&'a str>,
+    /// Makes the change happen once per key and user; a caller's keys never meet Tollgate's.
+    pub key: Option<RequestKey<'a>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -53,6 +55,8 @@ pub enum Outcome {
     },
     /// The key was used before for a different change.
     KeyReused,
+    /// The balance would pass what a 64-bit count holds: nothing was written.
+    OutOfRange,
     /// A condition of the accompanying writes failed (their indices); nothing was written.
     Refused(Vec<usize>),
 }
@@ -75,38 +79,47 @@ fn state_is(before: Snapshot) -> Condition {
     if before.seq == 0 { Condition::absent("seq") } else { Condition::equals("seq", before.seq) }
 }
 
-/// A refusing change larger than the balance.
+/// Why a change cannot be planned.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Shortage {
-    pub balance: i64,
-    pub required: i64,
+pub enum Refusal {
+    /// A refusing change larger than the balance.
+    Shortage { balance: i64, required: i64 },
+    /// The arithmetic would leave the range of an i64.
+    OutOfRange,
 }
 
 /// The writes of `change` applied to a balance of `before`: pure. Err when a refusing change
-/// would overdraw.
+/// would overdraw, or any sum would overflow.
 pub fn plan(
     change: &Change,
     state: Snapshot,
     entry_id: String,
     now: i64,
-) -> Result<(Vec<Write>, LedgerEntry), Shortage> {
+) -> Result<(Vec<Write>, LedgerEntry), Refusal> {
     let before = state.balance;
+    let after = before.checked_add(change.delta).ok_or(Refusal::OutOfRange)?;
     let applied = match change.floor {
-        Floor::Refuse if before + change.delta < 0 => {
-            return Err(Shortage { balance: before, required: -change.delta });
+        Floor::Refuse if after < 0 => {
+            let required = change.delta.checked_neg().ok_or(Refusal::OutOfRange)?;
+            return Err(Refusal::Shortage { balance: before, required });
         }
         Floor::Refuse => change.delta,
         Floor::Clamp => change.delta.max(-before),
     };
+    let shortfall = match applied.checked_sub(change.delta).ok_or(Refusal::OutOfRange)? {
+        0 => None,
+        taken_less => Some(taken_less),
+    };
     let entry = LedgerEntry {
         id: entry_id,
         user_id: change.user_id.to_string(),
-        seq: state.seq + 1,
+        seq: state.seq.checked_add(1).ok_or(Refusal::OutOfRange)?,
         delta: applied,
         balance_after: before + applied,
-        reason: change.reason.to_string(),
+        reason: change.reason,
+        note: change.note.map(str::to_string),
         reference: change.reference.map(str::to_string),
-        shortfall: (applied != change.delta).then_some(applied - change.delta),
+        shortfall,
         created_at: now,
     };
     let balance = Update::new(records::credit_balance(change.user_id))
@@ -118,7 +131,7 @@ pub fn plan(
     if let Some(key) = change.key {
         let request = CreditRequest {
             user_id: change.user_id.to_string(),
-            key: key.to_string(),
+            key: key.scoped(),
             requested: change.delta,
             entry_id: entry.id.clone(),
             balance_after: entry.balance_after,
@@ -133,7 +146,7 @@ pub fn plan(
 async fn read(app: &App, change: &Change<'_>) -> Result<(Snapshot, Option<CreditRequest>), Error> {
     let mut keys = vec![records::credit_balance(change.user_id)];
     if let Some(key) = change.key {
-        keys.push(records::credit_request(change.user_id, key));
+        keys.push(records::credit_request(change.user_id, &key.scoped()));
     }
     let found = app.store.get_many(&keys).await?;
     let state = found[0]
@@ -180,10 +193,11 @@ pub async fn apply(
             Ok(planned) => planned,
             // The hint may be stale: only a fresh read may refuse.
             Err(_) if from_hint => continue,
-            Err(Shortage { balance, required }) => {
+            Err(Refusal::Shortage { balance, required }) => {
                 hints.set(change.user_id, state);
                 return Ok(Outcome::Insufficient { balance, required });
             }
+            Err(Refusal::OutOfRange) => return Ok(Outcome::OutOfRange),
         };
         let accompanying = with(&entry);
         let offset = accompanying.len();
@@ -268,7 +282,8 @@ mod tests {
     use super::*;
 
     fn change(delta: i64, floor: Floor, key: Option<&str>) -> Change<'_> {
-        Change { user_id: "usr_1", delta, floor, reason: "test", reference: None, key }
+        let key = key.map(RequestKey::Caller);
+        Change { user_id: "usr_1", delta, floor, reason: Reason::Debit, note: None, reference: None, key }
     }
 
     #[test]
@@ -286,7 +301,32 @@ mod tests {
     fn a_debit_beyond_the_balance_is_refused() {
         let refused =
             plan(&change(-11, Floor::Refuse, None), Snapshot { balance: 10, seq: 2 }, "ent_1".into(), 5).unwrap_err();
-        assert_eq!(refused, Shortage { balance: 10, required: 11 });
+        assert_eq!(refused, Refusal::Shortage { balance: 10, required: 11 });
+    }
+
+    #[test]
+    fn changes_past_the_range_of_a_count_are_refused_not_wrapped() {
+        let full = Snapshot { balance: i64::MAX - 1, seq: 3 };
+        assert_eq!(plan(&change(2, Floor::Refuse, None), full, "e".into(), 5).unwrap_err(), Refusal::OutOfRange);
+        let empty = Snapshot { balance: 0, seq: 3 };
+        for floor in [Floor::Refuse, Floor::Clamp] {
+            let min = plan(&change(i64::MIN, floor, None), empty, "e".into(), 5);
+            assert!(min.is_err() || min.unwrap().1.balance_after == 0, "{floor:?}");
+        }
+        assert_eq!(
+            plan(&change(i64::MIN, Floor::Refuse, None), empty, "e".into(), 5).unwrap_err(),
+            Refusal::OutOfRange
+        );
+    }
+
+    #[test]
+    fn a_callers_key_and_tollgates_own_key_of_the_same_text_are_different_records() {
+        let caller =
+            plan(&change(-1, Floor::Refuse, Some("refund:ord_1")), Snapshot { balance: 5, seq: 1 }, "e".into(), 5);
+        let mut own = change(-1, Floor::Clamp, None);
+        own.key = Some(RequestKey::Own("refund:ord_1"));
+        let own = plan(&own, Snapshot { balance: 5, seq: 1 }, "e".into(), 5);
+        assert_ne!(caller.unwrap().0[2].key(), own.unwrap().0[2].key());
     }
 
     #[test]

@@ -97,7 +97,8 @@ pub fn money(amount: i64, currency: Option<&str>) -> String {
         return format!("{amount} {currency}");
     }
     let sign = if amount < 0 { "-" } else { "" };
-    format!("{sign}{}.{:02} {currency}", amount.abs() / 100, amount.abs() % 100)
+    let units = amount.unsigned_abs();
+    format!("{sign}{}.{:02} {currency}", units / 100, units % 100)
 }
 
 /// A date as people read it: `2026-11-23`.

@@ -5,7 +5,7 @@
 use crate::app::App;
 use crate::auth::normalize_email;
 use crate::error::Error;
-use crate::store::records::{self, Grant, Holder, OrderStatus, User};
+use crate::store::records::{self, Grant, Holder, OrderStatus, Reason, RequestKey, User};
 use crate::store::{Condition, GSI1PK, GSI1SK, Item, StoreError, Update, Write};
 use crate::stripe::CheckoutSession;
 
@@ -187,9 +187,10 @@ pub async fn record(app: &App, purchase: &Purchase, event_record: Option<&EventW
                 user_id,
                 delta: credits,
                 floor: Floor::Refuse,
-                reason: "purchase",
+                reason: Reason::Purchase,
+                note: None,
                 reference: Some(&purchase.order_id),
-                key: Some(&key),
+                key: Some(RequestKey::Own(&key)),
             };
             match credits::apply(app, &change, &|_| first.clone()).await? {
                 Outcome::Applied(_) => return Ok(Recorded::Paid),

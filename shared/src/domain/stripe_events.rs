@@ -8,7 +8,7 @@ use serde_json::json;
 
 use crate::app::App;
 use crate::error::Error;
-use crate::store::records::{self, EventRecord, Holder};
+use crate::store::records::{self, EventRecord, Holder, Reason, RequestKey};
 use crate::store::{Condition, GSI1PK, GSI1SK, Update, Write};
 use crate::stripe::{Charge, CheckoutSession, Event, Invoice, Subscription, signature};
 
@@ -246,9 +246,10 @@ async fn take_back_credits(
         user_id,
         delta: -credits,
         floor: Floor::Clamp,
-        reason: "refund",
+        reason: Reason::Refund,
+        note: None,
         reference: Some(order_id),
-        key: Some(&key),
+        key: Some(RequestKey::Own(&key)),
     };
     let now = app.now();
     let with = |_: &_| vec![Write::put_new(record(event, "credits_taken_back", now).to_item()), refunded_order.clone()];
@@ -442,9 +443,10 @@ async fn invoice_event(app: &App, event: &Event, invoice: Invoice) -> Result<Rec
         user_id: &user_id,
         delta: credits as i64,
         floor: Floor::Refuse,
-        reason: "subscription",
+        reason: Reason::Subscription,
+        note: None,
         reference: Some(&invoice.id),
-        key: Some(&key),
+        key: Some(RequestKey::Own(&key)),
     };
     let with = |_: &_| {
         let mut writes = vec![Write::put_new(record(event, "credits_granted", now).to_item()), audit.write()];

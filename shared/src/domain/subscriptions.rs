@@ -105,7 +105,7 @@ pub fn access_until(sub: &Subscription, grace_days: i64) -> Option<i64> {
     match sub.status.as_str() {
         "trialing" | "active" => Some(scheduled_end().unwrap_or(OPEN_ENDED)),
         "past_due" => {
-            let grace_end = sub.current_period_start()? + grace_days * DAY;
+            let grace_end = sub.current_period_start()?.saturating_add(grace_days.saturating_mul(DAY));
             Some(scheduled_end().map_or(grace_end, |end| end.min(grace_end)))
         }
         _ => None,

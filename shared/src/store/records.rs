@@ -90,8 +90,82 @@ pub const LEDGER_PREFIX: &str = "CREDITS#ENTRY#";
 pub fn ledger_entry(user_id: &str, seq: i64) -> Key {
     Key::new(format!("USER#{user_id}"), format!("{LEDGER_PREFIX}{seq:012}"))
 }
-pub fn credit_request(user_id: &str, key: &str) -> Key {
-    Key::new(format!("USER#{user_id}"), format!("CREDITS#KEY#{key}"))
+/// A keyed credit change's record; `key` is already scoped (`RequestKey::scoped`).
+pub fn credit_request(user_id: &str, scoped_key: &str) -> Key {
+    Key::new(format!("USER#{user_id}"), format!("CREDITS#KEY#{scoped_key}"))
+}
+
+/// Who chose a credit change's idempotency key. The two live under different prefixes, so no
+/// key a caller sends can ever name (and so pre-empt) one of Tollgate's own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RequestKey<'a> {
+    /// A key the API caller chose (`idempotency_key`, `Idempotency-Key`, `ref`).
+    Caller(&'a str),
+    /// Tollgate's own key for one of its effects (`order:<id>`, `refund:<order>`, ...).
+    Own(&'a str),
+}
+
+impl RequestKey<'_> {
+    pub fn scoped(&self) -> String {
+        match self {
+            RequestKey::Caller(k) => format!("C#{k}"),
+            RequestKey::Own(k) => format!("T#{k}"),
+        }
+    }
+}
+
+/// Why a ledger entry was written: a closed set that only Tollgate names. What a person typed
+/// (a debit's reason, an administrator's note) is kept apart, in the entry's `note`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reason {
+    /// A credit pack bought.
+    Purchase,
+    /// A refunded purchase or invoice taking its credits back.
+    Refund,
+    /// A disputed payment taking its credits back.
+    Dispute,
+    /// A dispute decided for the business: what it took is given back.
+    DisputeWon,
+    /// A paid subscription period's credits.
+    Subscription,
+    /// An administrator's grant or correction.
+    Admin,
+    /// A caller's `POST /api/credits/debit`.
+    Debit,
+    /// A caller's `POST /api/credits/use`.
+    Use,
+}
+
+impl Reason {
+    pub const ALL: [Reason; 8] = [
+        Reason::Purchase,
+        Reason::Refund,
+        Reason::Dispute,
+        Reason::DisputeWon,
+        Reason::Subscription,
+        Reason::Admin,
+        Reason::Debit,
+        Reason::Use,
+    ];
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Reason::Purchase => "purchase",
+            Reason::Refund => "refund",
+            Reason::Dispute => "dispute",
+            Reason::DisputeWon => "dispute_won",
+            Reason::Subscription => "subscription",
+            Reason::Admin => "admin",
+            Reason::Debit => "debit",
+            Reason::Use => "use",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Reason> {
+        Reason::ALL.into_iter().find(|r| r.as_str() == s)
+    }
+    /// Written on a caller's request (as opposed to by Tollgate or an administrator).
+    pub fn is_callers(self) -> bool {
+        matches!(self, Reason::Debit | Reason::Use)
+    }
 }
 pub fn grant(holder: &Holder, order_id: &str) -> Key {
     Key::new(holder.pk(), format!("GRANT#{order_id}"))
@@ -348,7 +422,9 @@ pub struct LedgerEntry {
     pub seq: i64,
     pub delta: i64,
     pub balance_after: i64,
-    pub reason: String,
+    pub reason: Reason,
+    /// What the caller or administrator wrote about the change (never one of Tollgate's reasons).
+    pub note: Option<String>,
     pub reference: Option<String>,
     /// Credits a take-back could not take because they were already spent.
     pub shortfall: Option<i64>,
@@ -364,6 +440,7 @@ impl LedgerEntry {
             .with("delta", self.delta)
             .with("balance_after", self.balance_after)
             .with("reason", self.reason.as_str())
+            .with_opt("note", self.note.as_deref())
             .with_opt("ref", self.reference.as_deref())
             .with_opt("shortfall", self.shortfall)
             .with("created_at", self.created_at)
@@ -375,7 +452,8 @@ impl LedgerEntry {
             seq: item.num("seq")?,
             delta: item.num("delta")?,
             balance_after: item.num("balance_after")?,
-            reason: item.string("reason")?,
+            reason: Reason::parse(item.str("reason")?)?,
+            note: item.string("note"),
             reference: item.string("ref"),
             shortfall: item.num("shortfall"),
             created_at: item.num("created_at")?,
@@ -387,6 +465,7 @@ impl LedgerEntry {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CreditRequest {
     pub user_id: String,
+    /// Scoped by who chose it (`RequestKey::scoped`).
     pub key: String,
     /// The change asked for (negative for a debit).
     pub requested: i64,

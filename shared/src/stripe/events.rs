@@ -327,8 +327,10 @@ impl Subscription {
         self.items.as_ref().map(|l| {
             l.data
                 .iter()
-                .map(|i| i.price.as_ref().and_then(|p| p.unit_amount).unwrap_or(0) * i.quantity.unwrap_or(1))
-                .sum()
+                .map(|i| {
+                    i.price.as_ref().and_then(|p| p.unit_amount).unwrap_or(0).saturating_mul(i.quantity.unwrap_or(1))
+                })
+                .fold(0i64, i64::saturating_add)
         })
     }
 }

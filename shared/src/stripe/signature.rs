@@ -57,7 +57,8 @@ pub fn verify<S: AsRef<str>>(
     if signatures.is_empty() {
         return Err(SignatureError::NoSignature);
     }
-    if (now - timestamp).abs() > tolerance_secs {
+    // abs_diff: a timestamp of i64::MIN must not overflow the subtraction.
+    if now.abs_diff(timestamp) > tolerance_secs.unsigned_abs() {
         return Err(SignatureError::OutsideTolerance);
     }
     let signed_bytes = signed_payload(timestamp, payload);
@@ -181,6 +182,14 @@ mod tests {
                 assert_eq!(result, Err(SignatureError::OutsideTolerance));
             }
         }
+    }
+
+    #[test]
+    fn extreme_timestamps_are_outside_the_tolerance_not_an_overflow() {
+        for t in [i64::MIN, i64::MIN + 1, i64::MAX, -1, 0] {
+            assert_eq!(check(Some(&header(BODY, SECRET, t))), Err(SignatureError::OutsideTolerance), "t={t}");
+        }
+        assert_eq!(verify(BODY, Some(&header(BODY, SECRET, 0)), &[SECRET], i64::MAX, i64::MAX), Ok(0));
     }
 
     #[test]

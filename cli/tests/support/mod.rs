@@ -1,0 +1,82 @@
+//! Drives Tollgate as its users do: every call goes through the real router (the handlers Lambda
+//! runs), Stripe is the in-process simulation, and webhook deliveries are signed.
+
+#![allow(dead_code)]
+
+use serde_json::{Value, json};
+use tollgate::stripe::Simulator;
+use tollgate::testing::{self, StoreKind, TestApp, last_code, request, status_and_json, webhook_request};
+use tollgate_cli::route;
+
+pub struct Harness {
+    pub t: TestApp,
+}
+
+pub struct Bought {
+    pub session_id: String,
+    pub order_id: String,
+}
+
+impl Harness {
+    pub async fn new(kind: StoreKind, overrides: &[(&str, &str)]) -> Self {
+        Harness { t: testing::app(kind.store().await, None, overrides) }
+    }
+
+    pub fn sim(&self) -> &Simulator {
+        self.t.app.stripe.simulator().expect("Stripe is simulated")
+    }
+
+    pub async fn call(&self, method: &str, path: &str, body: Option<Value>, token: Option<&str>) -> (u16, Value) {
+        status_and_json(&route(&self.t.app, request(method, path, body.as_ref(), token)).await)
+    }
+
+    /// Signs in with an emailed code: (token, user id).
+    pub async fn sign_in(&self, email: &str) -> (String, String) {
+        let (status, body) = self.call("POST", "/api/auth/request-code", Some(json!({ "email": email })), None).await;
+        assert_eq!(status, 202, "{body}");
+        let code = last_code(&self.t.outbox, email);
+        let (status, body) =
+            self.call("POST", "/api/auth/verify-code", Some(json!({ "email": email, "code": code })), None).await;
+        assert_eq!(status, 200, "{body}");
+        (body["token"].as_str().expect("a token").to_string(), body["user"]["id"].as_str().unwrap().to_string())
+    }
+
+    /// Opens a checkout for `what` (`{"plan":"pro"}`, `{"pack":"credits_100"}`, ...).
+    pub async fn checkout(&self, token: Option<&str>, what: Value) -> Bought {
+        let (status, body) = self.call("POST", "/api/checkout/create", Some(what), token).await;
+        assert_eq!(status, 200, "{body}");
+        Bought {
+            session_id: body["session_id"].as_str().unwrap().to_string(),
+            order_id: body["order_id"].as_str().unwrap().to_string(),
+        }
+    }
+
+    /// The events paying the session makes, not yet delivered.
+    pub fn pay(&self, bought: &Bought) -> Vec<Vec<u8>> {
+        self.sim().pay(&bought.session_id, self.t.app.now()).expect("an open session")
+    }
+
+    pub async fn deliver(&self, body: &[u8]) -> (u16, Value) {
+        status_and_json(&route(&self.t.app, webhook_request(body, self.t.app.now())).await)
+    }
+
+    /// Delivers each event and expects Stripe to be told 200.
+    pub async fn deliver_all(&self, bodies: &[Vec<u8>]) {
+        for body in bodies {
+            let (status, answer) = self.deliver(body).await;
+            assert_eq!(status, 200, "{answer}");
+        }
+    }
+
+    pub async fn balance(&self, token: &str) -> i64 {
+        let (status, body) = self.call("GET", "/api/credits", None, Some(token)).await;
+        assert_eq!(status, 200, "{body}");
+        body["balance"].as_i64().unwrap()
+    }
+
+    pub async fn plan(&self, token: &str) -> String {
+        let (status, body) = self.call("GET", "/api/entitlements", None, Some(token)).await;
+        assert_eq!(status, 200, "{body}");
+        body["plan"].as_str().unwrap().to_string()
+    }
+}
