@@ -2,7 +2,9 @@
 //! runs, plus the simulated Stripe Checkout page when no Stripe key is configured.
 
 use std::convert::Infallible;
+use std::future::Future;
 use std::net::SocketAddr;
+use std::pin::Pin;
 
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::{Bytes, Incoming};
@@ -81,31 +83,50 @@ async fn route_one(app: &App, peer: SocketAddr, req: hyper::Request<Incoming>) -
         Err(_) => return plain(413, "text/plain", "request body too large".into()),
     };
     let request = lambda_request(parts, bytes.to_vec(), &peer.ip().to_string());
+    dispatch(app, request).await
+}
+
+/// The dev server's own pages and actions, else every function's routes. Paths are split, never
+/// sliced by position, so no path (however odd) can panic here. Boxed: the handlers' futures
+/// nest deeply enough to overflow the compiler's layout query wherever they are awaited.
+pub fn dispatch(
+    app: &App,
+    request: Request,
+) -> Pin<Box<dyn Future<Output = hyper::Response<Full<Bytes>>> + Send + '_>> {
+    Box::pin(dispatch_inner(app, request))
+}
+
+async fn dispatch_inner(app: &App, request: Request) -> hyper::Response<Full<Bytes>> {
     let path = request.uri().path().to_string();
+    let dev = |prefix: &str| path.strip_prefix(prefix).filter(|rest| !rest.is_empty());
     let response = match (request.method().as_str(), path.as_str()) {
         ("GET", "/") => return plain(200, "text/plain; charset=utf-8", welcome_text(app)),
         ("GET", "/success") => {
             return plain(200, "text/html; charset=utf-8", success_page(&request));
         }
-        ("GET", p) if p.starts_with("/dev/checkout/") => {
-            return checkout_page(app, &p["/dev/checkout/".len()..]);
-        }
-        ("POST", p) if p.starts_with("/dev/checkout/") && p.ends_with("/pay") => {
-            return pay(app, &p["/dev/checkout/".len()..p.len() - "/pay".len()]).await;
-        }
         ("GET", "/dev/mailbox") => return mailbox(app),
-        ("GET", p) if p.starts_with("/dev/portal/") => return portal_page(app, &p["/dev/portal/".len()..]),
-        ("POST", p) if p.starts_with("/dev/portal/") => {
-            let mut parts = p["/dev/portal/".len()..].split('/');
-            let (customer, sub, how) = (parts.next(), parts.next(), parts.next());
-            return match (customer, sub, how) {
-                (Some(c), Some(s), Some(h @ ("cancel" | "cancel-at-period-end"))) => {
-                    portal_cancel(app, c, s, h == "cancel-at-period-end").await
+        ("GET", _) if dev("/dev/checkout/").is_some() => {
+            return checkout_page(app, dev("/dev/checkout/").unwrap_or_default());
+        }
+        ("POST", _) if dev("/dev/checkout/").is_some() => {
+            return match dev("/dev/checkout/").and_then(|rest| rest.strip_suffix("/pay")) {
+                Some(session) if !session.is_empty() && !session.contains('/') => pay(app, session).await,
+                _ => plain(404, "text/plain", "no such checkout action".into()),
+            };
+        }
+        ("GET", _) if dev("/dev/portal/").is_some() => {
+            return portal_page(app, dev("/dev/portal/").unwrap_or_default());
+        }
+        ("POST", _) if dev("/dev/portal/").is_some() => {
+            let parts: Vec<&str> = dev("/dev/portal/").unwrap_or_default().split('/').collect();
+            return match parts.as_slice() {
+                [c, s, h @ ("cancel" | "cancel-at-period-end")] if !c.is_empty() && !s.is_empty() => {
+                    portal_cancel(app, c, s, *h == "cancel-at-period-end").await
                 }
                 _ => plain(404, "text/plain", "no such portal action".into()),
             };
         }
-        _ => crate::route(app, request).await,
+        _ => Box::pin(crate::route(app, request)).await,
     };
     to_hyper(response)
 }
