@@ -134,6 +134,8 @@ struct RawSubscription {
     #[serde(default)]
     trial_days: u32,
     #[serde(default)]
+    trial_credits: u64,
+    #[serde(default)]
     allow_promotion_codes: bool,
     #[serde(default)]
     billing_address: AddressCollection,
@@ -205,6 +207,9 @@ pub struct SubscriptionOffer {
     pub prices: BTreeMap<Interval, String>,
     /// Free days before the first charge; 0 for none. A user gets one trial, ever.
     pub trial_days: u32,
+    /// Credits granted once when a trial starts (the $0 invoice that opens it); 0 for none.
+    /// Paid periods grant the plan's `credits`; a trial grants only these.
+    pub trial_credits: u64,
     pub allow_promotion_codes: bool,
     pub billing_address: AddressCollection,
     pub members: Option<MemberDiscount>,
@@ -397,6 +402,12 @@ fn build_subscription(
     if raw.trial_days > 730 {
         return Err(invalid("trial_days is at most 730 (Stripe's limit)".into()));
     }
+    if raw.trial_credits > 0 && raw.trial_days == 0 {
+        return Err(invalid("trial_credits needs trial_days".into()));
+    }
+    if raw.trial_credits > i64::MAX as u64 {
+        return Err(invalid("trial_credits is out of range".into()));
+    }
     let members = match raw.members {
         None => None,
         Some(m) => {
@@ -418,6 +429,7 @@ fn build_subscription(
     Ok(SubscriptionOffer {
         prices: by_interval,
         trial_days: raw.trial_days,
+        trial_credits: raw.trial_credits,
         allow_promotion_codes: raw.allow_promotion_codes,
         billing_address: raw.billing_address,
         members,

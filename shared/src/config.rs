@@ -111,6 +111,17 @@ pub struct Config {
     pub max_session_entries: i64,
     /// Days a `past_due` subscription keeps its plan, from the start of the unpaid period.
     pub grace_days: i64,
+    /// When a disputed payment loses what it paid for.
+    pub disputes: DisputePolicy,
+}
+
+/// `DISPUTE_REVOKES`: when a dispute takes back what its payment paid for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DisputePolicy {
+    /// `opened` (default): as soon as the dispute is opened; given back if it is won.
+    WhenOpened,
+    /// `lost`: only once the dispute is lost.
+    WhenLost,
 }
 
 /// The variables read, so a source can be the process environment or a map in tests.
@@ -273,6 +284,11 @@ impl Config {
             grace_days: match number(src, "PAST_DUE_GRACE_DAYS", 7, 0)? {
                 n if n <= 60 => n,
                 _ => return Err(problem("PAST_DUE_GRACE_DAYS", "must be at most 60")),
+            },
+            disputes: match src.get("DISPUTE_REVOKES").as_deref() {
+                None | Some("opened") => DisputePolicy::WhenOpened,
+                Some("lost") => DisputePolicy::WhenLost,
+                Some(_) => return Err(problem("DISPUTE_REVOKES", "must be opened or lost")),
             },
         })
     }

@@ -41,6 +41,9 @@ pub enum Error {
     /// Health checks only: the service cannot serve right now.
     #[error("{message}")]
     Unhealthy { code: &'static str, message: String },
+    /// Not now: the caller should retry later (a Stripe delivery Tollgate cannot apply yet).
+    #[error("{message}")]
+    Retry { code: &'static str, message: String },
     #[error("internal error")]
     Internal(String),
 }
@@ -75,7 +78,8 @@ impl Error {
             | Error::NotFound { code, .. }
             | Error::Conflict { code, .. }
             | Error::PaymentRequired { code, .. }
-            | Error::Unhealthy { code, .. } => code,
+            | Error::Unhealthy { code, .. }
+            | Error::Retry { code, .. } => code,
             Error::PayloadTooLarge { .. } => "payload_too_large",
             Error::AlreadySubscribed { .. } => "already_subscribed",
             Error::MethodNotAllowed => "method_not_allowed",
@@ -104,7 +108,7 @@ impl Error {
             Error::UsageLimit { daily: false, .. } => 402,
             Error::RateLimited { .. } => 429,
             Error::Stripe { .. } | Error::EmailFailed => 502,
-            Error::Unhealthy { .. } => 503,
+            Error::Unhealthy { .. } | Error::Retry { .. } => 503,
             Error::StoreUnavailable(_) | Error::Internal(_) => 500,
         }
     }

@@ -519,7 +519,7 @@ async fn a_subscription_of_an_unknown_customer_or_price_is_recorded_only() {
     let stranger = testing::fixture("subscription");
     assert_eq!(
         deliver(&t, &testing::event("customer.subscription.updated", stranger)).await.1["outcome"],
-        "unknown_customer"
+        "waiting_for_customer"
     );
     add_user(&t, "odd").await;
     let (sub, cus, usr) = ids("odd");

@@ -4,8 +4,10 @@
 use crate::app::App;
 use crate::auth::normalize_email;
 use crate::error::Error;
-use crate::store::records::{self, Grant, Holder, Order, OrderStatus, Reason, RequestKey, User};
-use crate::store::{Condition, GSI1PK, GSI1SK, Item, Update, Write};
+use crate::store::records::{
+    self, Grant, Holder, Order, OrderStatus, PaymentPointer, Reason, RequestKey, User, pointer,
+};
+use crate::store::{Condition, StoreError, Update, Write};
 
 use super::credits::{self, Change, Floor};
 use super::purchases::{Purchase, Recorded, record, resolve_product};
@@ -22,14 +24,74 @@ fn not_yours() -> Error {
     Error::forbidden("not_your_purchase", "this purchase belongs to another account")
 }
 
+/// A claim and a refund or dispute may race; the claim re-reads when the other got there first.
+const ATTEMPTS: usize = 8;
+
 /// Moves an anonymous purchase from its email to the user who proved that email: a plan's
 /// grant moves; a pack's pending credits go onto the user's balance (under the order's key, so
-/// never twice).
-async fn move_to_user(app: &App, grant: &Grant, user: &User) -> Result<(), Error> {
+/// never twice). Every write is conditional on the grant and its payment's pointer as read, so a
+/// refund or dispute that lands meanwhile is never undone: the claim reads again and moves what
+/// the reversal left (a revoked grant, no credits).
+async fn move_to_user(app: &App, from: &Holder, order_id: &str, user: &User) -> Result<(), Error> {
+    for _ in 0..ATTEMPTS {
+        let Some(grant) = app.store.get(&records::grant(from, order_id)).await?.as_ref().map(Grant::from_item) else {
+            // Another claim moved it first: it is the user's either way.
+            return Ok(());
+        };
+        let grant = grant.ok_or_else(|| Error::internal(format!("unreadable grant {order_id}")))?;
+        let pointer = match &grant.payment_intent {
+            Some(pi) => super::reversals::pointer_of(app, pi).await?,
+            None => None,
+        };
+        let reversed = pointer.as_ref().and_then(|p| p.reversed_by.clone());
+        let active = grant.is_active() && reversed.is_none();
+        let (writes, pending_credits) = move_writes(&grant, user, pointer.as_ref(), active);
+        let outcome = match pending_credits {
+            None => app.store.transact(writes).await,
+            Some(credits) => {
+                let key = super::purchases::pack_credit_key(&grant.order_id);
+                let change = Change {
+                    user_id: &user.id,
+                    delta: credits,
+                    floor: Floor::Refuse,
+                    reason: Reason::Purchase,
+                    note: None,
+                    reference: Some(&grant.order_id),
+                    key: Some(RequestKey::Own(&key)),
+                };
+                match credits::apply(app, &change, &|_| writes.clone()).await? {
+                    credits::Outcome::Refused(failed) => Err(StoreError::Cancelled { failed }),
+                    _ => Ok(()),
+                }
+            }
+        };
+        match outcome {
+            Ok(()) => {
+                if let Some(customer) = &grant.customer {
+                    super::waiting::replay(app, customer).await?;
+                }
+                return Ok(());
+            }
+            Err(e) if e.is_condition() => continue,
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Err(Error::internal("the purchase kept changing while it was claimed"))
+}
+
+/// The writes that move `grant` to `user`, each conditional on what was read; and the credits
+/// to put on the user's balance with them (a still-active pack bought anonymously).
+fn move_writes(grant: &Grant, user: &User, read: Option<&PaymentPointer>, active: bool) -> (Vec<Write>, Option<i64>) {
     let to = Holder::User(user.id.clone());
-    let pending_credits = grant.credits.filter(|_| grant.is_active());
+    let as_read = match grant.revoked_at {
+        None => Condition::absent("revoked_at"),
+        Some(at) => Condition::equals("revoked_at", at),
+    };
     let mut writes = vec![
-        Write::Delete { key: records::grant(&grant.holder, &grant.order_id), condition: Some(Condition::Exists) },
+        Write::Delete {
+            key: records::grant(&grant.holder, &grant.order_id),
+            condition: Some(Condition::And(vec![Condition::Exists, as_read])),
+        },
         Write::Update(
             Update::new(records::order(&grant.order_id))
                 .set("user_id", user.id.as_str())
@@ -37,54 +99,44 @@ async fn move_to_user(app: &App, grant: &Grant, user: &User) -> Result<(), Error
         ),
     ];
     if grant.credits.is_none() {
-        writes.push(Write::put(Grant { holder: to.clone(), ..grant.clone() }.to_item()));
-        if grant.is_active() {
+        let revoked_at = if active { None } else { grant.revoked_at.or(Some(grant.granted_at)) };
+        writes.push(Write::put(Grant { holder: to.clone(), revoked_at, ..grant.clone() }.to_item()));
+        if active {
             writes.push(super::entitlements::hold(&user.id, &grant.plan, 1));
         }
     }
     if let Some(customer) = &grant.customer {
         // The anonymous buyer's Stripe customer becomes the account's, unless it has one.
-        writes.push(Write::Update(
-            Update::new(records::user(&user.id))
-                .set_if_absent("user_id", user.id.as_str())
-                .set_if_absent("email", user.email.as_str())
-                .set_if_absent("stripe_customer_id", customer.as_str())
-                .set_if_absent(GSI1PK, records::customer_index(customer))
-                .set_if_absent(GSI1SK, "USER"),
-        ));
+        writes.extend(super::users::link_customer(&user.id, &user.email, customer));
     }
     if let Some(pi) = &grant.payment_intent {
-        let pointer =
-            Item::new(&records::payment(pi)).with("order_id", grant.order_id.as_str()).with("holder", to.pk());
-        let plan = grant.credits.is_none().then_some(grant.plan.as_str());
-        writes.push(Write::put(pointer.with_opt("credits", grant.credits).with_opt("plan", plan)));
-    }
-    let Some(credits) = pending_credits else {
-        return match app.store.transact(writes).await {
-            // Another claim moved it first: it is the user's either way.
-            Err(e) if e.is_condition() => Ok(()),
-            other => other.map_err(Error::from),
+        let reversed_as_read = match read.and_then(|p| p.reversed_by.as_deref()) {
+            None => Condition::absent(pointer::REVERSED_BY),
+            Some(by) => Condition::equals(pointer::REVERSED_BY, by),
         };
-    };
-    let key = super::purchases::pack_credit_key(&grant.order_id);
-    let change = Change {
-        user_id: &user.id,
-        delta: credits,
-        floor: Floor::Refuse,
-        reason: Reason::Purchase,
-        note: None,
-        reference: Some(&grant.order_id),
-        key: Some(RequestKey::Own(&key)),
-    };
-    // Refused or replayed: another claim credited it first.
-    credits::apply(app, &change, &|_| writes.clone()).await.map(|_| ())
+        let moved = Update::new(records::payment(pi))
+            .set(pointer::ORDER, grant.order_id.as_str())
+            .set(pointer::HOLDER, to.pk())
+            .set_opt(pointer::CREDITS, grant.credits)
+            .set_opt(pointer::PLAN, grant.credits.is_none().then_some(grant.plan.as_str()))
+            .when(Condition::And(vec![
+                Condition::Or(vec![
+                    Condition::equals(pointer::HOLDER, grant.holder.pk()),
+                    Condition::absent(pointer::HOLDER),
+                ]),
+                reversed_as_read,
+            ]));
+        writes.push(Write::Update(moved));
+    }
+    (writes, grant.credits.filter(|_| active))
 }
 
 /// Attaches every purchase made anonymously under the user's verified email.
 pub async fn claim_by_email(app: &App, user: &User) -> Result<usize, Error> {
-    let waiting = super::entitlements::grants(app, &Holder::Email(user.email.clone())).await?;
+    let from = Holder::Email(user.email.clone());
+    let waiting = super::entitlements::grants(app, &from).await?;
     for grant in &waiting {
-        move_to_user(app, grant, user).await?;
+        move_to_user(app, &from, &grant.order_id, user).await?;
     }
     Ok(waiting.len())
 }
@@ -113,19 +165,27 @@ pub async fn claim_session(app: &App, user: &User, session_id: &str) -> Result<(
         let subscription = session
             .subscription()
             .ok_or_else(|| Error::conflict("not_paid", "the checkout session has not started a subscription"))?;
-        return match super::subscriptions::sync(
-            app,
-            &user.id,
-            &subscription,
-            &format!("claim:{session_id}"),
-            &|_| vec![],
-        )
-        .await?
-        {
+        // The session's customer becomes the account's (a Payment Link subscription names no
+        // user), so the subscription's later events find their user.
+        let link = session.customer().map(|c| super::users::link_customer(&user.id, &user.email, &c));
+        let link_writes = link.unwrap_or_default();
+        let stored = super::subscriptions::sync(app, &user.id, &subscription, &format!("claim:{session_id}"), &|_| {
+            link_writes.clone()
+        })
+        .await?;
+        return match stored {
             super::subscriptions::Applied::UnknownToStripe => {
                 Err(Error::not_found("not_found", "Stripe does not know the session's subscription"))
             }
-            _ => Ok(()),
+            super::subscriptions::Applied::UnknownPlan => {
+                Err(Error::not_found("not_found", "the session's subscription is to no plan in the catalog"))
+            }
+            _ => {
+                if let Some(customer) = session.customer() {
+                    super::waiting::replay(app, &customer).await?;
+                }
+                Ok(())
+            }
         };
     }
     if !session.is_paid() {
@@ -135,7 +195,11 @@ pub async fn claim_session(app: &App, user: &User, session_id: &str) -> Result<(
         .await?
         .ok_or_else(|| Error::not_found("not_found", "the session bought nothing in the catalog"))?;
     let purchase = Purchase::from_session(&session, order_id, product, Some(user));
-    match record(app, &purchase, None).await? {
+    let recorded = record(app, &purchase, None).await?;
+    if let (Recorded::Paid, Some(customer)) = (recorded, &purchase.customer) {
+        super::waiting::replay(app, customer).await?;
+    }
+    match recorded {
         Recorded::Paid | Recorded::DuplicateEvent => Ok(()),
         Recorded::Refunded => Err(Error::conflict("purchase_refunded", "the purchase was refunded")),
         // The webhook recorded it meanwhile: claim what it recorded.
@@ -160,16 +224,16 @@ async fn claim_recorded(app: &App, user: &User, session_id: &str) -> Result<Opti
         OrderStatus::Refunded => {
             return Ok(Some(Err(Error::conflict("purchase_refunded", "the purchase was refunded"))));
         }
+        OrderStatus::Disputed => {
+            return Ok(Some(Err(Error::conflict("purchase_disputed", "the purchase's payment is disputed"))));
+        }
         _ => {
             return Ok(Some(Err(Error::conflict("not_paid", "the checkout session is not paid"))));
         }
     }
     // An anonymous purchase is still held by its email: move it to the caller.
     if let (None, Some(email)) = (&order.user_id, &order.email) {
-        let grant_key = records::grant(&Holder::Email(email.clone()), &order.id);
-        if let Some(grant) = app.store.get(&grant_key).await?.as_ref().and_then(Grant::from_item) {
-            move_to_user(app, &grant, user).await?;
-        }
+        move_to_user(app, &Holder::Email(email.clone()), &order.id, user).await?;
     }
     Ok(Some(Ok(())))
 }

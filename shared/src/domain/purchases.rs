@@ -5,7 +5,7 @@
 use crate::app::App;
 use crate::auth::normalize_email;
 use crate::error::Error;
-use crate::store::records::{self, Grant, Holder, OrderStatus, Reason, RequestKey, User};
+use crate::store::records::{self, Grant, Holder, OrderStatus, Reason, RequestKey, User, pointer};
 use crate::store::{Condition, GSI1PK, GSI1SK, Item, StoreError, Update, Write};
 use crate::stripe::CheckoutSession;
 
@@ -32,9 +32,6 @@ pub struct Purchase {
     pub amount_total: Option<i64>,
     pub currency: Option<String>,
 }
-
-/// Set on a payment's pointer item by a refund that arrived before its purchase.
-pub const REFUNDED_FIRST: &str = "refunded_at";
 
 /// The idempotency key under which a pack purchase credits its buyer, whichever path does it.
 pub fn pack_credit_key(order_id: &str) -> String {
@@ -126,11 +123,11 @@ impl Purchase {
             }
             if let Some(pi) = &self.payment_intent {
                 let pointer = Update::new(records::payment(pi))
-                    .set("order_id", self.order_id.as_str())
-                    .set("holder", holder.pk())
-                    .set_opt("credits", credits)
-                    .set_opt("plan", pack.is_none().then_some(plan))
-                    .when(if refunded_first { Condition::Exists } else { Condition::absent(REFUNDED_FIRST) });
+                    .set(pointer::ORDER, self.order_id.as_str())
+                    .set(pointer::HOLDER, holder.pk())
+                    .set_opt(pointer::CREDITS, credits)
+                    .set_opt(pointer::PLAN, pack.is_none().then_some(plan))
+                    .when(if refunded_first { Condition::Exists } else { Condition::absent(pointer::REVERSED_FIRST) });
                 writes.push(Write::Update(pointer));
             }
         }
@@ -139,12 +136,8 @@ impl Purchase {
             writes.push(super::entitlements::hold(user_id, plan, 1));
         }
         if let (Some(user_id), Some(customer)) = (&self.user_id, &self.customer) {
-            writes.push(Write::Update(
-                Update::new(records::user(user_id))
-                    .set_if_absent("stripe_customer_id", customer.as_str())
-                    .set_if_absent(GSI1PK, records::customer_index(customer))
-                    .set_if_absent(GSI1SK, "USER"),
-            ));
+            let email = self.email.as_deref().unwrap_or_default();
+            writes.extend(super::users::link_customer(user_id, email, customer));
         }
         writes
     }

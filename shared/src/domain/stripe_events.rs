@@ -7,16 +7,20 @@ use std::collections::HashMap;
 use serde_json::json;
 
 use crate::app::App;
+use crate::config::DisputePolicy;
 use crate::error::Error;
-use crate::store::records::{self, EventRecord, Holder, Reason, RequestKey};
-use crate::store::{Condition, GSI1PK, GSI1SK, Update, Write};
-use crate::stripe::{Charge, CheckoutSession, Event, Invoice, Subscription, signature};
+use crate::store::records::pointer;
+use crate::store::records::{self, EventRecord, Reason, RequestKey};
+use crate::store::{Condition, Update, Write};
+use crate::stripe::{Charge, CheckoutSession, Dispute, Event, Invoice, Subscription, signature};
 
 use super::billing::BillingEvent;
 use super::credits::{self, Change, Floor, Outcome};
 use super::mail::{self, MailKind, Queued};
-use super::purchases::{self, Product, Purchase, REFUNDED_FIRST, Recorded, resolve_product};
+use super::purchases::{self, Product, Purchase, Recorded, resolve_product};
+use super::reversals::{self, Cause};
 use super::subscriptions::{self, Applied};
+use super::waiting;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Receipt {
@@ -42,17 +46,25 @@ pub async fn receive(app: &App, body: &[u8], signature_header: Option<&str>) -> 
         .map_err(|e| Error::bad_request(e.code(), e.to_string()))?;
     }
     let event = Event::parse(body).map_err(|e| Error::bad_request("not_a_stripe_event", e.to_string()))?;
+    // From here the body is a validly signed Stripe event: 2xx (applied, duplicate or deliberately
+    // ignored) or 5xx (retry me), never 4xx.
     if event.livemode != stripe.livemode() {
-        return Err(Error::bad_request(
-            "livemode_mismatch",
-            "the event's livemode does not match the configured Stripe key",
-        ));
+        tracing::warn!(event_id = %event.id, "an event of the other mode (test/live) than the Stripe key: ignored");
+        return Ok(Receipt::Ignored { outcome: "livemode_mismatch" });
     }
-    apply(app, &event).await
+    // Customers Tollgate creates are linked before Stripe knows them; a customer Checkout or a
+    // Payment Link made is linked by a claim, which applies what waited for it.
+    let receipt = apply(app, &event).await.map_err(|e| match e.status() {
+        400..=499 => Error::Retry { code: e.code(), message: e.to_string() },
+        _ => e,
+    })?;
+    Ok(receipt)
 }
 
+/// A handled event whose object Tollgate cannot read: retried (after a fix it applies), never
+/// dropped, never a 4xx.
 fn bad_object(e: impl std::fmt::Display) -> Error {
-    Error::bad_request("not_a_stripe_event", e.to_string())
+    Error::Retry { code: "unreadable_event", message: e.to_string() }
 }
 
 pub async fn apply(app: &App, event: &Event) -> Result<Receipt, Error> {
@@ -65,6 +77,9 @@ pub async fn apply(app: &App, event: &Event) -> Result<Receipt, Error> {
             order_closed(app, event, event.object().map_err(bad_object)?, "failed").await
         }
         "charge.refunded" => charge_refunded(app, event, event.object().map_err(bad_object)?).await,
+        "charge.dispute.created" | "charge.dispute.closed" => {
+            dispute_event(app, event, event.object().map_err(bad_object)?).await
+        }
         "customer.subscription.created"
         | "customer.subscription.updated"
         | "customer.subscription.deleted"
@@ -73,6 +88,7 @@ pub async fn apply(app: &App, event: &Event) -> Result<Receipt, Error> {
         | "customer.subscription.trial_will_end" => {
             subscription_changed(app, event, event.object().map_err(bad_object)?).await
         }
+        "invoice_payment.paid" => invoice_payment(app, event, event.object().map_err(bad_object)?).await,
         "invoice.paid" | "invoice.payment_failed" | "invoice.payment_action_required" => {
             invoice_event(app, event, event.object().map_err(bad_object)?).await
         }
@@ -80,7 +96,7 @@ pub async fn apply(app: &App, event: &Event) -> Result<Receipt, Error> {
     }
 }
 
-fn record(event: &Event, outcome: &str, now: i64) -> EventRecord {
+pub(crate) fn event_record(event: &Event, outcome: &str, now: i64) -> EventRecord {
     EventRecord {
         id: event.id.clone(),
         event_type: event.event_type.clone(),
@@ -89,8 +105,8 @@ fn record(event: &Event, outcome: &str, now: i64) -> EventRecord {
     }
 }
 
-async fn record_only(app: &App, event: &Event, outcome: &'static str) -> Result<Receipt, Error> {
-    match app.store.write(Write::put_new(record(event, outcome, app.now()).to_item())).await {
+pub(crate) async fn record_only(app: &App, event: &Event, outcome: &'static str) -> Result<Receipt, Error> {
+    match app.store.write(Write::put_new(event_record(event, outcome, app.now()).to_item())).await {
         Ok(()) => Ok(Receipt::Ignored { outcome }),
         Err(e) if e.is_condition() => Ok(Receipt::Duplicate),
         Err(e) => Err(e.into()),
@@ -105,7 +121,7 @@ pub async fn record_event_once(
     outcome: &'static str,
     effects: Vec<Write>,
 ) -> Result<Receipt, Error> {
-    let mut writes = vec![Write::put_new(record(event, outcome, app.now()).to_item())];
+    let mut writes = vec![Write::put_new(event_record(event, outcome, app.now()).to_item())];
     writes.extend(effects);
     match app.store.transact(writes).await {
         Ok(()) => Ok(Receipt::Applied { outcome }),
@@ -157,7 +173,7 @@ async fn checkout_paid(app: &App, event: &Event, session: CheckoutSession) -> Re
     let recipient = purchase.user_id.clone().or_else(|| purchase.email.clone()).unwrap_or_default();
     // The receipt goes out only for a purchase that stands (not one whose refund came first).
     let event_writes = |outcome: &str| {
-        let mut writes = vec![Write::put_new(record(event, outcome, now).to_item())];
+        let mut writes = vec![Write::put_new(event_record(event, outcome, now).to_item())];
         writes.extend(audit.as_ref().map(BillingEvent::write));
         if outcome == "purchase_recorded" {
             writes.extend(receipt_mail.as_ref().map(|q| mail::queue(&event.id, &recipient, q, now)));
@@ -199,70 +215,26 @@ async fn charge_refunded(app: &App, event: &Event, charge: Charge) -> Result<Rec
     if !charge.refunded {
         return record_only(app, event, "partial_refund").await;
     }
-    let Some(pi) = charge.payment_intent() else {
+    reversals::reverse(app, event, &charge.payment_id(), Cause::Refund).await
+}
+
+/// A dispute opened (`created`) or decided (`closed`): what the payment bought is taken back
+/// when it opens or only when it is lost (`DISPUTE_REVOKES`), and given back when it is won.
+async fn dispute_event(app: &App, event: &Event, dispute: Dispute) -> Result<Receipt, Error> {
+    let Some(payment) = dispute.payment_id() else {
         return record_only(app, event, "unknown_payment").await;
     };
-    let now = app.now();
-    let pointer = app.store.get(&records::payment(&pi)).await?;
-    let known = pointer.as_ref().and_then(|p| Some((p.string("order_id")?, p.str("holder").and_then(Holder::parse)?)));
-    let Some((order_id, holder)) = known else {
-        // No purchase yet (or not one of Tollgate's): remember the refund, so a purchase
-        // delivered later is recorded as refunded rather than granted.
-        let marker = Update::new(records::payment(&pi)).set_if_absent(REFUNDED_FIRST, now);
-        return record_event_once(app, event, "refund_before_purchase", vec![Write::Update(marker)]).await;
-    };
-    let refunded_order = Write::Update(
-        Update::new(records::order(&order_id))
-            .set("status", "refunded")
-            .set_if_absent("refunded_at", now)
-            .when(Condition::Exists),
-    );
-    if let (Some(credits), Holder::User(user_id)) = (pointer.as_ref().and_then(|p| p.num("credits")), &holder) {
-        return take_back_credits(app, event, &order_id, user_id, credits, refunded_order).await;
-    }
-    // Revoked once: a second refund event for the same payment changes nothing.
-    let revoked = Update::new(records::grant(&holder, &order_id))
-        .set("revoked_at", now)
-        .when(Condition::And(vec![Condition::Exists, Condition::absent("revoked_at")]));
-    let mut effects = vec![refunded_order, Write::Update(revoked)];
-    if let (Holder::User(user_id), Some(plan)) = (&holder, pointer.as_ref().and_then(|p| p.string("plan"))) {
-        effects.push(super::entitlements::hold(user_id, &plan, -1));
-    }
-    record_event_once(app, event, "purchase_revoked", effects).await
-}
-
-/// A refunded pack takes back what is still unspent, never below zero; the ledger entry
-/// records the shortfall.
-async fn take_back_credits(
-    app: &App,
-    event: &Event,
-    order_id: &str,
-    user_id: &str,
-    credits: i64,
-    refunded_order: Write,
-) -> Result<Receipt, Error> {
-    let key = format!("refund:{order_id}");
-    let change = Change {
-        user_id,
-        delta: -credits,
-        floor: Floor::Clamp,
-        reason: Reason::Refund,
-        note: None,
-        reference: Some(order_id),
-        key: Some(RequestKey::Own(&key)),
-    };
-    let now = app.now();
-    let with = |_: &_| vec![Write::put_new(record(event, "credits_taken_back", now).to_item()), refunded_order.clone()];
-    credited(app, event, credits::apply(app, &change, &with).await?, "credits_taken_back").await
-}
-
-/// The receipt for a credit change made together with the event record (index 0).
-async fn credited(app: &App, event: &Event, outcome: Outcome, applied: &'static str) -> Result<Receipt, Error> {
-    match outcome {
-        Outcome::Applied(_) => Ok(Receipt::Applied { outcome: applied }),
-        Outcome::Refused(failed) if failed.contains(&0) => Ok(Receipt::Duplicate),
-        // Done before under the same key (another event about the same invoice or refund).
-        _ => record_only(app, event, "already_applied").await,
+    let cause = Cause::Dispute(dispute.id.clone());
+    let policy = app.config.disputes;
+    match (event.event_type.as_str(), dispute.status.as_str(), policy) {
+        ("charge.dispute.created", _, DisputePolicy::WhenOpened) => {
+            reversals::reverse(app, event, &payment, cause).await
+        }
+        ("charge.dispute.closed", "lost", _) => reversals::reverse(app, event, &payment, cause).await,
+        ("charge.dispute.closed", "won" | "warning_closed", _) => {
+            reversals::restore(app, event, &payment, &dispute.id).await
+        }
+        _ => record_only(app, event, "dispute_noted").await,
     }
 }
 
@@ -276,8 +248,7 @@ async fn user_for(
         return Ok(Some(id.clone()));
     }
     let Some(customer) = customer else { return Ok(None) };
-    let owners = app.store.query_index(&records::customer_index(&customer), 1).await?;
-    Ok(owners.first().and_then(|i| i.string("user_id")))
+    super::users::owner_of_customer(&app.store, &customer).await
 }
 
 /// The email a billing event sends, rendered for the user (None: they have no address on file).
@@ -311,8 +282,7 @@ async fn with_mail(app: &App, event: &Event, receipt: Receipt, queued: &Option<Q
 /// newer than the stored one (else Stripe's current state is), with the audit record and email.
 async fn subscription_changed(app: &App, event: &Event, sub: Subscription) -> Result<Receipt, Error> {
     let Some(user_id) = user_for(app, &sub.metadata, sub.customer()).await? else {
-        tracing::warn!(event_id = %event.id, "a subscription of a customer Tollgate does not know");
-        return record_only(app, event, "unknown_customer").await;
+        return waiting::wait_for_customer(app, event, sub.customer()).await;
     };
     let Some((plan, _)) = subscriptions::plan_of(&app.catalog, &sub) else {
         tracing::warn!(event_id = %event.id, "a subscription to a price not in the catalog");
@@ -340,7 +310,8 @@ async fn subscription_changed(app: &App, event: &Event, sub: Subscription) -> Re
     };
     let now = app.now();
     let with = |_: &_| {
-        let mut writes = vec![Write::put_new(record(event, "subscription_applied", now).to_item()), audit.write()];
+        let mut writes =
+            vec![Write::put_new(event_record(event, "subscription_applied", now).to_item()), audit.write()];
         writes.extend(queued.as_ref().map(|q| mail::queue(&event.id, &user_id, q, now)));
         writes
     };
@@ -350,6 +321,7 @@ async fn subscription_changed(app: &App, event: &Event, sub: Subscription) -> Re
         Applied::Refused(failed) if failed.contains(&0) => Receipt::Duplicate,
         Applied::Refused(_) => return record_only(app, event, "already_applied").await,
         Applied::UnknownToStripe => return record_only(app, event, "subscription_unknown").await,
+        Applied::UnknownPlan => return record_only(app, event, "unknown_plan").await,
     };
     with_mail(app, event, receipt, &queued).await
 }
@@ -361,11 +333,10 @@ async fn subscription_checkout(app: &App, event: &Event, session: CheckoutSessio
         return record_only(app, event, "no_subscription").await;
     };
     let Some(user_id) = user_for(app, &session.metadata, session.customer()).await? else {
-        tracing::warn!(event_id = %event.id, "a subscription checkout by a customer Tollgate does not know");
-        return record_only(app, event, "unknown_customer").await;
+        return waiting::wait_for_customer(app, event, session.customer()).await;
     };
     let now = app.now();
-    let mut effects = vec![Write::put_new(record(event, "subscription_started", now).to_item())];
+    let mut effects = vec![Write::put_new(event_record(event, "subscription_started", now).to_item())];
     if let Some(order_id) = session.metadata.get("order_id") {
         effects.push(Write::Update(
             Update::new(records::order(order_id))
@@ -377,12 +348,8 @@ async fn subscription_checkout(app: &App, event: &Event, session: CheckoutSessio
         ));
     }
     if let Some(customer) = session.customer() {
-        effects.push(Write::Update(
-            Update::new(records::user(&user_id))
-                .set_if_absent("stripe_customer_id", customer.as_str())
-                .set_if_absent(GSI1PK, records::customer_index(&customer))
-                .set_if_absent(GSI1SK, "USER"),
-        ));
+        let email = session.purchase_email().unwrap_or_default();
+        effects.extend(super::users::link_customer(&user_id, &email, &customer));
     }
     let with = |_: &_| effects.clone();
     Ok(match subscriptions::sync(app, &user_id, &subscription_id, &event.id, &with).await? {
@@ -390,6 +357,7 @@ async fn subscription_checkout(app: &App, event: &Event, session: CheckoutSessio
         Applied::Refused(failed) if failed.contains(&0) => Receipt::Duplicate,
         Applied::Refused(_) => return record_only(app, event, "already_applied").await,
         Applied::UnknownToStripe => return record_only(app, event, "subscription_unknown").await,
+        Applied::UnknownPlan => return record_only(app, event, "unknown_plan").await,
     })
 }
 
@@ -399,12 +367,12 @@ async fn subscription_checkout(app: &App, event: &Event, session: CheckoutSessio
 async fn invoice_event(app: &App, event: &Event, invoice: Invoice) -> Result<Receipt, Error> {
     let metadata = invoice.subscription_metadata();
     let Some(user_id) = user_for(app, &metadata, invoice.customer()).await? else {
-        tracing::warn!(event_id = %event.id, "an invoice for a customer Tollgate does not know");
-        return record_only(app, event, "unknown_customer").await;
+        return waiting::wait_for_customer(app, event, invoice.customer()).await;
     };
-    let plan = metadata.get("plan").and_then(|key| app.catalog.plan(key)).or_else(|| {
-        invoice.price_ids().iter().find_map(|price| app.catalog.plan_for_subscription_price(price).map(|(p, _)| p))
-    });
+    // The plan of the price actually billed (after a plan switch, the metadata still names the
+    // plan the subscription started on).
+    let billed = invoice.price_ids().iter().find_map(|price| app.catalog.plan_for_subscription_price(price));
+    let plan = billed.map(|(p, _)| p).or_else(|| metadata.get("plan").and_then(|key| app.catalog.plan(key)));
     let paid = event.event_type == "invoice.paid";
     let amount = if paid { invoice.amount_paid } else { invoice.amount_due };
     let kind = match event.event_type.as_str() {
@@ -433,7 +401,7 @@ async fn invoice_event(app: &App, event: &Event, invoice: Invoice) -> Result<Rec
     };
     let now = app.now();
     let mail_write = queued.as_ref().map(|q| mail::queue(&event.id, &user_id, q, now));
-    let Some(credits) = plan.and_then(|p| p.credits_per_period).filter(|_| paid) else {
+    let Some(credits) = period_credits(&invoice, billed.map(|(p, _)| p), paid) else {
         let effects: Vec<Write> = std::iter::once(audit.write()).chain(mail_write).collect();
         let receipt = record_event_once(app, event, "invoice_recorded", effects).await?;
         return with_mail(app, event, receipt, &queued).await;
@@ -441,16 +409,18 @@ async fn invoice_event(app: &App, event: &Event, invoice: Invoice) -> Result<Rec
     let key = format!("invoice:{}", invoice.id);
     let change = Change {
         user_id: &user_id,
-        delta: credits as i64,
+        delta: credits,
         floor: Floor::Refuse,
         reason: Reason::Subscription,
         note: None,
         reference: Some(&invoice.id),
         key: Some(RequestKey::Own(&key)),
     };
+    let pointers = invoice_pointers(&invoice, &user_id, credits);
     let with = |_: &_| {
-        let mut writes = vec![Write::put_new(record(event, "credits_granted", now).to_item()), audit.write()];
+        let mut writes = vec![Write::put_new(event_record(event, "credits_granted", now).to_item()), audit.write()];
         writes.extend(mail_write.clone());
+        writes.extend(pointers.iter().cloned());
         writes
     };
     let receipt = match credits::apply(app, &change, &with).await? {
@@ -460,4 +430,51 @@ async fn invoice_event(app: &App, event: &Event, invoice: Invoice) -> Result<Rec
         _ => return record_event_once(app, event, "already_applied", vec![audit.write()]).await,
     };
     with_mail(app, event, receipt, &queued).await
+}
+
+/// The credits a paid invoice grants: a paid period's (the first invoice or a renewal, with an
+/// amount) of the plan actually billed; the trial's own credits for the $0 invoice that opens a
+/// trial. Prorations, manual invoices and unpaid ones grant nothing.
+fn period_credits(invoice: &Invoice, billed: Option<&crate::catalog::Plan>, paid: bool) -> Option<i64> {
+    let plan = billed.filter(|_| paid)?;
+    let credits = match (invoice.amount_paid, invoice.billing_reason.as_deref()) {
+        (1.., _) if invoice.is_for_a_period() => plan.credits_per_period?,
+        (0, Some("subscription_create")) => plan.subscription.as_ref()?.trial_credits,
+        _ => return None,
+    };
+    i64::try_from(credits).ok().filter(|c| *c > 0)
+}
+
+/// What a refund or dispute of a credited invoice needs to find its credits: the invoice's own
+/// pointer (who was credited, how much), and its payments' pointers leading to it.
+fn invoice_pointers(invoice: &Invoice, user_id: &str, credits: i64) -> Vec<Write> {
+    let holder = records::Holder::User(user_id.to_string());
+    let mut writes = vec![Write::Update(
+        Update::new(records::payment(&invoice.id))
+            .set(pointer::INVOICE, invoice.id.as_str())
+            .set(pointer::HOLDER, holder.pk())
+            .set(pointer::CREDITS, credits),
+    )];
+    for payment in invoice.payment_ids().iter().filter(|p| **p != invoice.id) {
+        writes.push(Write::Update(Update::new(records::payment(payment)).set(pointer::INVOICE, invoice.id.as_str())));
+    }
+    writes
+}
+
+/// Current API versions name an invoice's payment only in `invoice_payment.paid`: its pointer
+/// leads a later refund or dispute of that payment to the invoice.
+async fn invoice_payment(
+    app: &App,
+    event: &Event,
+    payment: crate::stripe::events::InvoicePayment,
+) -> Result<Receipt, Error> {
+    let Some(invoice) = payment.invoice_id() else {
+        return record_only(app, event, "no_invoice").await;
+    };
+    let links: Vec<Write> = payment
+        .payment_ids()
+        .iter()
+        .map(|id| Write::Update(Update::new(records::payment(id)).set(pointer::INVOICE, invoice.as_str())))
+        .collect();
+    record_event_once(app, event, "payment_linked", links).await
 }

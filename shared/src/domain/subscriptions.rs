@@ -180,6 +180,8 @@ pub enum Applied {
     Stored { record: Box<SubscriptionRecord>, fetched: bool },
     /// Stripe no longer knows the subscription: nothing stored.
     UnknownToStripe,
+    /// Its price is not in the catalog (nor does its metadata name a plan): nothing stored.
+    UnknownPlan,
     /// One of the caller's writes (`with`) did not hold: the indices that failed (0 also when the
     /// event named by `applied` was applied before and Stripe was therefore not asked).
     Refused(Vec<usize>),
@@ -234,7 +236,8 @@ async fn store(
         }
         let (sub, as_of, applied_by, fetched) = &snapshot;
         let Some((plan, interval)) = plan_of(&app.catalog, sub) else {
-            return Err(Error::bad_request("unknown_plan", "the subscription's price is not in the catalog"));
+            tracing::warn!(subscription = %sub.id, "a subscription to a price not in the catalog");
+            return Ok(Applied::UnknownPlan);
         };
         let record = SubscriptionRecord {
             id: sub.id.clone(),

@@ -38,6 +38,32 @@ pub async fn find_or_create_user(store: &Store, email: &str, now: i64) -> Result
     }
 }
 
+/// The writes that make `customer` the user's Stripe customer unless they have one (the first
+/// stored wins), and record who the customer belongs to: the one place a customer is linked.
+pub fn link_customer(user_id: &str, email: &str, customer: &str) -> Vec<Write> {
+    vec![
+        Write::Update(
+            Update::new(records::user(user_id))
+                .set_if_absent("user_id", user_id)
+                .set_if_absent("email", email)
+                .set_if_absent("stripe_customer_id", customer)
+                .set_if_absent(GSI1PK, records::customer_index(customer))
+                .set_if_absent(GSI1SK, "USER"),
+        ),
+        Write::Update(Update::new(records::customer_owner(customer)).set_if_absent("user_id", user_id)),
+    ]
+}
+
+/// The user a Stripe customer belongs to: the owner item, else (data written before it existed)
+/// the profile index.
+pub async fn owner_of_customer(store: &Store, customer: &str) -> Result<Option<String>, Error> {
+    if let Some(owner) = store.get(&records::customer_owner(customer)).await?.and_then(|i| i.string("user_id")) {
+        return Ok(Some(owner));
+    }
+    let owners = store.query_index(&records::customer_index(customer), 1).await?;
+    Ok(owners.first().and_then(|i| i.string("user_id")))
+}
+
 /// The user's one Stripe customer, created on first need. Stripe sees one idempotency key per
 /// user, and the first id stored wins, so a user never has two.
 pub async fn ensure_customer(app: &App, user: &User) -> Result<String, Error> {
@@ -49,16 +75,7 @@ pub async fn ensure_customer(app: &App, user: &User) -> Result<String, Error> {
         .create_customer(&user.email, &user.id)
         .await
         .map_err(|e| Error::Stripe { message: e.to_string(), fallback_url: None })?;
-    let stored = app
-        .store
-        .update(
-            Update::new(records::user(&user.id))
-                .set_if_absent("user_id", user.id.as_str())
-                .set_if_absent("email", user.email.as_str())
-                .set_if_absent("stripe_customer_id", created.as_str())
-                .set_if_absent(GSI1PK, records::customer_index(&created))
-                .set_if_absent(GSI1SK, "USER"),
-        )
-        .await?;
-    stored.string("stripe_customer_id").ok_or_else(|| Error::internal("a customer id was stored"))
+    app.store.transact(link_customer(&user.id, &user.email, &created)).await?;
+    let stored = user_by_id(&app.store, &user.id).await?.and_then(|u| u.stripe_customer_id);
+    stored.ok_or_else(|| Error::internal("a customer id was stored"))
 }

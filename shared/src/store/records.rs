@@ -24,6 +24,8 @@
 //! | billing audit     | `USER#<id>`        | `BILLING#<event created, 10 digits>#<evt_id>` | |
 //! | members' uses     | `USER#<id>`        | `MEMBERS#<YYYY-MM>` |                   |
 //! | email sent for an event | `EVENT#<evt_id>` | `MAIL#<kind>`  |                     |
+//! | customer -> user  | `CUSTOMER#<cus_id>` | `OWNER`          |                     |
+//! | event waiting for its customer | `CUSTOMER#<cus_id>` | `WAITING#<created>#<evt_id>` | |
 //!
 //! A holder is `USER#<id>`, or `EMAIL#<email>` for an anonymous purchase not yet claimed.
 
@@ -195,6 +197,17 @@ pub fn event_mail(event_id: &str, kind: &str) -> Key {
     Key::new(format!("EVENT#{event_id}"), format!("{MAIL_PREFIX}{kind}"))
 }
 
+/// Who a Stripe customer belongs to: read strongly consistent (the GSI lags its writes).
+pub fn customer_owner(customer: &str) -> Key {
+    Key::new(format!("CUSTOMER#{customer}"), "OWNER")
+}
+
+pub const WAITING_PREFIX: &str = "WAITING#";
+/// An event about a customer not linked to a user yet, in the order Stripe created them.
+pub fn waiting_event(customer: &str, created: i64, event_id: &str) -> Key {
+    Key::new(format!("CUSTOMER#{customer}"), format!("{WAITING_PREFIX}{created:010}#{event_id}"))
+}
+
 pub fn customer_index(customer: &str) -> String {
     format!("CUSTOMER#{customer}")
 }
@@ -260,6 +273,8 @@ pub enum OrderStatus {
     Expired,
     Failed,
     Refunded,
+    /// Its payment is disputed (access taken back while it is, or once lost; by configuration).
+    Disputed,
 }
 
 impl OrderStatus {
@@ -270,6 +285,7 @@ impl OrderStatus {
             OrderStatus::Expired => "expired",
             OrderStatus::Failed => "failed",
             OrderStatus::Refunded => "refunded",
+            OrderStatus::Disputed => "disputed",
         }
     }
     pub fn parse(s: &str) -> Option<Self> {
@@ -279,6 +295,7 @@ impl OrderStatus {
             "expired" => OrderStatus::Expired,
             "failed" => OrderStatus::Failed,
             "refunded" => OrderStatus::Refunded,
+            "disputed" => OrderStatus::Disputed,
             _ => return None,
         })
     }
@@ -379,6 +396,58 @@ impl Grant {
     }
     pub fn is_active(&self) -> bool {
         self.revoked_at.is_none()
+    }
+}
+
+/// What one payment (a payment intent, or a charge, or an invoice) paid for, so a refund or a
+/// dispute finds it: an order's grant or credits, or a subscription invoice's period credits.
+/// It is also the one guard of reversals: the first refund or dispute marks it `reversed_by`,
+/// and every write that moves what it paid for is conditional on it as read.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct PaymentPointer {
+    pub payment_id: String,
+    pub order_id: Option<String>,
+    /// The invoice it paid: set on an invoice's own pointer, and on its payments' pointers,
+    /// which lead to it.
+    pub invoice: Option<String>,
+    pub holder: Option<Holder>,
+    pub credits: Option<i64>,
+    pub plan: Option<String>,
+    /// A reversal arrived before anything was recorded for the payment.
+    pub reversed_first_at: Option<i64>,
+    /// `refund`, or `dispute:<id>`: set once, by the first reversal.
+    pub reversed_by: Option<String>,
+    /// Credits the reversal took back (what a dispute won gives back).
+    pub taken_back: Option<i64>,
+}
+
+/// Attribute names of the payment pointer that conditions and updates name.
+pub mod pointer {
+    pub const HOLDER: &str = "holder";
+    pub const ORDER: &str = "order_id";
+    pub const INVOICE: &str = "invoice";
+    pub const CREDITS: &str = "credits";
+    pub const PLAN: &str = "plan";
+    pub const REVERSED_FIRST: &str = "refunded_at";
+    pub const REVERSED_BY: &str = "reversed_by";
+    pub const REVERSED_AT: &str = "reversed_at";
+    pub const TAKEN_BACK: &str = "taken_back";
+}
+
+impl PaymentPointer {
+    pub fn from_item(item: &Item) -> Option<PaymentPointer> {
+        let pk = item.str(super::PK)?;
+        Some(PaymentPointer {
+            payment_id: pk.strip_prefix("PAYMENT#")?.to_string(),
+            order_id: item.string(pointer::ORDER),
+            invoice: item.string(pointer::INVOICE),
+            holder: item.str(pointer::HOLDER).and_then(Holder::parse),
+            credits: item.num(pointer::CREDITS),
+            plan: item.string(pointer::PLAN),
+            reversed_first_at: item.num(pointer::REVERSED_FIRST),
+            reversed_by: item.string(pointer::REVERSED_BY),
+            taken_back: item.num(pointer::TAKEN_BACK),
+        })
     }
 }
 

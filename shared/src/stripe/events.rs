@@ -3,9 +3,9 @@
 
 use std::collections::HashMap;
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 pub struct Event {
     pub id: String,
     #[serde(rename = "type")]
@@ -15,7 +15,7 @@ pub struct Event {
     pub data: EventData,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 pub struct EventData {
     pub object: serde_json::Value,
 }
@@ -143,6 +143,29 @@ impl Charge {
     pub fn payment_intent(&self) -> Option<String> {
         expandable_id(&self.payment_intent)
     }
+    /// What Tollgate's payment pointers are keyed by: the payment intent, else the charge.
+    pub fn payment_id(&self) -> String {
+        self.payment_intent().unwrap_or_else(|| self.id.clone())
+    }
+}
+
+/// A dispute (`charge.dispute.*`): the customer's bank contests a charge.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Dispute {
+    pub id: String,
+    #[serde(default)]
+    charge: Option<Expandable>,
+    #[serde(default)]
+    payment_intent: Option<Expandable>,
+    /// `warning_needs_response`, `needs_response`, `under_review`, `won`, `lost`, ...
+    #[serde(default)]
+    pub status: String,
+}
+
+impl Dispute {
+    pub fn payment_id(&self) -> Option<String> {
+        expandable_id(&self.payment_intent).or_else(|| expandable_id(&self.charge))
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -233,6 +256,48 @@ pub struct Invoice {
     subscription: Option<Expandable>,
     #[serde(default)]
     lines: Option<List<InvoiceLine>>,
+    /// Why Stripe made it: `subscription_create`, `subscription_cycle`, `subscription_update`
+    /// (prorations), `manual`, ...
+    #[serde(default)]
+    pub billing_reason: Option<String>,
+    /// Older API versions name the payment on the invoice itself.
+    #[serde(default)]
+    payment_intent: Option<Expandable>,
+    #[serde(default)]
+    charge: Option<Expandable>,
+    /// Current API versions list it (when included): `payments.data[].payment`.
+    #[serde(default)]
+    payments: Option<List<InvoicePayment>>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct InvoicePayment {
+    #[serde(default)]
+    pub invoice: Option<Expandable>,
+    #[serde(default)]
+    pub payment: Option<PaymentRef>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct PaymentRef {
+    #[serde(default)]
+    payment_intent: Option<Expandable>,
+    #[serde(default)]
+    charge: Option<Expandable>,
+}
+
+impl InvoicePayment {
+    pub fn invoice_id(&self) -> Option<String> {
+        expandable_id(&self.invoice)
+    }
+    /// The payment intents (and charges, for charge-only payments) this payment names.
+    pub fn payment_ids(&self) -> Vec<String> {
+        self.payment
+            .iter()
+            .flat_map(|p| [expandable_id(&p.payment_intent), expandable_id(&p.charge)])
+            .flatten()
+            .collect()
+    }
 }
 
 impl Invoice {
@@ -251,6 +316,20 @@ impl Invoice {
     }
     pub fn price_ids(&self) -> Vec<String> {
         self.lines.as_ref().map(|l| l.data.iter().filter_map(InvoiceLine::price_id).collect()).unwrap_or_default()
+    }
+    /// The payment intents and charges that paid it, in whichever shape the API version gives.
+    pub fn payment_ids(&self) -> Vec<String> {
+        let mut ids: Vec<String> =
+            [expandable_id(&self.payment_intent), expandable_id(&self.charge)].into_iter().flatten().collect();
+        for payment in self.payments.iter().flat_map(|l| l.data.iter()) {
+            ids.extend(payment.payment_ids());
+        }
+        ids.dedup();
+        ids
+    }
+    /// Pays for a billing period: the first invoice of a subscription or a renewal.
+    pub fn is_for_a_period(&self) -> bool {
+        matches!(self.billing_reason.as_deref(), Some("subscription_create" | "subscription_cycle"))
     }
 }
 

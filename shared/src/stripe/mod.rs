@@ -7,5 +7,5 @@ pub mod signature;
 pub mod simulator;
 
 pub use client::{CheckoutRequest, CreatedSession, Stripe, StripeClient, StripeError, SubscriptionTerms};
-pub use events::{Charge, CheckoutSession, Event, Invoice, Subscription};
+pub use events::{Charge, CheckoutSession, Dispute, Event, Invoice, Subscription};
 pub use simulator::Simulator;
