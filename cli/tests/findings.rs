@@ -6,8 +6,9 @@ mod support;
 use serde_json::json;
 use support::Harness;
 use tollgate::domain::credits;
+use tollgate::store::Store;
 use tollgate::store::records::Reason;
-use tollgate::testing::StoreKind;
+use tollgate::testing::{self, StoreKind};
 
 async fn a_callers_key_cannot_pre_empt_a_refunds_take_back(kind: StoreKind) {
     let h = Harness::new(kind, &[]).await;
@@ -74,4 +75,321 @@ async fn out_of_range_amounts_are_refused_and_write_nothing() {
         assert_eq!(status, 400, "{amount}: {answer}");
     }
     assert!(credits::ledger(&h.t.app, &user).await.unwrap().is_empty(), "nothing was written");
+}
+
+async fn period_credits_come_only_with_paid_periods_of_the_billed_plan(kind: StoreKind) {
+    let h = Harness::new(kind, &[]).await;
+    let (token, _) = h.sign_in("subscriber@example.com").await;
+    let bought = h.checkout(Some(&token), json!({ "plan": "pro", "interval": "month" })).await;
+    h.deliver_all(&h.pay(&bought)).await;
+    assert_eq!(h.plan(&token).await, "pro");
+    assert_eq!(h.balance(&token).await, 0, "the $0 invoice that opens a trial pays for no period");
+
+    let sub = h.subscription_id(&token).await;
+    let now = h.t.app.now();
+    let first_paid = h.sim().renew(&sub, now).unwrap();
+    h.deliver_all(&first_paid).await;
+    assert_eq!(h.balance(&token).await, 200, "the first paid period");
+
+    // A proration invoice (a mid-period change) pays for no period.
+    let (_, user) = h.sign_in("subscriber@example.com").await;
+    let mut proration = testing::subscription_invoice("in_proration", &sub, "cus_x", &user, "paid", 700);
+    proration["billing_reason"] = json!("subscription_update");
+    h.deliver_all(&[testing::event("invoice.paid", proration)]).await;
+    assert_eq!(h.balance(&token).await, 200, "prorations grant nothing");
+
+    // Switched to Basic in the portal: its renewals bill Basic's price, whatever the metadata says.
+    h.deliver_all(&[h.sim().switch_price(&sub, testing::BASIC_MONTHLY_PRICE, now).unwrap()]).await;
+    h.deliver_all(&h.sim().renew(&sub, now).unwrap()).await;
+    assert_eq!(h.balance(&token).await, 200, "Basic grants no credits (metadata still says pro)");
+
+    // The first paid period refunded: its 200 credits come back out, what is unspent of them.
+    let spend = json!({ "amount": 50, "idempotency_key": "spend-1" });
+    assert_eq!(h.call("POST", "/api/credits/debit", Some(spend), Some(&token)).await.0, 200);
+    let payment = first_paid.iter().find_map(|b| support::paid_invoice_payment(b)).expect("the period's payment");
+    let (status, body) = h.deliver(&h.sim().refund_payment(&payment, now)).await;
+    assert_eq!((status, &body["outcome"]), (200, &json!("credits_taken_back")), "{body}");
+    assert_eq!(h.balance(&token).await, 0, "150 left, all taken back");
+    let (status, body) = h.deliver(&h.sim().refund_payment(&payment, now)).await;
+    assert_eq!((status, &body["outcome"]), (200, &json!("already_applied")), "a second refund event: once");
+}
+
+#[tokio::test]
+async fn period_credits_come_only_with_paid_periods_of_the_billed_plan_in_memory() {
+    period_credits_come_only_with_paid_periods_of_the_billed_plan(StoreKind::Memory).await;
+}
+
+#[tokio::test]
+async fn period_credits_come_only_with_paid_periods_of_the_billed_plan_on_dynamodb() {
+    period_credits_come_only_with_paid_periods_of_the_billed_plan(StoreKind::DynamoDb).await;
+}
+
+#[tokio::test]
+async fn trial_credits_are_granted_only_when_the_catalog_says_so() {
+    let text = tollgate::catalog::BUILT_IN.replace("trial_days = 30\n", "trial_days = 30\ntrial_credits = 20\n");
+    let h = Harness { t: testing::app_with_catalog(Store::memory(), None, &[], testing::catalog_from(&text)) };
+    let (token, _) = h.sign_in("trial@example.com").await;
+    let bought = h.checkout(Some(&token), json!({ "plan": "pro", "interval": "month" })).await;
+    let events = h.pay(&bought);
+    h.deliver_all(&events).await;
+    h.deliver_all(&events).await;
+    assert_eq!(h.balance(&token).await, 20, "the trial's own credits, once");
+}
+
+/// An anonymous Pro purchase, paid; the buyer has signed in but not claimed it yet.
+async fn anonymous_pro(h: &Harness, email: &str) -> (String, support::Bought, String) {
+    let bought = h.checkout(None, json!({ "plan": "pro", "email": email })).await;
+    h.deliver_all(&h.pay(&bought)).await;
+    let (token, _) = h.sign_in(email).await;
+    let pi = h.sim().payment_intent(&bought.session_id).unwrap();
+    (token, bought, pi)
+}
+
+async fn claim(h: &Harness, token: &str, bought: &support::Bought) -> u16 {
+    let body = json!({ "session_id": bought.session_id });
+    h.call("POST", "/api/pro/claim", Some(body), Some(token)).await.0
+}
+
+async fn a_refund_wins_over_a_claim_in_any_order(kind: StoreKind) {
+    // Refund first, then the claim.
+    let h = Harness::new(kind, &[]).await;
+    let (token, bought, pi) = anonymous_pro(&h, "first@example.com").await;
+    h.deliver_all(&[h.sim().refund_payment(&pi, h.t.app.now())]).await;
+    assert_eq!(claim(&h, &token, &bought).await, 409);
+    assert_eq!(h.plan(&token).await, "free");
+
+    // The claim first, then the refund.
+    let (token, bought, pi) = anonymous_pro(&h, "second@example.com").await;
+    assert_eq!(claim(&h, &token, &bought).await, 200);
+    assert_eq!(h.plan(&token).await, "pro");
+    h.deliver_all(&[h.sim().refund_payment(&pi, h.t.app.now())]).await;
+    assert_eq!(h.plan(&token).await, "free");
+}
+
+#[tokio::test]
+async fn a_refund_wins_over_a_claim_in_any_order_in_memory() {
+    a_refund_wins_over_a_claim_in_any_order(StoreKind::Memory).await;
+}
+
+#[tokio::test]
+async fn a_refund_wins_over_a_claim_in_any_order_on_dynamodb() {
+    a_refund_wins_over_a_claim_in_any_order(StoreKind::DynamoDb).await;
+}
+
+/// The refund lands between every pair of the claim's store calls (and the claim between every
+/// pair of the refund's): whichever interleaving, the refund wins and nothing is counted twice.
+async fn a_refund_landing_inside_a_claim_still_wins(kind: StoreKind) {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let (h, faults) = Harness::faulty(kind, &[]).await;
+    let h = std::sync::Arc::new(h);
+    // The refund lands before each of the claim's store calls in turn, until the claim is done
+    // before the refund's turn comes.
+    let mut covered = 0;
+    for nth in 1..=20u64 {
+        let email = format!("inside{nth}@example.com");
+        let (token, bought, pi) = anonymous_pro(&h, &email).await;
+        let refund = h.sim().refund_payment(&pi, h.t.app.now());
+        let (other, ran) = (h.clone(), std::sync::Arc::new(AtomicBool::new(false)));
+        let flag = ran.clone();
+        faults.before_call(nth, async move {
+            let (status, body) = other.deliver(&refund).await;
+            assert_eq!(status, 200, "{body}");
+            flag.store(true, Ordering::SeqCst);
+        });
+        let status = claim(&h, &token, &bought).await;
+        faults.reset();
+        if !ran.load(Ordering::SeqCst) {
+            break;
+        }
+        covered += 1;
+        assert!(status == 200 || status == 409, "claim answered {status}");
+        assert_eq!(h.plan(&token).await, "free", "refund before the claim's call {nth}");
+        let user = h.sign_in(&email).await.1;
+        let held = h.t.app.store.get(&tollgate::store::records::plans_held(&user)).await.unwrap();
+        assert_eq!(held.and_then(|i| i.num("held_pro")).unwrap_or(0), 0, "no grant counted (call {nth})");
+    }
+    assert!(covered >= 4, "the claim made only {covered} store calls");
+    // And the claim lands inside the refund.
+    for nth in 1..=20u64 {
+        let email = format!("claiminside{nth}@example.com");
+        let (token, bought, pi) = anonymous_pro(&h, &email).await;
+        let refund = h.sim().refund_payment(&pi, h.t.app.now());
+        let (other, ran) = (h.clone(), std::sync::Arc::new(AtomicBool::new(false)));
+        let (flag, token2, session) = (ran.clone(), token.clone(), bought.session_id.clone());
+        faults.before_call(nth, async move {
+            let _ = other.call("POST", "/api/pro/claim", Some(json!({ "session_id": session })), Some(&token2)).await;
+            flag.store(true, Ordering::SeqCst);
+        });
+        let (status, body) = h.deliver(&refund).await;
+        faults.reset();
+        if !ran.load(Ordering::SeqCst) {
+            break;
+        }
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(h.plan(&token).await, "free", "claim before the refund's call {nth}");
+    }
+}
+
+#[tokio::test]
+async fn a_refund_landing_inside_a_claim_still_wins_in_memory() {
+    a_refund_landing_inside_a_claim_still_wins(StoreKind::Memory).await;
+}
+
+#[tokio::test]
+async fn a_refund_landing_inside_a_claim_still_wins_on_dynamodb() {
+    a_refund_landing_inside_a_claim_still_wins(StoreKind::DynamoDb).await;
+}
+
+async fn disputes_take_back_and_a_won_dispute_gives_back(kind: StoreKind) {
+    let h = Harness::new(kind, &[]).await;
+    let (token, _) = h.sign_in("disputed@example.com").await;
+    let pro = h.checkout(Some(&token), json!({ "plan": "pro" })).await;
+    h.deliver_all(&h.pay(&pro)).await;
+    let pack = h.checkout(Some(&token), json!({ "pack": "credits_100" })).await;
+    h.deliver_all(&h.pay(&pack)).await;
+    let spend = json!({ "amount": 30, "idempotency_key": "before-dispute" });
+    assert_eq!(h.call("POST", "/api/credits/debit", Some(spend), Some(&token)).await.0, 200);
+    let now = h.t.app.now();
+    let (pro_pi, pack_pi) =
+        (h.sim().payment_intent(&pro.session_id).unwrap(), h.sim().payment_intent(&pack.session_id).unwrap());
+
+    let opened = h.sim().dispute("dp_pro", &pro_pi, None, now);
+    assert_eq!(h.deliver(&opened).await.1["outcome"], "purchase_disputed");
+    assert_eq!(h.plan(&token).await, "free", "taken back when the dispute opens");
+    h.deliver_all(&[h.sim().dispute("dp_pack", &pack_pi, None, now)]).await;
+    assert_eq!(h.balance(&token).await, 0, "the pack's unspent 70 taken back");
+
+    let won = h.sim().dispute("dp_pro", &pro_pi, Some(true), now);
+    assert_eq!(h.deliver(&won).await.1["outcome"], "dispute_won");
+    assert_eq!(h.deliver(&won).await.1["duplicate"], true);
+    assert_eq!(h.plan(&token).await, "pro", "given back when won");
+    h.deliver_all(&[h.sim().dispute("dp_pack", &pack_pi, Some(true), now)]).await;
+    assert_eq!(h.balance(&token).await, 70, "what the dispute took comes back");
+
+    // A refund after the won dispute still takes the plan back.
+    h.deliver_all(&[h.sim().refund_payment(&pro_pi, now)]).await;
+    assert_eq!(h.plan(&token).await, "free");
+}
+
+#[tokio::test]
+async fn disputes_take_back_and_a_won_dispute_gives_back_in_memory() {
+    disputes_take_back_and_a_won_dispute_gives_back(StoreKind::Memory).await;
+}
+
+#[tokio::test]
+async fn disputes_take_back_and_a_won_dispute_gives_back_on_dynamodb() {
+    disputes_take_back_and_a_won_dispute_gives_back(StoreKind::DynamoDb).await;
+}
+
+#[tokio::test]
+async fn with_disputes_revoking_when_lost_an_open_dispute_changes_nothing() {
+    let h = Harness::new(StoreKind::Memory, &[("DISPUTE_REVOKES", "lost")]).await;
+    let (token, _) = h.sign_in("patient@example.com").await;
+    let pro = h.checkout(Some(&token), json!({ "plan": "pro" })).await;
+    h.deliver_all(&h.pay(&pro)).await;
+    let (pi, now) = (h.sim().payment_intent(&pro.session_id).unwrap(), h.t.app.now());
+    assert_eq!(h.deliver(&h.sim().dispute("dp_1", &pi, None, now)).await.1["outcome"], "dispute_noted");
+    assert_eq!(h.plan(&token).await, "pro");
+    assert_eq!(h.deliver(&h.sim().dispute("dp_1", &pi, Some(false), now)).await.1["outcome"], "purchase_disputed");
+    assert_eq!(h.plan(&token).await, "free", "lost: taken back");
+}
+
+/// A Payment Link subscription: Stripe's events name only a customer no user is linked to.
+fn payment_link_subscription(h: &Harness, sub: &str, customer: &str, status: &str) -> serde_json::Value {
+    let mut object = testing::subscription_object(
+        sub,
+        customer,
+        "",
+        status,
+        testing::PRO_MONTHLY_PRICE,
+        (h.t.app.now(), h.t.app.now() + 86_400 * 30),
+    );
+    object["metadata"] = json!({});
+    object
+}
+
+async fn an_event_for_an_unlinked_customer_applies_when_the_link_appears(kind: StoreKind) {
+    let stripe = wiremock::MockServer::start().await;
+    let h = Harness { t: testing::app(kind.store().await, Some(&stripe.uri()), &[]) };
+    let (sub, customer) = ("sub_link", "cus_link");
+    let active = payment_link_subscription(&h, sub, customer, "active");
+    let session = testing::fixture_with(
+        "checkout.session",
+        json!({ "id": "cs_test_link", "mode": "subscription", "status": "complete", "payment_status": "paid",
+            "customer": customer, "subscription": sub, "metadata": {}, "client_reference_id": null,
+            "customer_details": { "email": "linker@example.com" } }),
+    );
+    use wiremock::matchers::{method, path};
+    wiremock::Mock::given(method("GET"))
+        .and(path(format!("/v1/checkout/sessions/{}", "cs_test_link")))
+        .respond_with(wiremock::ResponseTemplate::new(200).set_body_json(&session))
+        .mount(&stripe)
+        .await;
+    let mut canceled = active.clone();
+    canceled["status"] = json!("canceled");
+    wiremock::Mock::given(method("GET"))
+        .and(path(format!("/v1/subscriptions/{sub}")))
+        .respond_with(wiremock::ResponseTemplate::new(200).set_body_json(&active))
+        .mount(&stripe)
+        .await;
+
+    let (token, _) = h.sign_in("linker@example.com").await;
+    let created = testing::event_at("evt_link_created", "customer.subscription.created", active.clone(), h.t.app.now());
+    let (status, body) = h.deliver(&created).await;
+    assert_eq!((status, &body["outcome"]), (200, &json!("waiting_for_customer")), "{body}");
+    let body = json!({ "session_id": "cs_test_link" });
+    let (status, answer) = h.call("POST", "/api/pro/claim", Some(body), Some(&token)).await;
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(h.plan(&token).await, "pro");
+
+    // The deletion Stripe sends later finds the user through the linked customer.
+    let deleted = testing::event_at("evt_link_deleted", "customer.subscription.deleted", canceled, h.t.app.now() + 60);
+    let (status, body) = h.deliver(&deleted).await;
+    assert_eq!((status, &body["outcome"]), (200, &json!("subscription_applied")), "{body}");
+    assert_eq!(h.plan(&token).await, "free", "the deletion takes Pro away");
+}
+
+#[tokio::test]
+async fn an_event_for_an_unlinked_customer_applies_when_the_link_appears_in_memory() {
+    an_event_for_an_unlinked_customer_applies_when_the_link_appears(StoreKind::Memory).await;
+}
+
+#[tokio::test]
+async fn an_event_for_an_unlinked_customer_applies_when_the_link_appears_on_dynamodb() {
+    an_event_for_an_unlinked_customer_applies_when_the_link_appears(StoreKind::DynamoDb).await;
+}
+
+#[tokio::test]
+async fn a_deletion_that_waited_is_applied_by_the_claim_that_links_its_customer() {
+    let stripe = wiremock::MockServer::start().await;
+    let h = Harness { t: testing::app(Store::memory(), Some(&stripe.uri()), &[]) };
+    let (sub, customer) = ("sub_late", "cus_late");
+    let active = payment_link_subscription(&h, sub, customer, "active");
+    let mut canceled = active.clone();
+    canceled["status"] = json!("canceled");
+    let session = testing::fixture_with(
+        "checkout.session",
+        json!({ "id": "cs_test_late", "mode": "subscription", "status": "complete", "payment_status": "paid",
+            "customer": customer, "subscription": sub, "metadata": {}, "client_reference_id": null,
+            "customer_details": { "email": "late@example.com" } }),
+    );
+    use wiremock::matchers::{method, path};
+    wiremock::Mock::given(method("GET"))
+        .and(path("/v1/checkout/sessions/cs_test_late"))
+        .respond_with(wiremock::ResponseTemplate::new(200).set_body_json(&session))
+        .mount(&stripe)
+        .await;
+    wiremock::Mock::given(method("GET"))
+        .and(path(format!("/v1/subscriptions/{sub}")))
+        .respond_with(wiremock::ResponseTemplate::new(200).set_body_json(&active))
+        .mount(&stripe)
+        .await;
+    let (token, _) = h.sign_in("late@example.com").await;
+    let later = h.t.app.now() + 3600;
+    let deleted = testing::event_at("evt_late_deleted", "customer.subscription.deleted", canceled, later);
+    assert_eq!(h.deliver(&deleted).await.1["outcome"], "waiting_for_customer");
+    let body = json!({ "session_id": "cs_test_late" });
+    assert_eq!(h.call("POST", "/api/pro/claim", Some(body), Some(&token)).await.0, 200);
+    assert_eq!(h.plan(&token).await, "free", "the deletion that waited applies after the claim's snapshot");
+    assert_eq!(h.deliver(&deleted).await.1["duplicate"], true);
 }

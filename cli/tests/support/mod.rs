@@ -3,7 +3,11 @@
 
 #![allow(dead_code)]
 
+use std::sync::Arc;
+
 use serde_json::{Value, json};
+use tollgate::store::Store;
+use tollgate::store::faults::Faults;
 use tollgate::stripe::Simulator;
 use tollgate::testing::{self, StoreKind, TestApp, last_code, request, status_and_json, webhook_request};
 use tollgate_cli::route;
@@ -20,6 +24,13 @@ pub struct Bought {
 impl Harness {
     pub async fn new(kind: StoreKind, overrides: &[(&str, &str)]) -> Self {
         Harness { t: testing::app(kind.store().await, None, overrides) }
+    }
+
+    /// A harness whose store misbehaves as the returned `Faults` say.
+    pub async fn faulty(kind: StoreKind, overrides: &[(&str, &str)]) -> (Self, Arc<Faults>) {
+        let faults = Arc::new(Faults::default());
+        let store = Store::faulty(kind.store().await, faults.clone());
+        (Harness { t: testing::app(store, None, overrides) }, faults)
     }
 
     pub fn sim(&self) -> &Simulator {
@@ -79,4 +90,23 @@ impl Harness {
         assert_eq!(status, 200, "{body}");
         body["plan"].as_str().unwrap().to_string()
     }
+
+    /// The principal subscription's id, from the entitlements.
+    pub async fn subscription_id(&self, token: &str) -> String {
+        let (_, body) = self.call("GET", "/api/entitlements", None, Some(token)).await;
+        body["subscription"]["id"].as_str().unwrap_or_else(|| panic!("no subscription in {body}")).to_string()
+    }
+}
+
+/// The payment intent an `invoice_payment.paid` event names, if `body` is one.
+pub fn paid_invoice_payment(body: &[u8]) -> Option<String> {
+    let event: Value = serde_json::from_slice(body).ok()?;
+    (event["type"] == "invoice_payment.paid")
+        .then(|| event.pointer("/data/object/payment/payment_intent")?.as_str().map(str::to_string))
+        .flatten()
+}
+
+/// A Stripe event body with a chosen type, id and object (for hand-made deliveries).
+pub fn event_body(id: &str, event_type: &str, object: Value) -> Vec<u8> {
+    testing::event_with_id(id, event_type, object)
 }

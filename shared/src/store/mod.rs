@@ -4,6 +4,8 @@
 //! `Write`s (see `records`), so every business operation is one round trip where it can be.
 
 pub mod dynamodb;
+#[cfg(feature = "testing")]
+pub mod faults;
 pub mod memory;
 pub mod records;
 
@@ -337,6 +339,8 @@ pub const MAX_TRANSACTION_ITEMS: usize = 100;
 enum Backend {
     Memory(MemoryStore),
     DynamoDb(DynamoDbStore),
+    #[cfg(feature = "testing")]
+    Faulty(faults::FaultyStore),
 }
 
 /// The store every handler uses. Counts round trips so tests can hold the design to its budget.
@@ -344,6 +348,8 @@ enum Backend {
 pub struct Store {
     backend: Backend,
     round_trips: Arc<AtomicU64>,
+    /// The kind of store a faulty one wraps.
+    faulty_kind: Option<&'static str>,
 }
 
 macro_rules! dispatch {
@@ -352,6 +358,8 @@ macro_rules! dispatch {
         match &$self.backend {
             Backend::Memory($b) => $call.await,
             Backend::DynamoDb($b) => $call.await,
+            #[cfg(feature = "testing")]
+            Backend::Faulty($b) => $call.await,
         }
     }};
 }
@@ -363,13 +371,24 @@ impl Store {
     pub fn dynamodb(store: DynamoDbStore) -> Self {
         Self::wrap(Backend::DynamoDb(store))
     }
+    /// `inner`, misbehaving as `faults` says (tests only).
+    #[cfg(feature = "testing")]
+    pub fn faulty(inner: Store, faults: Arc<faults::Faults>) -> Self {
+        let kind = inner.kind();
+        let mut store = Self::wrap(Backend::Faulty(faults::FaultyStore::new(inner, faults)));
+        store.faulty_kind = Some(kind);
+        store
+    }
     fn wrap(backend: Backend) -> Self {
-        Store { backend, round_trips: Arc::new(AtomicU64::new(0)) }
+        Store { backend, round_trips: Arc::new(AtomicU64::new(0)), faulty_kind: None }
     }
     pub fn kind(&self) -> &'static str {
-        match self.backend {
-            Backend::Memory(_) => "memory",
-            Backend::DynamoDb(_) => "dynamodb",
+        match (&self.backend, self.faulty_kind) {
+            (_, Some(kind)) => kind,
+            (Backend::Memory(_), _) => "memory",
+            (Backend::DynamoDb(_), _) => "dynamodb",
+            #[cfg(feature = "testing")]
+            (Backend::Faulty(_), None) => "faulty",
         }
     }
 

@@ -190,44 +190,133 @@ impl Simulator {
             }]},
             "livemode": false,
         });
-        let invoice = json!({
-            "id": format!("in_sim{}", short_id()),
-            "object": "invoice",
-            "customer": customer,
-            "status": "paid",
-            "amount_paid": if trial > 0 { 0 } else { 900 },
-            "amount_due": if trial > 0 { 0 } else { 900 },
-            "currency": "usd",
-            "hosted_invoice_url": format!("{}/dev/portal/{customer}", self.base_url),
-            "parent": { "type": "subscription_details", "subscription_details": {
-                "subscription": sub_id, "metadata": subscription["metadata"].clone() } },
-            "lines": { "object": "list", "data": [{ "pricing": { "price_details": { "price": s.request.price } } }] },
-            "livemode": false,
-        });
+        let amount = if trial > 0 { 0 } else { 900 };
+        let (invoice, payment) = self.invoice(&subscription, "subscription_create", amount, now);
         let session = self.session_json(id, s);
         self.subscriptions().insert(sub_id, subscription.clone());
-        Some(vec![
+        let mut events = vec![
             event_body("checkout.session.completed", session, now),
             event_body("customer.subscription.created", subscription, now),
             event_body("invoice.paid", invoice, now),
-        ])
+        ];
+        events.extend(payment);
+        Some(events)
     }
 
-    /// Refunds a paid session in full and returns the `charge.refunded` event body.
-    pub fn refund(&self, id: &str, now: i64) -> Option<Vec<u8>> {
-        let sessions = self.sessions();
-        let pi = sessions.get(id)?.payment_intent.clone()?;
+    /// A paid invoice of `subscription` (current API shape) and, when money moved, the
+    /// `invoice_payment.paid` event that names its payment intent.
+    fn invoice(&self, subscription: &Value, reason: &str, amount: i64, now: i64) -> (Value, Option<Vec<u8>>) {
+        let invoice_id = format!("in_sim{}", short_id());
+        let customer = subscription["customer"].as_str().unwrap_or_default();
+        let price = subscription.pointer("/items/data/0/price/id").cloned().unwrap_or(Value::Null);
+        let invoice = json!({
+            "id": invoice_id,
+            "object": "invoice",
+            "customer": customer,
+            "status": "paid",
+            "billing_reason": reason,
+            "amount_paid": amount,
+            "amount_due": amount,
+            "currency": "usd",
+            "hosted_invoice_url": format!("{}/dev/portal/{customer}", self.base_url),
+            "parent": { "type": "subscription_details", "subscription_details": {
+                "subscription": subscription["id"], "metadata": subscription["metadata"].clone() } },
+            "lines": { "object": "list", "data": [{ "pricing": { "price_details": { "price": price } } }] },
+            "livemode": false,
+        });
+        let payment = (amount > 0).then(|| {
+            let payment = json!({
+                "id": format!("inpay_sim{}", short_id()),
+                "object": "invoice_payment",
+                "invoice": invoice_id,
+                "amount_paid": amount,
+                "currency": "usd",
+                "status": "paid",
+                "payment": { "type": "payment_intent", "payment_intent": format!("pi_sim{}", short_id()) },
+                "livemode": false,
+            });
+            event_body("invoice_payment.paid", payment, now)
+        });
+        (invoice, payment)
+    }
+
+    /// The next billing period of a live subscription: `customer.subscription.updated` to the
+    /// new period, its paid `subscription_cycle` invoice and the invoice's payment.
+    pub fn renew(&self, id: &str, now: i64) -> Option<Vec<Vec<u8>>> {
+        let mut subs = self.subscriptions();
+        let sub = subs.get_mut(id)?;
+        if sub["status"] == "canceled" {
+            return None;
+        }
+        let end = sub.pointer("/items/data/0/current_period_end").and_then(Value::as_i64).unwrap_or(now);
+        sub["status"] = json!("active");
+        sub["trial_end"] = Value::Null;
+        sub["items"]["data"][0]["current_period_start"] = json!(end);
+        sub["items"]["data"][0]["current_period_end"] = json!(end + 30 * DAY);
+        let snapshot = sub.clone();
+        drop(subs);
+        let (invoice, payment) = self.invoice(&snapshot, "subscription_cycle", 900, now);
+        let mut events =
+            vec![event_body("customer.subscription.updated", snapshot, now), event_body("invoice.paid", invoice, now)];
+        events.extend(payment);
+        Some(events)
+    }
+
+    /// A plan switch in the portal: the subscription's price becomes `price` (its metadata still
+    /// names the plan it started on, as Stripe's does), `customer.subscription.updated`.
+    pub fn switch_price(&self, id: &str, price: &str, now: i64) -> Option<Vec<u8>> {
+        let mut subs = self.subscriptions();
+        let sub = subs.get_mut(id)?;
+        sub["items"]["data"][0]["price"]["id"] = json!(price);
+        Some(event_body("customer.subscription.updated", sub.clone(), now))
+    }
+
+    /// A full refund of a payment intent: the `charge.refunded` event.
+    pub fn refund_payment(&self, payment_intent: &str, now: i64) -> Vec<u8> {
         let charge = json!({
             "id": format!("ch_sim{}", short_id()),
             "object": "charge",
-            "payment_intent": pi,
+            "payment_intent": payment_intent,
             "refunded": true,
             "amount": 0,
             "amount_refunded": 0,
             "currency": "usd",
             "livemode": false,
         });
-        Some(event_body("charge.refunded", charge, now))
+        event_body("charge.refunded", charge, now)
+    }
+
+    /// A dispute of a payment intent: `charge.dispute.created` (status `needs_response`), or
+    /// with `closed` its decision, `charge.dispute.closed` with `won` or `lost`.
+    pub fn dispute(&self, dispute_id: &str, payment_intent: &str, closed: Option<bool>, now: i64) -> Vec<u8> {
+        let status = match closed {
+            None => "needs_response",
+            Some(true) => "won",
+            Some(false) => "lost",
+        };
+        let dispute = json!({
+            "id": dispute_id,
+            "object": "dispute",
+            "charge": format!("ch_sim{}", short_id()),
+            "payment_intent": payment_intent,
+            "amount": 0,
+            "currency": "usd",
+            "status": status,
+            "livemode": false,
+        });
+        let event_type = if closed.is_some() { "charge.dispute.closed" } else { "charge.dispute.created" };
+        event_body(event_type, dispute, now)
+    }
+
+    /// The payment intent that paid a one-time session (once it is paid).
+    pub fn payment_intent(&self, session_id: &str) -> Option<String> {
+        self.sessions().get(session_id)?.payment_intent.clone()
+    }
+
+    /// Refunds a paid session in full and returns the `charge.refunded` event body.
+    pub fn refund(&self, id: &str, now: i64) -> Option<Vec<u8>> {
+        let pi = self.payment_intent(id)?;
+        Some(self.refund_payment(&pi, now))
     }
 }
 
