@@ -393,3 +393,44 @@ async fn a_deletion_that_waited_is_applied_by_the_claim_that_links_its_customer(
     assert_eq!(h.plan(&token).await, "free", "the deletion that waited applies after the claim's snapshot");
     assert_eq!(h.deliver(&deleted).await.1["duplicate"], true);
 }
+
+async fn members_prices_go_only_to_subscribers_whose_period_is_paid(kind: StoreKind) {
+    let h = Harness::new(kind, &[]).await;
+    let (token, _) = h.sign_in("member@example.com").await;
+    let bought = h.checkout(Some(&token), json!({ "plan": "pro", "interval": "month" })).await;
+    h.deliver_all(&h.pay(&bought)).await;
+    let trialing = h.checkout(Some(&token), json!({ "pack": "credits_100" })).await;
+    assert_eq!(h.sim().coupon(&trialing.session_id), None, "a trialing subscriber pays full price");
+
+    let sub = h.subscription_id(&token).await;
+    h.deliver_all(&h.sim().renew(&sub, h.t.app.now()).unwrap()).await;
+    let paid = h.checkout(Some(&token), json!({ "pack": "credits_100" })).await;
+    assert_eq!(h.sim().coupon(&paid.session_id).as_deref(), Some("coupon_test_members"), "a paid period: member");
+
+    // Past due: still Pro during the grace period, but not a member.
+    let (_, user) = h.sign_in("member@example.com").await;
+    let now = h.t.app.now();
+    let mut late = testing::subscription_object(
+        &sub,
+        "cus_x",
+        &user,
+        "past_due",
+        testing::PRO_MONTHLY_PRICE,
+        (now, now + 30 * 86_400),
+    );
+    late["metadata"]["user_id"] = json!(user);
+    h.deliver_all(&[testing::event_at("evt_member_late", "customer.subscription.updated", late, now + 10)]).await;
+    assert_eq!(h.plan(&token).await, "pro", "within the grace period");
+    let overdue = h.checkout(Some(&token), json!({ "pack": "credits_100" })).await;
+    assert_eq!(h.sim().coupon(&overdue.session_id), None, "a past-due subscriber pays full price");
+}
+
+#[tokio::test]
+async fn members_prices_go_only_to_subscribers_whose_period_is_paid_in_memory() {
+    members_prices_go_only_to_subscribers_whose_period_is_paid(StoreKind::Memory).await;
+}
+
+#[tokio::test]
+async fn members_prices_go_only_to_subscribers_whose_period_is_paid_on_dynamodb() {
+    members_prices_go_only_to_subscribers_whose_period_is_paid(StoreKind::DynamoDb).await;
+}

@@ -261,8 +261,10 @@ fn coupon_of(form: &[(String, String)]) -> Option<String> {
 async fn members_get_their_coupon_three_times_a_month_and_an_expired_checkout_gives_one_back() {
     let stripe = stripe().await;
     let t = app(&stripe).await;
-    // A Pro subscriber (the store's PLANS item, as the webhook leaves it).
-    let plans = Item::new(&records::plans_held(USER)).with(&records::until_attribute("pro"), OPEN_ENDED);
+    // A Pro member (the store's PLANS item, as the webhook leaves it for an active subscription).
+    let plans = Item::new(&records::plans_held(USER))
+        .with(&records::until_attribute("pro"), OPEN_ENDED)
+        .with(&records::member_attribute("pro"), OPEN_ENDED);
     t.app.store.write(Write::put(plans)).await.unwrap();
     for _ in 0..4 {
         buy_pack(&t).await;

@@ -1,5 +1,6 @@
-//! Members' prices: a subscription plan may give its subscribers a Stripe coupon on named
-//! one-time purchases, a limited number of times each calendar month (UTC). A checkout reserves
+//! Members' prices: a subscription plan may give its members (subscribers whose current period
+//! is paid: `active`, not trialing or past due) a Stripe coupon on named one-time purchases, a
+//! limited number of times each calendar month (UTC). A checkout reserves
 //! one use when it opens; a session that expires or fails gives it back, so abandoned checkouts
 //! do not spend the allowance and concurrent ones cannot exceed it.
 
@@ -8,8 +9,6 @@ use crate::clock::month_id;
 use crate::error::Error;
 use crate::store::records;
 use crate::store::{Condition, StoreError, Update, Write};
-
-use super::entitlements::subscribed_until;
 
 /// The session metadata naming the month a members' price was reserved in.
 pub const METADATA_KEY: &str = "member_month";
@@ -35,8 +34,10 @@ pub async fn reserve(app: &App, user_id: &str, key: &str) -> Result<Option<Membe
         return Ok(None);
     }
     let held = app.store.get(&records::plans_held(user_id)).await?;
-    let Some((_, discount)) = offers.into_iter().find(|(p, _)| subscribed_until(held.as_ref(), p, now).is_some())
-    else {
+    let is_member = |plan: &str| {
+        held.as_ref().and_then(|i| i.num(&records::member_attribute(plan))).is_some_and(|until| until > now)
+    };
+    let Some((_, discount)) = offers.into_iter().find(|(p, _)| is_member(&p.key)) else {
         return Ok(None);
     };
     let month = month_id(now);

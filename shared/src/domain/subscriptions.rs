@@ -145,19 +145,28 @@ pub fn principal<'a>(catalog: &Catalog, subs: &'a [SubscriptionRecord], now: i64
 /// The `PLANS` item's subscription part, recomputed from all of the user's subscriptions.
 fn plans_update(app: &App, user_id: &str, subs: &[SubscriptionRecord]) -> Update {
     let mut until: BTreeMap<&str, i64> = BTreeMap::new();
+    let mut member: BTreeMap<&str, i64> = BTreeMap::new();
     for sub in subs {
         if let Some(end) = sub.access_until {
             let e = until.entry(sub.plan.as_str()).or_insert(end);
             *e = (*e).max(end);
+            // Members are subscribers whose current period is paid: not trialing, not past due.
+            if sub.status == "active" {
+                let m = member.entry(sub.plan.as_str()).or_insert(end);
+                *m = (*m).max(end);
+            }
         }
     }
     let mut update = Update::new(records::plans_held(user_id));
     for plan in app.catalog.plans().iter().filter(|p| p.subscription.is_some()) {
-        let name = records::until_attribute(&plan.key);
-        update = match until.get(plan.key.as_str()) {
-            Some(end) => update.set(&name, *end),
-            None => update.remove(&name),
-        };
+        for (name, ends) in
+            [(records::until_attribute(&plan.key), &until), (records::member_attribute(&plan.key), &member)]
+        {
+            update = match ends.get(plan.key.as_str()) {
+                Some(end) => update.set(&name, *end),
+                None => update.remove(&name),
+            };
+        }
     }
     let summary = ["sub_id", "sub_status", "sub_plan", "sub_interval", "sub_period_end", "sub_trial_end", "sub_cancel"];
     match principal(&app.catalog, subs, app.now()) {

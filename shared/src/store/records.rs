@@ -183,6 +183,11 @@ pub fn subscription(user_id: &str, subscription_id: &str) -> Key {
 pub fn until_attribute(plan: &str) -> String {
     format!("until_{plan}")
 }
+/// Until when a subscriber of `plan` is a member (their current period is paid: `active`),
+/// on the `PLANS` item.
+pub fn member_attribute(plan: &str) -> String {
+    format!("member_{plan}")
+}
 pub const BILLING_PREFIX: &str = "BILLING#";
 /// Audit records sort by the event's time at Stripe.
 pub fn billing_event(user_id: &str, created: i64, event_id: &str) -> Key {

@@ -308,6 +308,11 @@ impl Simulator {
         event_body(event_type, dispute, now)
     }
 
+    /// The coupon a session was opened with (members' prices).
+    pub fn coupon(&self, session_id: &str) -> Option<String> {
+        self.sessions().get(session_id)?.request.coupon.clone()
+    }
+
     /// The payment intent that paid a one-time session (once it is paid).
     pub fn payment_intent(&self, session_id: &str) -> Option<String> {
         self.sessions().get(session_id)?.payment_intent.clone()
