@@ -90,7 +90,9 @@ impl App {
             }
         };
         let stripe = match &config.stripe.secret_key {
-            Some(key) => Stripe::Live(StripeClient::new(&config.stripe.api_base, key.clone())),
+            Some(key) => {
+                Stripe::Live(StripeClient::new(&config.stripe.api_base, key.clone(), config.stripe.call_budget))
+            }
             None => Stripe::Simulated(Simulator::new(public_url)),
         };
         let email = match &config.email {

@@ -58,6 +58,8 @@ pub struct StripeConfig {
     /// None: Stripe is simulated (development only).
     pub secret_key: Option<Secret>,
     pub api_base: String,
+    /// The most one Stripe call may take, retries and their waits included.
+    pub call_budget: std::time::Duration,
     pub webhook_secrets: Vec<Secret>,
     pub webhook_tolerance_secs: i64,
     pub allow_unsigned_webhooks: bool,
@@ -226,6 +228,12 @@ impl Config {
                 .unwrap_or_else(|| "https://api.stripe.com".into())
                 .trim_end_matches('/')
                 .to_string(),
+            call_budget: match number(src, "STRIPE_TIMEOUT_MS", 4000, 100)? {
+                ms if ms <= 10_000 => std::time::Duration::from_millis(ms as u64),
+                _ => {
+                    return Err(problem("STRIPE_TIMEOUT_MS", "must be at most 10000 (three calls fit a 15 s function)"));
+                }
+            },
             webhook_secrets,
             webhook_tolerance_secs: number(src, "WEBHOOK_TOLERANCE_SECS", 300, 1)?,
             allow_unsigned_webhooks: dev_only("ALLOW_UNSIGNED_WEBHOOKS", flag(src, "ALLOW_UNSIGNED_WEBHOOKS")?)?,

@@ -115,7 +115,7 @@ pub fn app_with_catalog(
     }
     let config = config(&vars);
     let stripe = match &config.stripe.secret_key {
-        Some(key) => Stripe::Live(StripeClient::new(&config.stripe.api_base, key.clone())),
+        Some(key) => Stripe::Live(StripeClient::new(&config.stripe.api_base, key.clone(), config.stripe.call_budget)),
         None => Stripe::Simulated(Simulator::new("http://127.0.0.1:3000")),
     };
     let clock = FixedClock::at(NOW);

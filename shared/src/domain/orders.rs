@@ -5,7 +5,7 @@ use crate::app::App;
 use crate::catalog::{CheckoutMode, Interval};
 use crate::error::Error;
 use crate::store::records::{self, Order, OrderStatus, User};
-use crate::store::{Condition, Update, Write};
+use crate::store::{Condition, TTL, Update, Write};
 use crate::stripe::{CheckoutRequest, SubscriptionTerms};
 
 use super::{members, subscriptions, users};
@@ -100,7 +100,7 @@ pub async fn start_checkout(app: &App, buyer: Buyer, wanted: Wanted<'_>) -> Resu
         metadata.push(("user_id".to_string(), id.clone()));
     }
     let member = match &user_id {
-        Some(id) => members::reserve(app, id, &key).await?,
+        Some(id) => members::reserve(app, id, &key, &order_id).await?,
         None => None,
     };
     if let Some(m) = &member {
@@ -119,12 +119,16 @@ pub async fn start_checkout(app: &App, buyer: Buyer, wanted: Wanted<'_>) -> Resu
         subscription: None,
         coupon: member.as_ref().map(|m| m.coupon.clone()),
     };
-    let release = match (&user_id, &member) {
-        (Some(id), Some(m)) => Some(members::release(id, &m.month)),
+    let reservation = match (&user_id, &member) {
+        (Some(id), Some(m)) => Some((id.clone(), m.month.clone())),
         _ => None,
     };
-    open_session(app, &order_id, request, release).await
+    open_session(app, &order_id, request, reservation).await
 }
+
+/// Pending orders are deleted this long after they were opened, unless paid (payment removes
+/// the expiry): Stripe expires a session within 24 hours.
+pub const PENDING_ORDER_RETENTION_SECS: i64 = 7 * 24 * 3600;
 
 /// Writes a pending order (before Stripe is asked, so every session has an order to land on).
 async fn open_order(
@@ -148,25 +152,40 @@ async fn open_order(
         created_at: app.now(),
         paid_at: None,
     };
-    app.store.write(Write::put_new(order.to_item())).await?;
+    // A pending order whose checkout never completes is not kept for ever.
+    let item = order.to_item().with(TTL, order.created_at + PENDING_ORDER_RETENTION_SECS);
+    app.store.write(Write::put_new(item)).await?;
     Ok(order.id)
 }
 
 /// Asks Stripe for the session of a pending order; a refusal marks the order failed (and gives
-/// back a reserved members' price).
+/// back a reserved members' price). A function that dies before either leaves the reservation
+/// to be released by the member's next checkout, and the order to its expiry.
 async fn open_session(
     app: &App,
     order_id: &str,
     request: CheckoutRequest,
-    release: Option<Write>,
+    reservation: Option<(String, String)>,
 ) -> Result<CheckoutStarted, Error> {
     let order_id = order_id.to_string();
     let key = records::order(&order_id);
     match app.stripe.create_checkout_session(&request).await {
         Ok(session) => {
-            // Only a pending order learns its session: the webhook may already have paid it.
             let update = Update::new(key).set("checkout_session_id", session.id.as_str()).when(Condition::Exists);
-            app.store.write(Write::Update(update)).await?;
+            let mut writes = vec![Write::Update(update.clone())];
+            if let Some((user_id, month)) = &reservation {
+                writes.push(members::session_opened(user_id, month, &order_id, app.now()));
+            }
+            match app.store.transact(writes).await {
+                Ok(()) => {}
+                // The reservation was already released (a very slow Stripe): the order still learns
+                // its session.
+                Err(e) if e.is_condition() && reservation.is_some() => {
+                    tracing::warn!(%order_id, "a members' reservation was released before its session opened");
+                    app.store.write(Write::Update(update)).await?;
+                }
+                Err(e) => return Err(e.into()),
+            }
             Ok(CheckoutStarted { url: session.url, session_id: session.id, order_id })
         }
         Err(e) => {
@@ -174,6 +193,7 @@ async fn open_session(
             let failed = Update::new(key)
                 .set("status", OrderStatus::Failed.as_str())
                 .when(Condition::equals("status", "pending"));
+            let release = reservation.map(|(user_id, month)| members::release(&user_id, &month, Some(&order_id)));
             let writes: Vec<Write> = std::iter::once(Write::Update(failed)).chain(release).collect();
             if let Err(store_error) = app.store.transact(writes).await {
                 tracing::warn!(error = %store_error, %order_id, "could not mark the order failed");

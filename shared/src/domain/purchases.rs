@@ -6,7 +6,7 @@ use crate::app::App;
 use crate::auth::normalize_email;
 use crate::error::Error;
 use crate::store::records::{self, Grant, Holder, OrderStatus, Reason, RequestKey, User, pointer};
-use crate::store::{Condition, GSI1PK, GSI1SK, Item, StoreError, Update, Write};
+use crate::store::{Condition, GSI1PK, GSI1SK, Item, StoreError, TTL, Update, Write};
 use crate::stripe::CheckoutSession;
 
 use super::credits::{self, Change, Floor, Outcome};
@@ -93,6 +93,7 @@ impl Purchase {
             .set_opt("currency", self.currency.as_deref())
             .set_opt("refunded_at", refunded_first.then_some(now))
             .set_if_absent("created_at", now)
+            .remove(TTL)
             .when(Condition::absent("paid_at"));
         if let Some(email) = &self.email {
             order = order

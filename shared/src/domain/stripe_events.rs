@@ -205,7 +205,7 @@ async fn order_closed(
     if let (Some(month), Some(user_id)) =
         (session.metadata.get(super::members::METADATA_KEY), session.metadata.get("user_id"))
     {
-        effects.push(super::members::release(user_id, month));
+        effects.push(super::members::release(user_id, month, Some(&order_id)));
     }
     record_event_once(app, event, if status == "expired" { "order_expired" } else { "order_failed" }, effects).await
 }
@@ -344,6 +344,7 @@ async fn subscription_checkout(app: &App, event: &Event, session: CheckoutSessio
                 .set_if_absent("paid_at", now)
                 .set("checkout_session_id", session.id.as_str())
                 .set("subscription_id", subscription_id.as_str())
+                .remove(crate::store::TTL)
                 .when(Condition::Exists),
         ));
     }

@@ -123,20 +123,36 @@ pub struct StripeClient {
     http: reqwest::Client,
     base: String,
     key: Secret,
+    budget: Duration,
 }
 
-const ATTEMPTS: u32 = 2;
+/// Tries per call, all within the call's time budget.
+const ATTEMPTS: u32 = 3;
+
+/// How long Stripe asks us to wait (`Retry-After`, in seconds), if it says.
+fn retry_after(response: &reqwest::Response) -> Option<Duration> {
+    let secs: f64 = response.headers().get(reqwest::header::RETRY_AFTER)?.to_str().ok()?.trim().parse().ok()?;
+    (secs.is_finite() && secs >= 0.0).then(|| Duration::from_secs_f64(secs.min(60.0)))
+}
+
+fn backoff(attempt: u32) -> Duration {
+    Duration::from_millis(100 << attempt.min(4))
+}
 
 impl StripeClient {
-    pub fn new(base: &str, key: Secret) -> Self {
+    /// `budget` bounds each call, its retries and their waits together, so every request stays
+    /// inside the function's own timeout.
+    pub fn new(base: &str, key: Secret, budget: Duration) -> Self {
         let http = reqwest::Client::builder()
-            .connect_timeout(Duration::from_secs(5))
-            .timeout(Duration::from_secs(20))
+            .connect_timeout(budget.min(Duration::from_secs(3)))
             .build()
             .expect("a TLS client with the built-in configuration");
-        StripeClient { http, base: base.trim_end_matches('/').to_string(), key }
+        StripeClient { http, base: base.trim_end_matches('/').to_string(), key, budget }
     }
 
+    /// One call, retried only when a retry cannot apply it twice (a GET, or a POST under its
+    /// idempotency key), on a network error, a 5xx, a 429 or Stripe's "key in use" 409, waiting as
+    /// `Retry-After` says; never past the budget.
     async fn call<T: DeserializeOwned>(
         &self,
         method: reqwest::Method,
@@ -145,38 +161,48 @@ impl StripeClient {
         idempotency_key: Option<&str>,
     ) -> Result<Option<T>, StripeError> {
         let url = format!("{}{path}", self.base);
+        let deadline = tokio::time::Instant::now() + self.budget;
+        let retriable = method == reqwest::Method::GET || idempotency_key.is_some();
         let mut attempt = 0;
         loop {
             attempt += 1;
-            let mut request = self.http.request(method.clone(), &url).bearer_auth(self.key.expose());
+            let remaining = deadline.saturating_duration_since(tokio::time::Instant::now());
+            let mut request = self.http.request(method.clone(), &url).bearer_auth(self.key.expose()).timeout(remaining);
             if let Some(form) = form {
                 request = request.form(form);
             }
             if let Some(key) = idempotency_key {
                 request = request.header("Idempotency-Key", key);
             }
-            let response = match request.send().await {
-                Ok(r) => r,
-                // A POST is retried only under its idempotency key, so Stripe applies it once.
-                Err(e) if attempt < ATTEMPTS && (idempotency_key.is_some() || method == reqwest::Method::GET) => {
-                    tracing::warn!(error = %e.without_url(), "retrying Stripe call");
-                    continue;
+            let (failure, wait) = match request.send().await {
+                Err(e) => (StripeError::Unreachable(e.without_url().to_string()), backoff(attempt)),
+                Ok(response) => {
+                    let status = response.status().as_u16();
+                    if status == 404 && method == reqwest::Method::GET {
+                        return Ok(None);
+                    }
+                    let wait = retry_after(&response).unwrap_or_else(|| backoff(attempt));
+                    let body =
+                        response.bytes().await.map_err(|e| StripeError::Unreachable(e.without_url().to_string()))?;
+                    if (200..300).contains(&status) {
+                        return serde_json::from_slice(&body)
+                            .map(Some)
+                            .map_err(|e| StripeError::BadResponse(e.to_string()));
+                    }
+                    let failure = StripeError::Api { status, message: error_message(&body) };
+                    let transient = status >= 500 || status == 429 || status == 409;
+                    if !transient {
+                        return Err(failure);
+                    }
+                    (failure, wait)
                 }
-                Err(e) => return Err(StripeError::Unreachable(e.without_url().to_string())),
             };
-            let status = response.status();
-            if status.as_u16() == 404 && method == reqwest::Method::GET {
-                return Ok(None);
+            let time_left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            if !retriable || attempt >= ATTEMPTS || wait >= time_left {
+                return Err(failure);
             }
-            if (status.is_server_error() || status.as_u16() == 429) && attempt < ATTEMPTS {
-                tokio::time::sleep(Duration::from_millis(200)).await;
-                continue;
-            }
-            let body = response.bytes().await.map_err(|e| StripeError::Unreachable(e.without_url().to_string()))?;
-            if !status.is_success() {
-                return Err(StripeError::Api { status: status.as_u16(), message: error_message(&body) });
-            }
-            return serde_json::from_slice(&body).map(Some).map_err(|e| StripeError::BadResponse(e.to_string()));
+            tracing::warn!(error = %failure, attempt, "retrying Stripe call");
+            tokio::time::sleep(wait).await;
         }
     }
 
@@ -200,8 +226,10 @@ impl StripeClient {
 
     pub async fn create_portal_session(&self, customer: &str, return_url: &str) -> Result<String, StripeError> {
         let form = portal_form(customer, return_url);
+        // A key per request: its retries open one session.
+        let key = format!("portal-{}", uuid::Uuid::new_v4().simple());
         let created: Created = self
-            .call(reqwest::Method::POST, "/v1/billing_portal/sessions", Some(&form), None)
+            .call(reqwest::Method::POST, "/v1/billing_portal/sessions", Some(&form), Some(&key))
             .await?
             .ok_or_else(|| StripeError::BadResponse("empty answer".into()))?;
         created.url.ok_or_else(|| StripeError::BadResponse("the portal session has no url".into()))
