@@ -43,6 +43,16 @@ pub async fn serve(port: u16) -> Result<(), Box<dyn std::error::Error>> {
     let app = App::from_config(config, &public_url).await?;
     let listener = tokio::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], port))).await?;
     print_welcome(&app, &public_url);
+    // The outbox sender, in process: what a delivery could not send is retried here.
+    let mailer = app.clone();
+    tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+            if let Err(e) = Box::pin(tollgate::domain::mail::drain(&mailer)).await {
+                tracing::warn!(error = %e, "the outbox could not be drained");
+            }
+        }
+    });
     loop {
         let (stream, peer) = listener.accept().await?;
         let app = app.clone();

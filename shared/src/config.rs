@@ -231,7 +231,10 @@ impl Config {
             call_budget: match number(src, "STRIPE_TIMEOUT_MS", 4000, 100)? {
                 ms if ms <= 10_000 => std::time::Duration::from_millis(ms as u64),
                 _ => {
-                    return Err(problem("STRIPE_TIMEOUT_MS", "must be at most 10000 (three calls fit a 15 s function)"));
+                    return Err(problem(
+                        "STRIPE_TIMEOUT_MS",
+                        "must be at most 10000 (three calls fit a 15 s function)",
+                    ));
                 }
             },
             webhook_secrets,

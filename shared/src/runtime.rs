@@ -39,3 +39,22 @@ where
     }))
     .await
 }
+
+/// As `run_lambda`, for a function fed by events (a stream, a schedule) rather than HTTP: the
+/// handler's error fails the invocation, so Lambda retries it.
+pub async fn run_events<F, Fut>(handler: F) -> Result<(), lambda_http::Error>
+where
+    F: Fn(App, serde_json::Value) -> Fut + Sync,
+    Fut: Future<Output = Result<serde_json::Value, crate::Error>> + Send,
+{
+    init_logging();
+    let app = App::from_env().await.inspect_err(|e| tracing::error!(error = %e, "refusing to start"))?;
+    let handler = &handler;
+    lambda_http::lambda_runtime::run(lambda_http::lambda_runtime::service_fn(
+        move |event: lambda_http::lambda_runtime::LambdaEvent<serde_json::Value>| {
+            let app = app.clone();
+            async move { handler(app, event.payload).await.map_err(|e| e.to_string()) }
+        },
+    ))
+    .await
+}

@@ -4,9 +4,10 @@
 //! even when the event is delivered again, and its outcome is logged on the queued item.
 //!
 //! The queued item is born claimed (`sending`) by the one delivery whose transaction committed
-//! it, so the first send costs one write (its outcome). A later delivery of the event sends what
-//! failed, or what a delivery claimed and then abandoned (still `sending` after longer than any
-//! Lambda can run), claiming it first.
+//! it, so the first send costs one write (its outcome). Until it is sent it stays in the outbox
+//! index; the outbox sender (the `mailer` function on the table's stream and on a schedule; the
+//! dev server in process) sends what failed, or what a delivery claimed and then abandoned
+//! (still `sending` after longer than any Lambda can run), claiming it first, up to three tries.
 
 use std::sync::OnceLock;
 
@@ -17,7 +18,7 @@ use crate::app::App;
 use crate::email::Email;
 use crate::error::Error;
 use crate::store::records::{self, MAIL_PREFIX};
-use crate::store::{Condition, Item, Query, StoreError, Update, Write};
+use crate::store::{Condition, GSI1PK, GSI1SK, Item, Query, StoreError, Update, Write};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum MailKind {
@@ -128,8 +129,57 @@ pub fn queue(event_id: &str, user_id: &str, queued: &Queued, now: i64) -> Write 
             .with("status", "sending")
             .with("attempts", 1)
             .with("claimed_at", now)
-            .with("created_at", now),
+            .with("created_at", now)
+            .with(GSI1PK, OUTBOX)
+            .with(GSI1SK, format!("{now:010}#{event_id}#{}", queued.kind.as_str())),
     )
+}
+
+/// The outbox index: every email not yet sent (nor given up on), in the order queued.
+pub const OUTBOX: &str = "OUTBOX";
+
+/// What the outbox sender did with one queued email.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Sent {
+    Sent,
+    Failed,
+    /// Sent already, being sent by a live delivery, given up on, or claimed by another sender.
+    Skipped,
+}
+
+/// Sends one queued email if it is due: failed with tries left, or claimed and abandoned.
+pub async fn send_pending(app: &App, key: &crate::store::Key) -> Result<Sent, Error> {
+    let Some(item) = app.store.get(key).await? else { return Ok(Sent::Skipped) };
+    let (Some(event_id), Some(kind), Some(status)) =
+        (item.string("event_id"), item.string("kind"), item.string("status"))
+    else {
+        return Err(Error::internal(format!("unreadable queued email {key:?}")));
+    };
+    let attempts = item.num("attempts").unwrap_or(0);
+    let abandoned = status == "sending" && item.num("claimed_at").unwrap_or(0) + ABANDONED_AFTER_SECS < app.now();
+    if !(status == "failed" || abandoned) || attempts >= MAX_ATTEMPTS {
+        return Ok(Sent::Skipped);
+    }
+    let email = Email {
+        to: item.string("to").unwrap_or_default(),
+        subject: item.string("subject").unwrap_or_default(),
+        text: item.string("text").unwrap_or_default(),
+        html: item.string("html"),
+    };
+    Ok(send_one(app, &event_id, &kind, &email, &status, attempts).await)
+}
+
+/// Sends every due email in the outbox (the dev server's sender, and the mailer's schedule).
+pub async fn drain(app: &App) -> Result<(usize, usize), Error> {
+    let (mut sent, mut failed) = (0, 0);
+    for item in app.store.query_index(OUTBOX, 100).await? {
+        match send_pending(app, &item.key()).await? {
+            Sent::Sent => sent += 1,
+            Sent::Failed => failed += 1,
+            Sent::Skipped => {}
+        }
+    }
+    Ok((sent, failed))
 }
 
 /// Tries a failed send again on a later delivery of its event, up to this many attempts.
@@ -141,7 +191,7 @@ const ABANDONED_AFTER_SECS: i64 = 15 * 60;
 /// Sends what this delivery just queued (and so holds the claim on).
 pub async fn send_queued(app: &App, event_id: &str, queued: &[Queued]) {
     for q in queued {
-        deliver(app, event_id, q.kind.as_str(), &q.email).await;
+        deliver(app, event_id, q.kind.as_str(), &q.email, 1).await;
     }
 }
 
@@ -167,35 +217,49 @@ pub async fn send_unsent(app: &App, event_id: &str) -> Result<(), Error> {
     Ok(())
 }
 
-/// Claims the queued item (only one delivery can move it from `from`), then sends it.
-async fn send_one(app: &App, event_id: &str, kind: &str, email: &Email, from: &str, attempts: i64) {
+/// Claims the queued item (only one sender can move it from `from`), then sends it.
+async fn send_one(app: &App, event_id: &str, kind: &str, email: &Email, from: &str, attempts: i64) -> Sent {
     let claim = Update::new(records::event_mail(event_id, kind))
         .set("status", "sending")
         .set("claimed_at", app.now())
         .add("attempts", 1)
         .when(Condition::And(vec![Condition::equals("status", from), Condition::equals("attempts", attempts)]));
     match app.store.write(Write::Update(claim)).await {
-        Ok(()) => deliver(app, event_id, kind, email).await,
-        Err(StoreError::ConditionFailed) => {}
-        Err(e) => tracing::warn!(error = %e, %event_id, kind, "could not claim a billing email"),
+        Ok(()) => deliver(app, event_id, kind, email, attempts + 1).await,
+        Err(StoreError::ConditionFailed) => Sent::Skipped,
+        Err(e) => {
+            tracing::warn!(error = %e, %event_id, kind, "could not claim a billing email");
+            Sent::Skipped
+        }
     }
 }
 
-/// Sends a claimed email and logs the outcome on its item.
-async fn deliver(app: &App, event_id: &str, kind: &str, email: &Email) {
+/// Sends a claimed email and logs the outcome on its item; a sent one (or one out of tries)
+/// leaves the outbox.
+async fn deliver(app: &App, event_id: &str, kind: &str, email: &Email, attempts: i64) -> Sent {
     let key = records::event_mail(event_id, kind);
     let outcome = app.email.send(email.clone()).await;
     let now = app.now();
-    let logged = match &outcome {
-        Ok(()) => Update::new(key).set("status", "sent").set("sent_at", now),
+    let (logged, sent) = match &outcome {
+        Ok(()) => {
+            (Update::new(key).set("status", "sent").set("sent_at", now).remove(GSI1PK).remove(GSI1SK), Sent::Sent)
+        }
         Err(e) => {
-            tracing::warn!(error = %e, %event_id, kind, "a billing email was not sent");
-            Update::new(key).set("status", "failed").set("error", e.to_string()).set("failed_at", now)
+            tracing::warn!(error = %e, %event_id, kind, attempts, "a billing email was not sent");
+            let failed = Update::new(key).set("status", "failed").set("error", e.to_string()).set("failed_at", now);
+            let failed = if attempts >= MAX_ATTEMPTS {
+                tracing::error!(%event_id, kind, "a billing email was given up on after {MAX_ATTEMPTS} tries");
+                failed.remove(GSI1PK).remove(GSI1SK)
+            } else {
+                failed
+            };
+            (failed, Sent::Failed)
         }
     };
     if let Err(e) = app.store.write(Write::Update(logged)).await {
         tracing::warn!(error = %e, %event_id, kind, "could not log a billing email's outcome");
     }
+    sent
 }
 
 /// The logged outcome of one event's emails: (kind, status).

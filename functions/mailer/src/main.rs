@@ -1,0 +1,6 @@
+//! The mailer Lambda: wiring only.
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_runtime::Error> {
+    tollgate::runtime::run_events(|app, event| async move { tollgate_mailer::handle(&app, event).await }).await
+}
