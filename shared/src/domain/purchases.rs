@@ -123,10 +123,13 @@ impl Purchase {
                 writes.push(Write::put(grant.to_item()));
             }
             if let Some(pi) = &self.payment_intent {
+                // Credits a reversal that came first withheld: what a won dispute gives.
+                let withheld = credits.filter(|_| refunded_first && self.credits_for_user().is_some());
                 let pointer = Update::new(records::payment(pi))
                     .set(pointer::ORDER, self.order_id.as_str())
                     .set(pointer::HOLDER, holder.pk())
                     .set_opt(pointer::CREDITS, credits)
+                    .set_opt(pointer::TAKEN_BACK, withheld)
                     .set_opt(pointer::PLAN, pack.is_none().then_some(plan))
                     .when(if refunded_first { Condition::Exists } else { Condition::absent(pointer::REVERSED_FIRST) });
                 writes.push(Write::Update(pointer));

@@ -67,12 +67,13 @@ fn unchanged(read: &PaymentPointer) -> Condition {
     Condition::And(vec![Condition::Exists, holder, Condition::absent(pointer::REVERSED_BY)])
 }
 
-/// The pointer a payment leads to: an invoice payment's pointer leads to its invoice's.
-async fn resolve(app: &App, payment_id: &str) -> Result<Option<PaymentPointer>, Error> {
+/// The pointer a payment leads to (an invoice payment's leads to its invoice's), and the key of
+/// the pointer that guards it (where a reversal that finds nothing recorded leaves its mark).
+async fn resolve(app: &App, payment_id: &str) -> Result<(Option<PaymentPointer>, String), Error> {
     let found = pointer_of(app, payment_id).await?;
-    match found.as_ref().and_then(|p| p.invoice.as_deref().filter(|i| *i != payment_id)) {
-        Some(invoice) => pointer_of(app, invoice).await,
-        None => Ok(found),
+    match found.as_ref().and_then(|p| p.invoice.clone().filter(|i| i != payment_id)) {
+        Some(invoice) => Ok((pointer_of(app, &invoice).await?, invoice)),
+        None => Ok((found, payment_id.to_string())),
     }
 }
 
@@ -80,13 +81,29 @@ async fn resolve(app: &App, payment_id: &str) -> Result<Option<PaymentPointer>, 
 pub async fn reverse(app: &App, event: &Event, payment_id: &str, cause: Cause) -> Result<Receipt, Error> {
     let now = app.now();
     for _ in 0..ATTEMPTS {
-        let Some(read) = resolve(app, payment_id).await?.filter(|p| p.holder.is_some()) else {
-            // Nothing recorded yet: remember, so a purchase delivered later is recorded reversed.
-            let marker = Update::new(records::payment(payment_id))
-                .set_if_absent(pointer::REVERSED_FIRST, now)
-                .set_if_absent(pointer::REVERSED_BY, cause.tag());
+        let (found, guard) = resolve(app, payment_id).await?;
+        if let Cause::Dispute(id) = &cause
+            && found.as_ref().is_some_and(|p| p.won_disputes.contains(id))
+        {
+            // Stripe delivered the decision first: the dispute is over, won.
+            return record_only(app, event, "dispute_already_won").await;
+        }
+        let Some(read) = found.filter(|p| p.holder.is_some()) else {
+            // Nothing recorded yet: remember, so a purchase (or an invoice's credits) delivered
+            // later is recorded reversed.
+            let marker = |key: &str| {
+                Write::Update(
+                    Update::new(records::payment(key))
+                        .set_if_absent(pointer::REVERSED_FIRST, now)
+                        .set_if_absent(pointer::REVERSED_BY, cause.tag()),
+                )
+            };
+            let mut marks = vec![marker(payment_id)];
+            if guard != payment_id {
+                marks.push(marker(&guard));
+            }
             let outcome = if cause == Cause::Refund { "refund_before_purchase" } else { "dispute_before_purchase" };
-            return record_event_once(app, event, outcome, vec![Write::Update(marker)]).await;
+            return record_event_once(app, event, outcome, marks).await;
         };
         if read.reversed_by.is_some() {
             return record_only(app, event, "already_applied").await;
@@ -130,7 +147,8 @@ async fn take_back(
     mark: Update,
     order: Option<Write>,
 ) -> Result<Option<Receipt>, Error> {
-    let key = format!("reversal:{}", read.payment_id);
+    // Per cause: after a won dispute gave the credits back, a refund takes them again.
+    let key = format!("reversal:{}:{}", read.payment_id, cause.tag());
     let change = Change {
         user_id,
         delta: -credits,
@@ -198,12 +216,13 @@ async fn revoke_grant(
 pub async fn restore(app: &App, event: &Event, payment_id: &str, dispute_id: &str) -> Result<Receipt, Error> {
     let tag = Cause::Dispute(dispute_id.to_string()).tag();
     let now = app.now();
-    let Some(read) = resolve(app, payment_id).await? else {
-        return record_only(app, event, "nothing_to_restore").await;
+    let (found, guard) = resolve(app, payment_id).await?;
+    let Some(read) = found.filter(|p| p.reversed_by.as_deref() == Some(tag.as_str())) else {
+        // Nothing this dispute took: remember it was won, so its "opened" event, if Stripe
+        // delivers it late, takes nothing.
+        let won = Update::new(records::payment(&guard)).set(&format!("{}{dispute_id}", pointer::WON_PREFIX), now);
+        return record_event_once(app, event, "dispute_won", vec![Write::Update(won)]).await;
     };
-    if read.reversed_by.as_deref() != Some(tag.as_str()) {
-        return record_only(app, event, "nothing_to_restore").await;
-    }
     let holder_is = match &read.holder {
         Some(h) => Condition::equals(pointer::HOLDER, h.pk()),
         None => Condition::absent(pointer::HOLDER),

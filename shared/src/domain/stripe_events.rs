@@ -424,9 +424,15 @@ async fn invoice_event(app: &App, event: &Event, invoice: Invoice) -> Result<Rec
         writes.extend(pointers.iter().cloned());
         writes
     };
+    let pointer_at = 2 + usize::from(mail_write.is_some());
     let receipt = match credits::apply(app, &change, &with).await? {
         Outcome::Applied(_) => Receipt::Applied { outcome: "credits_granted" },
         Outcome::Refused(failed) if failed.contains(&0) => Receipt::Duplicate,
+        Outcome::Refused(failed) if failed.contains(&pointer_at) => {
+            let effects: Vec<Write> = std::iter::once(audit.write()).chain(mail_write.clone()).collect();
+            let receipt = record_event_once(app, event, "invoice_reversed_first", effects).await?;
+            return with_mail(app, event, receipt, &queued).await;
+        }
         // Credited before under the invoice's key (another event about the same invoice).
         _ => return record_event_once(app, event, "already_applied", vec![audit.write()]).await,
     };
@@ -450,11 +456,13 @@ fn period_credits(invoice: &Invoice, billed: Option<&crate::catalog::Plan>, paid
 /// pointer (who was credited, how much), and its payments' pointers leading to it.
 fn invoice_pointers(invoice: &Invoice, user_id: &str, credits: i64) -> Vec<Write> {
     let holder = records::Holder::User(user_id.to_string());
+    // A refund or dispute of the invoice's payment that came first: no credits at all.
     let mut writes = vec![Write::Update(
         Update::new(records::payment(&invoice.id))
             .set(pointer::INVOICE, invoice.id.as_str())
             .set(pointer::HOLDER, holder.pk())
-            .set(pointer::CREDITS, credits),
+            .set(pointer::CREDITS, credits)
+            .when(Condition::absent(pointer::REVERSED_FIRST)),
     )];
     for payment in invoice.payment_ids().iter().filter(|p| **p != invoice.id) {
         writes.push(Write::Update(Update::new(records::payment(payment)).set(pointer::INVOICE, invoice.id.as_str())));

@@ -424,6 +424,9 @@ pub struct PaymentPointer {
     pub reversed_by: Option<String>,
     /// Credits the reversal took back (what a dispute won gives back).
     pub taken_back: Option<i64>,
+    /// Disputes decided for the business (`won_<id>`): their "opened" event, if it comes late,
+    /// changes nothing.
+    pub won_disputes: Vec<String>,
 }
 
 /// Attribute names of the payment pointer that conditions and updates name.
@@ -437,6 +440,7 @@ pub mod pointer {
     pub const REVERSED_BY: &str = "reversed_by";
     pub const REVERSED_AT: &str = "reversed_at";
     pub const TAKEN_BACK: &str = "taken_back";
+    pub const WON_PREFIX: &str = "won_";
 }
 
 impl PaymentPointer {
@@ -452,6 +456,12 @@ impl PaymentPointer {
             reversed_first_at: item.num(pointer::REVERSED_FIRST),
             reversed_by: item.string(pointer::REVERSED_BY),
             taken_back: item.num(pointer::TAKEN_BACK),
+            won_disputes: item
+                .0
+                .keys()
+                .filter_map(|k| k.strip_prefix(pointer::WON_PREFIX))
+                .map(str::to_string)
+                .collect(),
         })
     }
 }
