@@ -731,10 +731,10 @@ fn rand_seed() -> u64 {
 
 #[test]
 fn money_and_access_follow_the_model_in_memory() {
-    run(StoreKind::Memory, 48, 40);
+    run(StoreKind::Memory, 400, 40);
 }
 
 #[test]
 fn money_and_access_follow_the_model_on_dynamodb() {
-    run(StoreKind::DynamoDb, 8, 30);
+    run(StoreKind::DynamoDb, 24, 30);
 }
