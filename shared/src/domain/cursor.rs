@@ -16,7 +16,8 @@ pub fn decode(cursor: &str, prefix: &str) -> Result<String, Error> {
         .decode(cursor)
         .ok()
         .and_then(|b| String::from_utf8(b).ok())
-        .filter(|sk| sk.starts_with(prefix))
+        // DynamoDB refuses sort keys over 1 KB: such a cursor was never one of ours.
+        .filter(|sk| sk.starts_with(prefix) && sk.len() <= 1024)
         .ok_or_else(|| Error::bad_request("invalid_cursor", "cursor is not one this API returned"))
 }
 

@@ -21,6 +21,12 @@ impl MemoryStore {
         self.items.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
+    /// Every item, in key order (tests: "nothing was written").
+    #[cfg(feature = "testing")]
+    pub fn items(&self) -> Vec<Item> {
+        self.table().values().cloned().collect()
+    }
+
     pub async fn get(&self, key: &Key) -> Result<Option<Item>, StoreError> {
         Ok(self.table().get(key).cloned())
     }

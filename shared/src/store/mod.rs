@@ -392,6 +392,15 @@ impl Store {
         }
     }
 
+    /// Every item of a memory store (None for other backends); tests compare before and after.
+    #[cfg(feature = "testing")]
+    pub fn memory_items(&self) -> Option<Vec<Item>> {
+        match &self.backend {
+            Backend::Memory(m) => Some(m.items()),
+            _ => None,
+        }
+    }
+
     /// Calls made to the backend since the store was built.
     pub fn round_trips(&self) -> u64 {
         self.round_trips.load(Ordering::Relaxed)
