@@ -3,7 +3,7 @@ VENV ?= .venv
 PYTHON ?= python3
 PORT ?= 3000
 
-.PHONY: dev test venv lint-template build sam-build clean
+.PHONY: dev test model-long venv lint-template build sam-build clean
 
 $(VENV)/.installed: scripts/requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -18,6 +18,10 @@ dev:
 test: venv
 	$(VENV)/bin/cfn-lint template.yaml
 	VENV=$(VENV) scripts/with-dynamodb.sh cargo test --workspace --no-fail-fast
+
+# The model-based test's long run (in memory): TOLLGATE_MODEL_SEED=<seed> replays one.
+model-long:
+	TOLLGATE_MODEL_CASES=$${TOLLGATE_MODEL_CASES:-20000} cargo test -p tollgate-cli --test model in_memory -- --nocapture
 
 build:
 	cargo build --workspace --release

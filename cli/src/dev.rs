@@ -119,9 +119,23 @@ async fn dispatch_inner(app: &App, request: Request) -> hyper::Response<Full<Byt
             return checkout_page(app, dev("/dev/checkout/").unwrap_or_default());
         }
         ("POST", _) if dev("/dev/checkout/").is_some() => {
-            return match dev("/dev/checkout/").and_then(|rest| rest.strip_suffix("/pay")) {
-                Some(session) if !session.is_empty() && !session.contains('/') => pay(app, session).await,
+            let parts: Vec<&str> = dev("/dev/checkout/").unwrap_or_default().split('/').collect();
+            return match parts.as_slice() {
+                [session, "pay"] if !session.is_empty() => pay(app, session).await,
+                [session, action @ ("refund" | "dispute")] if !session.is_empty() => {
+                    reverse(app, session, action, None).await
+                }
+                [session, "dispute", outcome @ ("won" | "lost")] if !session.is_empty() => {
+                    reverse(app, session, "dispute", Some(*outcome == "won")).await
+                }
                 _ => plain(404, "text/plain", "no such checkout action".into()),
+            };
+        }
+        ("POST", _) if dev("/dev/subscriptions/").is_some() => {
+            let parts: Vec<&str> = dev("/dev/subscriptions/").unwrap_or_default().split('/').collect();
+            return match parts.as_slice() {
+                [sub, "renew"] if !sub.is_empty() => renew(app, sub).await,
+                _ => plain(404, "text/plain", "no such subscription action".into()),
             };
         }
         ("GET", _) if dev("/dev/portal/").is_some() => {
@@ -210,6 +224,43 @@ async fn pay(app: &App, session_id: &str) -> hyper::Response<Full<Bytes>> {
         .header("location", success)
         .body(Full::new(Bytes::new()))
         .expect("a valid response")
+}
+
+/// Refunds or disputes a paid simulated session (`closed`: the dispute's outcome, won or lost),
+/// delivering Stripe's signed event through the webhook handler.
+async fn reverse(app: &App, session_id: &str, action: &str, closed: Option<bool>) -> hyper::Response<Full<Bytes>> {
+    let Some(sim) = app.stripe.simulator() else {
+        return plain(404, "text/plain", "Stripe is not simulated".into());
+    };
+    let Some(payment_intent) = sim.payment_intent(session_id) else {
+        return plain(409, "text/plain", "unknown or unpaid session".into());
+    };
+    let event = match action {
+        "refund" => sim.refund_payment(&payment_intent, app.now()),
+        _ => sim.dispute(&format!("dp_sim_{session_id}"), &payment_intent, closed, app.now()),
+    };
+    delivered(app, vec![event]).await
+}
+
+/// The next billing period of a simulated subscription, paid: its events delivered.
+async fn renew(app: &App, subscription: &str) -> hyper::Response<Full<Bytes>> {
+    let Some(sim) = app.stripe.simulator() else {
+        return plain(404, "text/plain", "Stripe is not simulated".into());
+    };
+    match sim.renew(subscription, app.now()) {
+        Some(events) => delivered(app, events).await,
+        None => plain(409, "text/plain", "unknown or canceled subscription".into()),
+    }
+}
+
+/// Delivers events and answers what the webhook answered to each.
+async fn delivered(app: &App, events: Vec<Vec<u8>>) -> hyper::Response<Full<Bytes>> {
+    let mut statuses = Vec::new();
+    for event in events {
+        statuses.push(deliver(app, event).await);
+    }
+    let ok = statuses.iter().all(|s| *s == 200);
+    plain(if ok { 200 } else { 500 }, "application/json", serde_json::json!({ "delivered": statuses }).to_string())
 }
 
 /// The simulated customer portal: the customer's subscriptions, each with cancel buttons.

@@ -434,3 +434,40 @@ async fn members_prices_go_only_to_subscribers_whose_period_is_paid_in_memory() 
 async fn members_prices_go_only_to_subscribers_whose_period_is_paid_on_dynamodb() {
     members_prices_go_only_to_subscribers_whose_period_is_paid(StoreKind::DynamoDb).await;
 }
+
+/// What the findings were reproduced with: the dev server's simulated refunds, disputes and
+/// renewals, delivered through the webhook like Stripe's.
+#[tokio::test]
+async fn the_dev_server_refunds_disputes_and_renews_simulated_payments() {
+    use tollgate_cli::dev::dispatch;
+    let h = Harness::new(StoreKind::Memory, &[]).await;
+    let post = |path: String| {
+        let app = h.t.app.clone();
+        async move {
+            let response = dispatch(&app, testing::raw_request("POST", &path, &[], vec![], testing::CALLER_IP)).await;
+            response.status().as_u16()
+        }
+    };
+    let (token, _) = h.sign_in("dev@example.com").await;
+    let pack = h.checkout(Some(&token), json!({ "pack": "credits_100" })).await;
+    assert_eq!(post(format!("/dev/checkout/{}/pay", pack.session_id)).await, 303);
+    assert_eq!(h.balance(&token).await, 100);
+    assert_eq!(post(format!("/dev/checkout/{}/refund", pack.session_id)).await, 200);
+    assert_eq!(h.balance(&token).await, 0);
+
+    let pro = h.checkout(Some(&token), json!({ "plan": "pro" })).await;
+    assert_eq!(post(format!("/dev/checkout/{}/pay", pro.session_id)).await, 303);
+    assert_eq!(post(format!("/dev/checkout/{}/dispute", pro.session_id)).await, 200);
+    assert_eq!(h.plan(&token).await, "free");
+    assert_eq!(post(format!("/dev/checkout/{}/dispute/won", pro.session_id)).await, 200);
+    assert_eq!(h.plan(&token).await, "pro");
+    assert_eq!(post("/dev/checkout/cs_unknown/refund".to_string()).await, 409);
+
+    let (other, _) = h.sign_in("renew@example.com").await;
+    let sub = h.checkout(Some(&other), json!({ "plan": "pro", "interval": "month" })).await;
+    assert_eq!(post(format!("/dev/checkout/{}/pay", sub.session_id)).await, 303);
+    assert_eq!(h.balance(&other).await, 0, "a trial");
+    let id = h.subscription_id(&other).await;
+    assert_eq!(post(format!("/dev/subscriptions/{id}/renew")).await, 200);
+    assert_eq!(h.balance(&other).await, 200, "a paid period");
+}

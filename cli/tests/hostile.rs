@@ -15,8 +15,18 @@ fn runtime() -> tokio::runtime::Runtime {
 fn known_paths() -> Vec<String> {
     let mut paths: Vec<String> = tollgate_cli::routes().into_iter().map(|(_, p)| p.to_string()).collect();
     paths.extend(
-        ["/", "/success", "/dev/mailbox", "/dev/checkout/", "/dev/checkout/pay", "/dev/checkout//pay", "/dev/portal/"]
-            .map(String::from),
+        [
+            "/",
+            "/success",
+            "/dev/mailbox",
+            "/dev/checkout/",
+            "/dev/checkout/pay",
+            "/dev/checkout//pay",
+            "/dev/checkout/x/dispute/",
+            "/dev/portal/",
+            "/dev/subscriptions/",
+        ]
+        .map(String::from),
     );
     paths
 }
