@@ -182,3 +182,49 @@ async fn pending_orders_expire_and_paid_ones_do_not() {
     assert!(ttl(&pending.order_id).await.is_some_and(|t| t > h.t.app.now()));
     assert_eq!(ttl(&paid.order_id).await, None, "a paid order is kept");
 }
+
+#[tokio::test]
+async fn a_stripe_answering_500_every_time_gives_a_502_and_a_closed_order() {
+    let stripe = MockServer::start().await;
+    Mock::given(method("POST")).and(path("/v1/customers")).respond_with(customer()).mount(&stripe).await;
+    let broken = ResponseTemplate::new(500).set_body_json(json!({ "error": { "message": "boom" } }));
+    Mock::given(method("POST")).and(path("/v1/checkout/sessions")).respond_with(broken).mount(&stripe).await;
+    let h = harness(&stripe, &[]).await;
+    let (token, _) = h.sign_in("slow@example.com").await;
+    let (status, body) = h.call("POST", "/api/checkout/create", Some(json!({ "plan": "pro" })), Some(&token)).await;
+    assert_eq!((status, body["error"]["fallback_url"].as_str()), (502, Some(FALLBACK)), "{body}");
+    assert!(!body.to_string().contains("boom"), "Stripe's own message stays in the logs");
+    let tries = stripe.received_requests().await.unwrap();
+    let sessions = tries.iter().filter(|r| r.url.path() == "/v1/checkout/sessions").count();
+    assert!((2..=3).contains(&sessions), "retried within the budget, then gave up: {sessions}");
+    assert_eq!(orders_of(&h).await[0].status, OrderStatus::Failed);
+}
+
+#[tokio::test]
+async fn a_connection_reset_by_stripe_gives_a_502_and_a_closed_order() {
+    // A server that accepts each connection and drops it at once.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let resets = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counter = resets.clone();
+    let server = tokio::spawn(async move {
+        while let Ok((socket, _)) = listener.accept().await {
+            counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            drop(socket);
+        }
+    });
+    let h = Harness {
+        t: testing::app(
+            StoreKind::Memory.store().await,
+            Some(&base),
+            &[("PAYMENT_LINK_URL", FALLBACK), ("STRIPE_TIMEOUT_MS", "2000")],
+        ),
+    };
+    let (status, body) =
+        h.call("POST", "/api/checkout/create", Some(json!({ "plan": "pro", "email": "slow@example.com" })), None).await;
+    assert_eq!((status, body["error"]["code"].as_str()), (502, Some("stripe_error")), "{body}");
+    assert_eq!(body["error"]["fallback_url"], FALLBACK);
+    assert!(resets.load(std::sync::atomic::Ordering::SeqCst) >= 2, "a keyed request is retried after a reset");
+    assert_eq!(orders_of(&h).await[0].status, OrderStatus::Failed, "nothing left pending");
+    server.abort();
+}
