@@ -72,6 +72,8 @@ enum SubStatus {
 #[derive(Clone, Debug)]
 struct Invoice {
     amount: i64,
+    /// Pays for a period (the first invoice or a renewal), not a proration.
+    period: bool,
     paid_delivered: bool,
     linked: bool,
     credited: bool,
@@ -116,7 +118,9 @@ enum Op {
     BuyPack { user: usize },
     Subscribe { user: usize },
     Renew { user: usize },
+    Prorate { user: usize },
     Cancel { user: usize },
+    SignIn { user: usize },
     Deliver { pick: usize },
     Redeliver { pick: usize },
     ClaimSession { purchase: usize },
@@ -251,7 +255,7 @@ impl Model {
             Ev::InvoicePaid(u, i) => {
                 let invoice = &mut self.subs[u].as_mut().expect("a subscription").invoices[i];
                 invoice.paid_delivered = true;
-                if invoice.amount > 0 && !invoice.reversed_first {
+                if invoice.amount > 0 && invoice.period && !invoice.reversed_first {
                     invoice.credited = true;
                     self.balance[u] += PERIOD_CREDITS;
                 }
@@ -302,6 +306,7 @@ impl ReferenceStateMachine for Reference {
             (3, (user(), any::<bool>()).prop_map(|(user, anonymous)| Op::BuyPro { user, anonymous }).boxed()),
             (3, user().prop_map(|user| Op::BuyPack { user }).boxed()),
             (1, user().prop_map(|user| Op::ClaimEmail { user }).boxed()),
+            (1, user().prop_map(|user| Op::SignIn { user }).boxed()),
             (4, (user(), 1..80i64, key).prop_map(|(user, amount, key)| Op::Debit { user, amount, key }).boxed()),
             (
                 1,
@@ -316,6 +321,7 @@ impl ReferenceStateMachine for Reference {
         }
         if state.subs.iter().flatten().any(|s| s.stripe != SubStatus::Canceled) {
             ops.push((2, user().prop_map(|user| Op::Renew { user }).boxed()));
+            ops.push((1, user().prop_map(|user| Op::Prorate { user }).boxed()));
             ops.push((1, user().prop_map(|user| Op::Cancel { user }).boxed()));
         }
         if !state.pending.is_empty() {
@@ -344,7 +350,7 @@ impl ReferenceStateMachine for Reference {
         let purchase = |p: usize| state.purchases.get(p);
         match step.op {
             Op::Subscribe { user } => state.subs[user].is_none(),
-            Op::Renew { user } | Op::Cancel { user } => {
+            Op::Renew { user } | Op::Prorate { user } | Op::Cancel { user } => {
                 state.subs[user].as_ref().is_some_and(|s| s.stripe != SubStatus::Canceled)
             }
             Op::Deliver { .. } => !state.pending.is_empty(),
@@ -376,7 +382,8 @@ impl ReferenceStateMachine for Reference {
                 state.pending.push(Ev::Paid(state.purchases.len() - 1));
             }
             Op::Subscribe { user } => {
-                state.subs[user] = Some(Sub { stripe: SubStatus::Trialing, stored: None, invoices: vec![invoice(0)] });
+                state.subs[user] =
+                    Some(Sub { stripe: SubStatus::Trialing, stored: None, invoices: vec![invoice(0, true)] });
                 state.pending.extend([
                     Ev::SubCompleted(user),
                     Ev::SubSnapshot(user, SubStatus::Trialing),
@@ -386,7 +393,7 @@ impl ReferenceStateMachine for Reference {
             Op::Renew { user } => {
                 let sub = state.subs[user].as_mut().expect("precondition");
                 sub.stripe = SubStatus::Active;
-                sub.invoices.push(invoice(900));
+                sub.invoices.push(invoice(900, true));
                 let i = sub.invoices.len() - 1;
                 state.pending.extend([
                     Ev::SubSnapshot(user, SubStatus::Active),
@@ -394,6 +401,13 @@ impl ReferenceStateMachine for Reference {
                     Ev::InvoicePayment(user, i),
                 ]);
             }
+            Op::Prorate { user } => {
+                let sub = state.subs[user].as_mut().expect("precondition");
+                sub.invoices.push(invoice(300, false));
+                let i = sub.invoices.len() - 1;
+                state.pending.extend([Ev::InvoicePaid(user, i), Ev::InvoicePayment(user, i)]);
+            }
+            Op::SignIn { .. } => {}
             Op::Cancel { user } => {
                 state.subs[user].as_mut().expect("precondition").stripe = SubStatus::Canceled;
                 state.pending.push(Ev::SubSnapshot(user, SubStatus::Canceled));
@@ -477,9 +491,10 @@ fn purchase(buyer: usize, product: Product, anonymous: bool) -> Purchase {
     }
 }
 
-fn invoice(amount: i64) -> Invoice {
+fn invoice(amount: i64, period: bool) -> Invoice {
     Invoice {
         amount,
+        period,
         paid_delivered: false,
         linked: false,
         credited: false,
@@ -536,6 +551,17 @@ impl Tollgate {
         assert_eq!(status, 200, "{} answered {status}: {answer}", event["type"]);
     }
 
+    /// Signs in with an emailed code through instance `via`: (token, user id).
+    fn sign_in(&self, via: usize, email: &str) -> (String, String) {
+        let (status, body) = self.call(via, "POST", "/api/auth/request-code", Some(json!({ "email": email })), None);
+        assert_eq!(status, 202, "{body}");
+        let code = body["debug_code"].as_str().expect("DEBUG_AUTH_CODES in the model's apps").to_string();
+        let body = json!({ "email": email, "code": code });
+        let (status, body) = self.call(via, "POST", "/api/auth/verify-code", Some(body), None);
+        assert_eq!(status, 200, "{body}");
+        (body["token"].as_str().unwrap().to_string(), body["user"]["id"].as_str().unwrap().to_string())
+    }
+
     fn sim(&self) -> &tollgate::stripe::Simulator {
         self.apps[0].stripe.simulator().expect("simulated Stripe")
     }
@@ -584,8 +610,15 @@ impl StateMachineTest for Tollgate {
         let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
         let kind = STORE_KIND.with(Cell::get);
         let store = rt.block_on(kind.store());
-        let first = testing::app(store.clone(), None, &[("ADMIN_EMAILS", ADMIN)]);
-        let mut second = testing::app(store, None, &[("ADMIN_EMAILS", ADMIN)]).app;
+        // Sign-ins are operations here: the rate limits (tested on their own) are out of reach.
+        let vars = [
+            ("ADMIN_EMAILS", ADMIN),
+            ("RATE_LIMIT_EMAIL", "100000"),
+            ("RATE_LIMIT_IP", "100000"),
+            ("DEBUG_AUTH_CODES", "1"),
+        ];
+        let first = testing::app(store.clone(), None, &vars);
+        let mut second = testing::app(store, None, &vars).app;
         second.stripe = first.app.stripe.clone();
         second.clock = first.app.clock.clone();
         let sign_in = |email: &str| -> (String, String) {
@@ -648,6 +681,17 @@ impl StateMachineTest for Tollgate {
                 let events = sut.sim().renew(&sub, now).unwrap();
                 sut.invoice_payments[user].push(support::paid_invoice_payment(&events[2]));
                 sut.pending.extend(events);
+            }
+            Op::Prorate { user } => {
+                let sub = sut.subs[user].clone().unwrap();
+                let events = sut.sim().prorate(&sub, 300, now).unwrap();
+                sut.invoice_payments[user].push(support::paid_invoice_payment(&events[1]));
+                sut.pending.extend(events);
+            }
+            Op::SignIn { user } => {
+                let (token, id) = sut.sign_in(via, EMAILS[user]);
+                assert_eq!(id, sut.users[user], "one user per email");
+                sut.tokens[user] = token;
             }
             Op::Cancel { user } => {
                 let sub = sut.subs[user].clone().unwrap();

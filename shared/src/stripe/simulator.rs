@@ -262,6 +262,16 @@ impl Simulator {
         Some(events)
     }
 
+    /// A mid-period change billed now (a proration): its paid `subscription_update` invoice and
+    /// the invoice's payment.
+    pub fn prorate(&self, id: &str, amount: i64, now: i64) -> Option<Vec<Vec<u8>>> {
+        let snapshot = self.subscriptions().get(id)?.clone();
+        let (invoice, payment) = self.invoice(&snapshot, "subscription_update", amount, now);
+        let mut events = vec![event_body("invoice.paid", invoice, now)];
+        events.extend(payment);
+        Some(events)
+    }
+
     /// A plan switch in the portal: the subscription's price becomes `price` (its metadata still
     /// names the plan it started on, as Stripe's does), `customer.subscription.updated`.
     pub fn switch_price(&self, id: &str, price: &str, now: i64) -> Option<Vec<u8>> {
