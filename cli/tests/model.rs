@@ -80,6 +80,8 @@ struct Invoice {
     reversed: bool,
     reversed_first: bool,
     refund_sent: bool,
+    /// Its payment's refund arrived before the payment was linked to it.
+    refunded_unlinked: bool,
 }
 
 #[derive(Clone, Debug)]
@@ -231,6 +233,19 @@ impl Model {
         purchase.taken_back = 0;
     }
 
+    /// A refund that reaches an invoice: its period's credits taken back, or withheld if they
+    /// are still to come.
+    fn reverse_invoice(&mut self, u: usize, i: usize) {
+        let invoice = &mut self.subs[u].as_mut().expect("a subscription").invoices[i];
+        if invoice.credited && !invoice.reversed {
+            invoice.reversed = true;
+            let taken = PERIOD_CREDITS.min(self.balance[u]);
+            self.balance[u] -= taken;
+        } else if !invoice.paid_delivered {
+            invoice.reversed_first = true;
+        }
+    }
+
     fn deliver(&mut self, ev: &Ev) {
         match *ev {
             Ev::Paid(p) => {
@@ -260,15 +275,20 @@ impl Model {
                     self.balance[u] += PERIOD_CREDITS;
                 }
             }
-            Ev::InvoicePayment(u, i) => self.subs[u].as_mut().expect("a subscription").invoices[i].linked = true,
+            Ev::InvoicePayment(u, i) => {
+                let invoice = &mut self.subs[u].as_mut().expect("a subscription").invoices[i];
+                invoice.linked = true;
+                if invoice.refunded_unlinked {
+                    self.reverse_invoice(u, i);
+                }
+            }
             Ev::InvoiceRefund(u, i) => {
                 let invoice = &mut self.subs[u].as_mut().expect("a subscription").invoices[i];
-                if invoice.credited && !invoice.reversed {
-                    invoice.reversed = true;
-                    let taken = PERIOD_CREDITS.min(self.balance[u]);
-                    self.balance[u] -= taken;
-                } else if !invoice.paid_delivered {
-                    invoice.reversed_first = true;
+                if invoice.linked {
+                    self.reverse_invoice(u, i);
+                } else {
+                    // Only the payment is known: the link, when it comes, applies the refund.
+                    invoice.refunded_unlinked = true;
                 }
             }
         }
@@ -339,7 +359,7 @@ impl ReferenceStateMachine for Reference {
                 (0..purchases, any::<bool>()).prop_map(|(purchase, won)| Op::DisputeClose { purchase, won }).boxed(),
             ));
         }
-        if state.subs.iter().flatten().any(|s| s.invoices.iter().any(|i| i.amount > 0 && i.linked && !i.refund_sent)) {
+        if state.subs.iter().flatten().any(|s| s.invoices.iter().any(|i| i.amount > 0 && !i.refund_sent)) {
             ops.push((1, (user(), 0..4usize).prop_map(|(user, invoice)| Op::RefundInvoice { user, invoice }).boxed()));
         }
         let op = proptest::strategy::Union::new_weighted(ops);
@@ -359,12 +379,10 @@ impl ReferenceStateMachine for Reference {
             Op::Refund { purchase: p } => purchase(p).is_some_and(|p| !p.refund_sent),
             Op::DisputeOpen { purchase: p } => purchase(p).is_some_and(|p| !p.dispute_opened),
             Op::DisputeClose { purchase: p, .. } => purchase(p).is_some_and(|p| p.dispute_opened && !p.dispute_closed),
-            // A refund of an invoice's payment is generated once its payment is linked (see the
-            // README: a refund delivered before `invoice_payment.paid` is not reconciled).
             Op::RefundInvoice { user, invoice } => state.subs[user]
                 .as_ref()
                 .and_then(|s| s.invoices.get(invoice))
-                .is_some_and(|i| i.amount > 0 && i.linked && !i.refund_sent),
+                .is_some_and(|i| i.amount > 0 && !i.refund_sent),
             Op::Debit { key: Some(KeyRef::Hostile(p, _)), .. } => purchase(p).is_some(),
             _ => true,
         }
@@ -501,6 +519,7 @@ fn invoice(amount: i64, period: bool) -> Invoice {
         reversed: false,
         reversed_first: false,
         refund_sent: false,
+        refunded_unlinked: false,
     }
 }
 

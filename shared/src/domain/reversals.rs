@@ -31,6 +31,13 @@ impl Cause {
             Cause::Dispute(id) => format!("dispute:{id}"),
         }
     }
+    /// The cause a pointer's `reversed_by` names.
+    pub fn from_tag(tag: &str) -> Cause {
+        match tag.strip_prefix("dispute:") {
+            Some(id) => Cause::Dispute(id.to_string()),
+            None => Cause::Refund,
+        }
+    }
     fn reason(&self) -> Reason {
         match self {
             Cause::Refund => Reason::Refund,

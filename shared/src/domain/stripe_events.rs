@@ -485,5 +485,19 @@ async fn invoice_payment(
         .iter()
         .map(|id| Write::Update(Update::new(records::payment(id)).set(pointer::INVOICE, invoice.as_str())))
         .collect();
-    record_event_once(app, event, "payment_linked", links).await
+    // A refund or dispute of the payment that came before this link: now it reaches the invoice.
+    let mut reversed_first = None;
+    for id in payment.payment_ids() {
+        if let Some(by) = reversals::pointer_of(app, &id).await?.and_then(|p| p.reversed_by) {
+            reversed_first = Some((id, Cause::from_tag(&by)));
+        }
+    }
+    match reversed_first {
+        None => record_event_once(app, event, "payment_linked", links).await,
+        Some((id, cause)) => {
+            // The links are idempotent; the reversal carries the event's exactly-once record.
+            app.store.transact(links).await?;
+            reversals::reverse(app, event, &id, cause).await
+        }
+    }
 }
