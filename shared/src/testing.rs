@@ -1,6 +1,7 @@
 //! Test support shared by the workspace's tests (feature `testing`): fresh DynamoDB tables on
 //! the local server `make test` starts, apps wired for tests, and Stripe's real fixtures and
-//! API spec from ../shared/stripe.
+//! API spec (the form bodies Tollgate sends), vendored in `shared/testdata/stripe` by
+//! `scripts/vendor-stripe.py`.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -128,7 +129,7 @@ pub fn app_with_catalog(
 fn stripe_dir() -> PathBuf {
     std::env::var_os("TOLLGATE_STRIPE_REFERENCE")
         .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/stripe"))
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("testdata/stripe"))
 }
 
 fn load(name: &str) -> Value {
@@ -216,7 +217,7 @@ pub fn signed_header(body: &[u8], at: i64) -> String {
 /// Stripe's API spec (2022-03-18), parsed once.
 pub fn spec() -> &'static Value {
     static SPEC: OnceLock<Value> = OnceLock::new();
-    SPEC.get_or_init(|| load("spec3-2022-03-18.json"))
+    SPEC.get_or_init(|| load("spec3-2022-03-18.forms.json"))
 }
 
 /// Panics unless every form field (`a[b][0][c]`) is a parameter of `POST path` in Stripe's spec.

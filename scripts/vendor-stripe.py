@@ -1,0 +1,49 @@
+#!/usr/bin/env python3
+"""Regenerates shared/testdata/stripe/ from Stripe's published reference files.
+
+Usage: scripts/vendor-stripe.py DIR   (DIR holds fixtures3.json and spec3-2022-03-18.json from
+stripe/openapi). The tests read only what this writes: every fixture object, and from the API
+spec the form bodies of the endpoints Tollgate calls (and will call), so the repository carries
+what its tests use without the 4 MB spec.
+"""
+
+import json
+import pathlib
+import sys
+
+ENDPOINTS = [
+    "/v1/checkout/sessions",
+    "/v1/customers",
+    "/v1/billing_portal/sessions",
+    "/v1/billing_portal/configurations",
+    "/v1/subscriptions",
+    "/v1/subscription_schedules",
+    "/v1/products",
+    "/v1/prices",
+    "/v1/coupons",
+    "/v1/webhook_endpoints",
+]
+
+
+def main() -> None:
+    if len(sys.argv) != 2:
+        sys.exit(__doc__)
+    source = pathlib.Path(sys.argv[1])
+    target = pathlib.Path(__file__).resolve().parent.parent / "shared" / "testdata" / "stripe"
+    target.mkdir(parents=True, exist_ok=True)
+    fixtures = json.loads((source / "fixtures3.json").read_text())
+    (target / "fixtures3.json").write_text(json.dumps(fixtures, indent=1, sort_keys=True) + "\n")
+    spec = json.loads((source / "spec3-2022-03-18.json").read_text())
+    paths = {}
+    for endpoint in ENDPOINTS:
+        post = spec["paths"].get(endpoint, {}).get("post")
+        if post is None:
+            sys.exit(f"{endpoint} has no POST in the spec")
+        paths[endpoint] = {"post": {"requestBody": post["requestBody"]}}
+    subset = {"info": spec["info"], "paths": paths}
+    (target / "spec3-2022-03-18.forms.json").write_text(json.dumps(subset, indent=1, sort_keys=True) + "\n")
+    print(f"wrote {target}: {len(fixtures['resources'])} fixtures, {len(paths)} endpoints' forms")
+
+
+if __name__ == "__main__":
+    main()
