@@ -772,31 +772,31 @@ impl StateMachineTest for Tollgate {
     }
 
     fn check_invariants(sut: &Tollgate, model: &Model) {
-        for user in 0..EMAILS.len() {
+        for (user, email) in EMAILS.iter().enumerate() {
             let (status, page) = sut.call(0, "GET", "/api/credits", None, Some(&sut.tokens[user]));
             assert_eq!(status, 200, "{page}");
             let balance = page["balance"].as_i64().unwrap();
             let ledger = sut.rt.block_on(credits::ledger(&sut.apps[0], &sut.users[user])).unwrap();
             let sum: i64 = ledger.iter().map(|e| e.delta).sum();
-            assert_eq!(balance, sum, "{}: the balance is the sum of the ledger", EMAILS[user]);
-            assert!(balance >= 0, "{}: never below zero", EMAILS[user]);
-            assert_eq!(balance, model.balance[user], "{}: the balance the model expects", EMAILS[user]);
+            assert_eq!(balance, sum, "{}: the balance is the sum of the ledger", email);
+            assert!(balance >= 0, "{}: never below zero", email);
+            assert_eq!(balance, model.balance[user], "{}: the balance the model expects", email);
             let subscription_entries = ledger.iter().filter(|e| e.reason == Reason::Subscription).count();
             assert_eq!(
                 subscription_entries,
                 model.credited_invoices(user),
                 "{}: credits only for paid periods, once each",
-                EMAILS[user]
+                email
             );
             let (_, ent) = sut.call(0, "GET", "/api/entitlements", None, Some(&sut.tokens[user]));
-            assert_eq!(ent["plan"], model.plan(user), "{}: the plan the model expects", EMAILS[user]);
+            assert_eq!(ent["plan"], model.plan(user), "{}: the plan the model expects", email);
         }
     }
 }
 
 /// Runs `cases` random sequences of up to `steps` steps on `kind`, from a printed seed.
 fn run(kind: StoreKind, cases: u32, steps: usize) {
-    let seed = std::env::var("TOLLGATE_MODEL_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or_else(|| rand_seed());
+    let seed = std::env::var("TOLLGATE_MODEL_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or_else(rand_seed);
     let cases = std::env::var("TOLLGATE_MODEL_CASES").ok().and_then(|s| s.parse().ok()).unwrap_or(cases);
     eprintln!("model test on {kind:?}: {cases} cases, seed {seed} (replay: TOLLGATE_MODEL_SEED={seed})");
     STORE_KIND.with(|k| k.set(kind));

@@ -32,7 +32,7 @@ proptest! {
         tolerance in any::<i64>(),
     ) {
         let result = signature::verify(&body, Some(&header), &[SECRET], now, tolerance);
-        prop_assert!(!matches!(result, Ok(_)) || header.contains("v1="), "{result:?}");
+        prop_assert!(result.is_err() || header.contains("v1="), "{result:?}");
         if let Ok(t) = result {
             // Only a real signature of this body at `t` passes.
             prop_assert!(header.contains(&signature::header(&body, SECRET, t)[t.to_string().len() + 3..]));
