@@ -209,6 +209,17 @@ async fn query_reads_a_prefix_in_order_and_pages(store: Store) {
     assert_eq!(exact.last_sk, None, "no further page when the prefix ends exactly at the limit");
 }
 
+async fn query_all_reads_every_page_in_order(store: Store) {
+    for n in 0..7 {
+        store.write(Write::put(item("QA", &format!("E#{n:02}")))).await.unwrap();
+    }
+    let before = store.round_trips();
+    let all = store.query_all(&Query { limit: 3, ..Query::prefix("QA", "E#") }).await.unwrap();
+    let sks: Vec<String> = all.iter().map(|i| i.key().sk).collect();
+    assert_eq!(sks, (0..7).map(|n| format!("E#{n:02}")).collect::<Vec<_>>());
+    assert_eq!(store.round_trips() - before, 3, "one call per page of 3");
+}
+
 async fn the_index_finds_items_by_gsi1pk(store: Store) {
     store
         .write(Write::put(item("USER#1", "PROFILE").with(GSI1PK, "CUSTOMER#cus_1").with(GSI1SK, "USER")))
@@ -307,6 +318,7 @@ conformance!(
     a_condition_check_guards_a_transaction,
     a_transaction_may_touch_an_item_once,
     query_reads_a_prefix_in_order_and_pages,
+    query_all_reads_every_page_in_order,
     the_index_finds_items_by_gsi1pk,
     concurrent_creates_of_one_item_have_one_winner,
     concurrent_capped_increments_stop_at_the_cap,

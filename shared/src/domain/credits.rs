@@ -265,16 +265,8 @@ pub async fn history(app: &App, user_id: &str, limit: usize, cursor: Option<&str
 
 /// Every entry, oldest first (for audits and the ledger-replay test).
 pub async fn ledger(app: &App, user_id: &str) -> Result<Vec<LedgerEntry>, Error> {
-    let mut query = Query::prefix(records::credit_balance(user_id).pk, LEDGER_PREFIX);
-    let mut all = Vec::new();
-    loop {
-        let page = app.store.query(&query).await?;
-        all.extend(page.items.iter().filter_map(LedgerEntry::from_item));
-        match page.last_sk {
-            Some(sk) => query.after = Some(sk),
-            None => return Ok(all),
-        }
-    }
+    let query = Query::prefix(records::credit_balance(user_id).pk, LEDGER_PREFIX);
+    Ok(app.store.query_all(&query).await?.iter().filter_map(LedgerEntry::from_item).collect())
 }
 
 #[cfg(test)]

@@ -51,16 +51,8 @@ impl SubscriptionSummary {
 }
 
 pub async fn grants(app: &App, holder: &Holder) -> Result<Vec<Grant>, Error> {
-    let mut query = Query::prefix(holder.pk(), GRANT_PREFIX);
-    let mut all = Vec::new();
-    loop {
-        let page = app.store.query(&query).await?;
-        all.extend(page.items.iter().filter_map(Grant::from_item));
-        match page.last_sk {
-            Some(sk) => query.after = Some(sk),
-            None => return Ok(all),
-        }
-    }
+    let query = Query::prefix(holder.pk(), GRANT_PREFIX);
+    Ok(app.store.query_all(&query).await?.iter().filter_map(Grant::from_item).collect())
 }
 
 /// Changes how many active grants of `plan` the user holds (inside a grant's transaction).

@@ -198,16 +198,9 @@ pub async fn get(app: &App, user_id: &str, session_id: &str) -> Result<(Session,
         .as_ref()
         .and_then(session_from)
         .ok_or_else(not_found)?;
-    let mut query = Query::prefix(records::kept(user_id, FEATURE).pk, records::session_entries_prefix(session_id));
-    let mut entries = Vec::new();
-    loop {
-        let page = app.store.query(&query).await?;
-        entries.extend(page.items.iter().filter_map(entry_from));
-        match page.last_sk {
-            Some(sk) => query.after = Some(sk),
-            None => return Ok((session, entries)),
-        }
-    }
+    let query = Query::prefix(records::kept(user_id, FEATURE).pk, records::session_entries_prefix(session_id));
+    let entries = app.store.query_all(&query).await?.iter().filter_map(entry_from).collect();
+    Ok((session, entries))
 }
 
 /// Deletes a session and frees its slot; its entries go after it.

@@ -123,16 +123,8 @@ pub fn plan_of<'a>(catalog: &'a Catalog, sub: &Subscription) -> Option<(&'a str,
 
 /// All of a user's subscriptions (strongly consistent).
 pub async fn subscriptions_of(app: &App, user_id: &str) -> Result<Vec<SubscriptionRecord>, Error> {
-    let mut query = Query::prefix(format!("USER#{user_id}"), SUBSCRIPTION_PREFIX);
-    let mut all = Vec::new();
-    loop {
-        let page = app.store.query(&query).await?;
-        all.extend(page.items.iter().filter_map(SubscriptionRecord::from_item));
-        match page.last_sk {
-            Some(sk) => query.after = Some(sk),
-            None => return Ok(all),
-        }
-    }
+    let query = Query::prefix(format!("USER#{user_id}"), SUBSCRIPTION_PREFIX);
+    Ok(app.store.query_all(&query).await?.iter().filter_map(SubscriptionRecord::from_item).collect())
 }
 
 /// The subscription that describes the user's billing: the one granting access with the

@@ -47,24 +47,18 @@ pub async fn wait_for_customer(app: &App, event: &Event, customer: Option<String
 
 /// Applies, oldest first, the events that waited for `customer`; returns how many it applied.
 pub async fn replay(app: &App, customer: &str) -> Result<usize, Error> {
-    let mut query = Query::prefix(records::customer_owner(customer).pk, WAITING_PREFIX);
+    let query = Query::prefix(records::customer_owner(customer).pk, WAITING_PREFIX);
     let mut applied = 0;
-    loop {
-        let page = app.store.query(&query).await?;
-        for item in &page.items {
-            let event: Event = item
-                .str("body")
-                .and_then(|b| serde_json::from_str(b).ok())
-                .ok_or_else(|| Error::internal(format!("unreadable waiting event {:?}", item.key())))?;
-            let receipt = Box::pin(stripe_events::apply(app, &event)).await?;
-            if receipt != (Receipt::Applied { outcome: WAITING }) {
-                app.store.write(Write::Delete { key: item.key(), condition: None }).await?;
-                applied += 1;
-            }
-        }
-        match page.last_sk {
-            Some(sk) => query.after = Some(sk),
-            None => return Ok(applied),
+    for item in app.store.query_all(&query).await? {
+        let event: Event = item
+            .str("body")
+            .and_then(|b| serde_json::from_str(b).ok())
+            .ok_or_else(|| Error::internal(format!("unreadable waiting event {:?}", item.key())))?;
+        let receipt = Box::pin(stripe_events::apply(app, &event)).await?;
+        if receipt != (Receipt::Applied { outcome: WAITING }) {
+            app.store.write(Write::Delete { key: item.key(), condition: None }).await?;
+            applied += 1;
         }
     }
+    Ok(applied)
 }

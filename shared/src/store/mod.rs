@@ -444,6 +444,19 @@ impl Store {
     pub async fn query(&self, query: &Query) -> Result<Page, StoreError> {
         dispatch!(self, b => b.query(query))
     }
+    /// Every item of `query`, reading page after page (one call per page).
+    pub async fn query_all(&self, query: &Query) -> Result<Vec<Item>, StoreError> {
+        let mut query = query.clone();
+        let mut all = Vec::new();
+        loop {
+            let page = self.query(&query).await?;
+            all.extend(page.items);
+            match page.last_sk {
+                Some(sk) => query.after = Some(sk),
+                None => return Ok(all),
+            }
+        }
+    }
     /// Items whose GSI1PK equals `value` (eventually consistent in DynamoDB).
     pub async fn query_index(&self, value: &str, limit: usize) -> Result<Vec<Item>, StoreError> {
         dispatch!(self, b => b.query_index(value, limit))
