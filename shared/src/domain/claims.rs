@@ -4,12 +4,10 @@
 use crate::app::App;
 use crate::auth::normalize_email;
 use crate::error::Error;
-use crate::store::records::{
-    self, Grant, Holder, Order, OrderStatus, PaymentPointer, Reason, RequestKey, User, pointer,
-};
+use crate::store::records::{self, Grant, Holder, Order, OrderStatus, PaymentPointer, User, pointer};
 use crate::store::{Condition, StoreError, Update, Write};
 
-use super::credits::{self, Change, Floor};
+use super::credits;
 use super::purchases::{Purchase, Recorded, record, resolve_product};
 
 /// Is this order the caller's? Its user's, or, for an anonymous purchase, its email's.
@@ -32,13 +30,25 @@ const ATTEMPTS: usize = 8;
 /// never twice). Every write is conditional on the grant and its payment's pointer as read, so a
 /// refund or dispute that lands meanwhile is never undone: the claim reads again and moves what
 /// the reversal left (a revoked grant, no credits).
-async fn move_to_user(app: &App, from: &Holder, order_id: &str, user: &User) -> Result<(), Error> {
+async fn move_to_user(
+    app: &App,
+    from: &Holder,
+    order_id: &str,
+    user: &User,
+    mut read: Option<Grant>,
+) -> Result<(), Error> {
     for _ in 0..ATTEMPTS {
-        let Some(grant) = app.store.get(&records::grant(from, order_id)).await?.as_ref().map(Grant::from_item) else {
-            // Another claim moved it first: it is the user's either way.
-            return Ok(());
+        // The grant as the caller read it, on the first try; read afresh after a race.
+        let grant = match read.take() {
+            Some(grant) => grant,
+            None => {
+                let Some(item) = app.store.get(&records::grant(from, order_id)).await? else {
+                    // Another claim moved it first: it is the user's either way.
+                    return Ok(());
+                };
+                Grant::from_item(&item).ok_or_else(|| Error::internal(format!("unreadable grant {order_id}")))?
+            }
         };
-        let grant = grant.ok_or_else(|| Error::internal(format!("unreadable grant {order_id}")))?;
         let pointer = match &grant.payment_intent {
             Some(pi) => super::reversals::pointer_of(app, pi).await?,
             None => None,
@@ -50,15 +60,7 @@ async fn move_to_user(app: &App, from: &Holder, order_id: &str, user: &User) -> 
             None => app.store.transact(writes).await,
             Some(credits) => {
                 let key = super::purchases::pack_credit_key(&grant.order_id);
-                let change = Change {
-                    user_id: &user.id,
-                    delta: credits,
-                    floor: Floor::Refuse,
-                    reason: Reason::Purchase,
-                    note: None,
-                    reference: Some(&grant.order_id),
-                    key: Some(RequestKey::Own(&key)),
-                };
+                let change = super::purchases::pack_credit(&user.id, &grant.order_id, credits, &key);
                 match credits::apply(app, &change, &|_| writes.clone()).await? {
                     credits::Outcome::Refused(failed) => Err(StoreError::Cancelled { failed }),
                     _ => Ok(()),
@@ -136,7 +138,7 @@ pub async fn claim_by_email(app: &App, user: &User) -> Result<usize, Error> {
     let from = Holder::Email(user.email.clone());
     let waiting = super::entitlements::grants(app, &from).await?;
     for grant in &waiting {
-        move_to_user(app, &from, &grant.order_id, user).await?;
+        move_to_user(app, &from, &grant.order_id, user, Some(grant.clone())).await?;
     }
     Ok(waiting.len())
 }
@@ -233,7 +235,7 @@ async fn claim_recorded(app: &App, user: &User, session_id: &str) -> Result<Opti
     }
     // An anonymous purchase is still held by its email: move it to the caller.
     if let (None, Some(email)) = (&order.user_id, &order.email) {
-        move_to_user(app, &Holder::Email(email.clone()), &order.id, user).await?;
+        move_to_user(app, &Holder::Email(email.clone()), &order.id, user, None).await?;
     }
     Ok(Some(Ok(())))
 }

@@ -38,6 +38,20 @@ pub fn pack_credit_key(order_id: &str) -> String {
     format!("order:{order_id}")
 }
 
+/// A pack's credits going onto its buyer's balance, under the order's key (`key`, from
+/// `pack_credit_key`), whichever path (the webhook, a claim) does it.
+pub fn pack_credit<'a>(user_id: &'a str, order_id: &'a str, credits: i64, key: &'a str) -> Change<'a> {
+    Change {
+        user_id,
+        delta: credits,
+        floor: Floor::Refuse,
+        reason: Reason::Purchase,
+        note: None,
+        reference: Some(order_id),
+        key: Some(RequestKey::Own(key)),
+    }
+}
+
 impl Purchase {
     /// A paid session's purchase. The holder is the signed-in buyer (checkout put their id in
     /// the metadata, or `claimer` proved it), else the purchase email until someone claims it.
@@ -180,15 +194,7 @@ pub async fn record(app: &App, purchase: &Purchase, event_record: Option<&EventW
     let failed = match purchase.credits_for_user() {
         Some((user_id, credits)) => {
             let key = pack_credit_key(&purchase.order_id);
-            let change = Change {
-                user_id,
-                delta: credits,
-                floor: Floor::Refuse,
-                reason: Reason::Purchase,
-                note: None,
-                reference: Some(&purchase.order_id),
-                key: Some(RequestKey::Own(&key)),
-            };
+            let change = pack_credit(user_id, &purchase.order_id, credits, &key);
             match credits::apply(app, &change, &|_| first.clone()).await? {
                 Outcome::Applied(_) => return Ok(Recorded::Paid),
                 Outcome::Refused(failed) => failed,
