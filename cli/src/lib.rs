@@ -1,4 +1,6 @@
 //! The developer CLI's library: the dev server and its router, shared with the tests.
+// The dev server nests every function's handler futures in one router future.
+#![recursion_limit = "256"]
 
 pub mod dev;
 

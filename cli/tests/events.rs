@@ -10,7 +10,7 @@ use serde_json::Value;
 use tollgate::auth::tokens::Subject;
 use tollgate::domain::credits::{self, Change, Floor};
 use tollgate::store::Store;
-use tollgate::store::records::Reason;
+use tollgate::store::schema::Reason;
 use tollgate::testing::{self, status_and_json};
 
 const EXPECTED: &[(&str, u16)] = &[
@@ -58,9 +58,9 @@ async fn every_sample_event_reaches_its_handler_with_the_expected_status() {
         reference: None,
         key: None,
     };
-    credits::apply(&t.app, &seed, &|_| vec![]).await.unwrap();
+    credits::apply(&t.app, &seed, &|_| Default::default()).await.unwrap();
     // ... and a Stripe customer, so the portal opens whatever order the files are read in.
-    let profile = tollgate::store::records::User {
+    let profile = tollgate::store::schema::User {
         id: "usr_sample".into(),
         email: "ada@example.com".into(),
         created_at: 1,

@@ -105,7 +105,7 @@ fn step(w: &World, n: usize) -> Box<dyn Fn(Arc<World>) -> Answer + Send + Sync> 
 /// What money and access look like, without ids (runs differ in them).
 async fn view(w: &World) -> Value {
     let mut users = vec![];
-    let held = |id: &str| tollgate::store::records::plans_held(id);
+    let held = |id: &str| tollgate::store::schema::keys::plans_held(id);
     for (token, id) in [&w.ann, &w.bob] {
         let plans = w.h.t.app.store.get(&held(id)).await.unwrap();
         let (_, ent) = w.h.call("GET", "/api/entitlements", None, Some(token)).await;

@@ -7,7 +7,7 @@ use serde_json::json;
 use support::Harness;
 use tollgate::domain::credits;
 use tollgate::store::Store;
-use tollgate::store::records::Reason;
+use tollgate::store::schema::Reason;
 use tollgate::testing::{self, StoreKind};
 
 async fn a_callers_key_cannot_pre_empt_a_refunds_take_back(kind: StoreKind) {
@@ -205,7 +205,7 @@ async fn a_refund_landing_inside_a_claim_still_wins(kind: StoreKind) {
         assert!(status == 200 || status == 409, "claim answered {status}");
         assert_eq!(h.plan(&token).await, "free", "refund before the claim's call {nth}");
         let user = h.sign_in(&email).await.1;
-        let held = h.t.app.store.get(&tollgate::store::records::plans_held(&user)).await.unwrap();
+        let held = h.t.app.store.get(&tollgate::store::schema::keys::plans_held(&user)).await.unwrap();
         assert_eq!(held.and_then(|i| i.num("held_pro")).unwrap_or(0), 0, "no grant counted (call {nth})");
     }
     assert!(covered >= 4, "the claim made only {covered} store calls");

@@ -85,10 +85,10 @@ async fn journey(kind: StoreKind) {
         json!({ "pro": true, "plan": "pro", "expires_at": null, "plan_ends_at": null, "subscription": null })
     );
 
-    let order = tollgate::store::records::Order::from_item(
+    let order = tollgate::store::schema::Order::from_item(
         &t.app
             .store
-            .get(&tollgate::store::records::order(checkout["order_id"].as_str().unwrap()))
+            .get(&tollgate::store::schema::keys::order(checkout["order_id"].as_str().unwrap()))
             .await
             .unwrap()
             .unwrap(),

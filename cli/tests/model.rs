@@ -21,7 +21,7 @@ use proptest_state_machine::{ReferenceStateMachine, StateMachineTest};
 use serde_json::{Value, json};
 use tollgate::App;
 use tollgate::domain::credits;
-use tollgate::store::records::Reason;
+use tollgate::store::schema::Reason;
 use tollgate::testing::{self, StoreKind, request, status_and_json, webhook_request};
 
 const EMAILS: [&str; 2] = ["ann@example.com", "bob@example.com"];

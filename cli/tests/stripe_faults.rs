@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use serde_json::json;
 use support::Harness;
 use tollgate::domain::members;
-use tollgate::store::records::{self, Order, OrderStatus};
+use tollgate::store::schema::{Order, OrderStatus, keys};
 use tollgate::testing::{self, StoreKind};
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
@@ -34,8 +34,8 @@ fn session() -> ResponseTemplate {
 }
 
 async fn orders_of(h: &Harness) -> Vec<Order> {
-    let page = h.t.app.store.query_index(&records::purchaser_index("slow@example.com"), 50).await.unwrap();
-    page.iter().filter_map(Order::from_item).collect()
+    let page = h.t.app.store.query_index(&keys::purchaser_index("slow@example.com"), 50).await.unwrap();
+    page.iter().map(|i| Order::from_item(i).unwrap()).collect()
 }
 
 #[tokio::test]
@@ -118,7 +118,7 @@ async fn the_portal_is_retried_only_under_an_idempotency_key() {
     Mock::given(method("POST")).and(path("/v1/billing_portal/sessions")).respond_with(portal).mount(&stripe).await;
     let h = harness(&stripe, &[]).await;
     let (token, user) = h.sign_in("slow@example.com").await;
-    let stored = tollgate::store::records::User {
+    let stored = tollgate::store::schema::User {
         id: user,
         email: "slow@example.com".into(),
         created_at: 1,
@@ -158,7 +158,7 @@ async fn a_reservation_whose_order_never_got_a_session_is_released() {
     let after = h.checkout(Some(&token), json!({ "pack": "credits_100" })).await;
     assert_eq!(h.sim().coupon(&after.session_id).as_deref(), Some("coupon_test_members"), "released");
     assert_eq!(members::used_this_month(&h.t.app, &user).await.unwrap(), 1, "three released, one taken");
-    let abandoned = h.t.app.store.get(&records::order("ord_abandoned0")).await.unwrap().unwrap();
+    let abandoned = h.t.app.store.get(&keys::order("ord_abandoned0")).await.unwrap().unwrap();
     assert_eq!(abandoned.str("status"), Some("expired"));
 
     // A reservation whose order got its session is kept until the session is surely over.
@@ -176,7 +176,7 @@ async fn pending_orders_expire_and_paid_ones_do_not() {
     h.deliver_all(&h.pay(&paid)).await;
     let ttl = |order: &str| {
         let h = &h;
-        let key = records::order(order);
+        let key = keys::order(order);
         async move { h.t.app.store.get(&key).await.unwrap().unwrap().num(tollgate::store::TTL) }
     };
     assert!(ttl(&pending.order_id).await.is_some_and(|t| t > h.t.app.now()));

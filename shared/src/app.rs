@@ -31,9 +31,9 @@ pub struct App {
     pub tokens: Tokens,
     pub clock: Arc<dyn Clock>,
     /// The last credit balance this instance saw per user (a hint; writes stay conditional).
-    pub credit_hints: crate::domain::credits::BalanceHints,
+    pub credit_hints: crate::hints::Hints<crate::store::schema::credits::State>,
     /// The last count this instance saw per user, feature and period (a hint).
-    pub usage_hints: crate::domain::hints::Hints<i64>,
+    pub usage_hints: crate::hints::Hints<i64>,
     code_key: Arc<Vec<u8>>,
 }
 

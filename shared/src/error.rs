@@ -167,6 +167,9 @@ impl Error {
 
 impl From<crate::store::StoreError> for Error {
     fn from(e: crate::store::StoreError) -> Self {
-        Error::StoreUnavailable(e)
+        match e {
+            crate::store::StoreError::Corrupt { .. } => Error::Internal(e.to_string()),
+            e => Error::StoreUnavailable(e),
+        }
     }
 }

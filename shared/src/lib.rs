@@ -1,6 +1,7 @@
 //! Tollgate's shared library: everything the Lambda functions, the dev server and the CLI have
-//! in common. Business rules live in `domain` by noun; DynamoDB only in `store::dynamodb`; HTTP
-//! only in `http` (and the functions' handlers).
+//! in common. Business rules live in `domain` by noun; what is stored, under which keys, only in
+//! `store::schema`; DynamoDB only in `store::dynamodb`; HTTP only in `http` (and the functions'
+//! handlers).
 
 pub mod app;
 pub mod auth;
@@ -10,6 +11,7 @@ pub mod config;
 pub mod domain;
 pub mod email;
 pub mod error;
+pub mod hints;
 pub mod http;
 pub mod runtime;
 pub mod store;

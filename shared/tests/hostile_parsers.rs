@@ -3,7 +3,7 @@
 
 use proptest::prelude::*;
 use tollgate::catalog::{Catalog, PriceResolver};
-use tollgate::domain::cursor;
+use tollgate::store::cursor;
 use tollgate::stripe::Event;
 use tollgate::stripe::signature::{self, SignatureError};
 

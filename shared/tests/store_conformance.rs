@@ -1,7 +1,7 @@
 //! Every store operation, run against the memory store and the DynamoDB server alike: both must
 //! give the same answers and the same guarantees under concurrency.
 
-use tollgate::store::{Condition, GSI1PK, GSI1SK, Item, Key, Query, Store, StoreError, Update, Write};
+use tollgate::store::{Condition, GSI1PK, GSI1SK, Item, Key, Label, Query, Store, StoreError, Tx, Update, Write};
 use tollgate::testing::{StoreKind, count_successes};
 
 fn key(pk: &str, sk: &str) -> Key {
@@ -137,11 +137,12 @@ async fn delete_removes_and_respects_its_condition(store: Store) {
 async fn a_transaction_applies_all_writes(store: Store) {
     store.write(Write::put(item("T", "del"))).await.unwrap();
     store
-        .transact(vec![
-            Write::put_new(item("T", "a").with("v", 1)),
-            Write::Update(Update::new(key("T", "b")).add("n", 2)),
-            Write::Delete { key: key("T", "del"), condition: None },
-        ])
+        .transact(
+            Tx::new()
+                .with(Label::Order, Write::put_new(item("T", "a").with("v", 1)))
+                .with(Label::Counter, Write::Update(Update::new(key("T", "b")).add("n", 2)))
+                .with(Label::Session, Write::Delete { key: key("T", "del"), condition: None }),
+        )
         .await
         .unwrap();
     assert!(store.get(&key("T", "a")).await.unwrap().is_some());
@@ -149,18 +150,21 @@ async fn a_transaction_applies_all_writes(store: Store) {
     assert_eq!(store.get(&key("T", "del")).await.unwrap(), None);
 }
 
-async fn a_failed_transaction_applies_nothing_and_names_the_failed_write(store: Store) {
+async fn a_failed_transaction_applies_nothing_and_labels_the_failed_writes(store: Store) {
     store.write(Write::put(item("T", "exists"))).await.unwrap();
+    store.write(Write::put(item("T", "exists too"))).await.unwrap();
     let err = store
-        .transact(vec![
-            Write::put_new(item("T", "a")),
-            Write::Update(Update::new(key("T", "b")).add("n", 1)),
-            Write::put_new(item("T", "exists")),
-        ])
+        .transact(
+            Tx::new()
+                .with(Label::Order, Write::put_new(item("T", "a")))
+                .with(Label::Counter, Write::Update(Update::new(key("T", "b")).add("n", 1)))
+                .with(Label::Event, Write::put_new(item("T", "exists")))
+                .with(Label::Grant, Write::put_new(item("T", "exists too"))),
+        )
         .await
         .unwrap_err();
-    assert_eq!(err, StoreError::Cancelled { failed: vec![2] });
-    assert!(err.failed_at(2) && !err.failed_at(0));
+    assert_eq!(err, StoreError::Cancelled { failed: vec![Label::Event, Label::Grant] });
+    assert!(err.refused(Label::Event) && err.refused(Label::Grant) && !err.refused(Label::Order));
     assert_eq!(store.get(&key("T", "a")).await.unwrap(), None);
     assert_eq!(store.get(&key("T", "b")).await.unwrap(), None);
 }
@@ -168,19 +172,22 @@ async fn a_failed_transaction_applies_nothing_and_names_the_failed_write(store: 
 async fn a_condition_check_guards_a_transaction(store: Store) {
     store.write(Write::put(item("T", "guard").with("open", true))).await.unwrap();
     let guarded = |open: bool| {
-        vec![
-            Write::Check { key: key("T", "guard"), condition: Condition::equals("open", open) },
-            Write::Update(Update::new(key("T", "counter")).add("n", 1)),
-        ]
+        Tx::new()
+            .with(Label::Plans, Write::Check { key: key("T", "guard"), condition: Condition::equals("open", open) })
+            .with(Label::Counter, Write::Update(Update::new(key("T", "counter")).add("n", 1)))
     };
-    assert!(store.transact(guarded(false)).await.unwrap_err().failed_at(0));
+    assert!(store.transact(guarded(false)).await.unwrap_err().refused(Label::Plans));
     store.transact(guarded(true)).await.unwrap();
     assert_eq!(store.get(&key("T", "counter")).await.unwrap().unwrap().num("n"), Some(1));
 }
 
 async fn a_transaction_may_touch_an_item_once(store: Store) {
-    let err =
-        store.transact(vec![Write::put(item("T", "a")), Write::Update(Update::new(key("T", "a")).add("n", 1))]).await;
+    let err = store
+        .transact(Tx::from_iter([
+            (Label::Order, Write::put(item("T", "a"))),
+            (Label::Counter, Write::Update(Update::new(key("T", "a")).add("n", 1))),
+        ]))
+        .await;
     assert!(matches!(err, Err(StoreError::Invalid(_))));
 }
 
@@ -261,7 +268,12 @@ async fn concurrent_transactions_on_one_balance_never_overdraw(store: Store) {
         let store = store.clone();
         let debit = Update::new(key("R", "balance")).add("n", -1).when(Condition::AtLeast("n".into(), 1));
         let entry = Write::put_new(item("R", &format!("entry#{i:02}")));
-        async move { store.transact(vec![Write::Update(debit), entry]).await.is_ok() }
+        async move {
+            store
+                .transact(Tx::new().with(Label::Balance, Write::Update(debit)).with(Label::LedgerEntry, entry))
+                .await
+                .is_ok()
+        }
     })
     .await;
     assert_eq!(wins, 10);
@@ -272,7 +284,13 @@ async fn concurrent_transactions_on_one_balance_never_overdraw(store: Store) {
 async fn round_trips_are_counted(store: Store) {
     let before = store.round_trips();
     store.get(&key("A", "1")).await.unwrap();
-    store.transact(vec![Write::put(item("A", "1")), Write::put(item("A", "2"))]).await.unwrap();
+    store
+        .transact(Tx::from_iter([
+            (Label::Order, Write::put(item("A", "1"))),
+            (Label::Order, Write::put(item("A", "2"))),
+        ]))
+        .await
+        .unwrap();
     assert_eq!(store.round_trips() - before, 2);
 }
 
@@ -314,7 +332,7 @@ conformance!(
     a_condition_check_on_a_missing_item_sees_no_attributes,
     delete_removes_and_respects_its_condition,
     a_transaction_applies_all_writes,
-    a_failed_transaction_applies_nothing_and_names_the_failed_write,
+    a_failed_transaction_applies_nothing_and_labels_the_failed_writes,
     a_condition_check_guards_a_transaction,
     a_transaction_may_touch_an_item_once,
     query_reads_a_prefix_in_order_and_pages,

@@ -5,12 +5,11 @@ use serde::Deserialize;
 use serde_json::json;
 use tollgate::auth::{admin, normalize_email};
 use tollgate::clock::rfc3339;
+use tollgate::domain::billing;
 use tollgate::domain::credits::{self, Change, Floor, Outcome};
 use tollgate::domain::users;
-use tollgate::domain::{billing, cursor};
 use tollgate::http::{self, Reply, Request, Response};
-use tollgate::store::records::BILLING_PREFIX;
-use tollgate::store::records::{Reason, RequestKey};
+use tollgate::store::schema::{Reason, RequestKey};
 use tollgate::{App, Error};
 
 pub const ROUTES: &[(&str, &str)] = &[("POST", "/api/admin/credits/grant"), ("GET", "/api/admin/billing-events")];
@@ -73,7 +72,7 @@ async fn grant_credits(app: &App, req: &Request) -> Result<Reply, Error> {
         reference: Some(&by.email),
         key: body.idempotency_key.as_deref().map(RequestKey::Caller),
     };
-    match credits::apply(app, &change, &|_| vec![]).await? {
+    match credits::apply(app, &change, &|_| Default::default()).await? {
         Outcome::Applied(entry) => {
             tracing::info!(admin = %by.sub, user_id = %user_id, delta = entry.delta, "credits granted by an administrator");
             Ok(Reply::ok(json!({
@@ -102,8 +101,8 @@ async fn billing_events(app: &App, req: &Request) -> Result<Reply, Error> {
         .filter(|id| !id.trim().is_empty())
         .ok_or_else(|| Error::bad_request("missing_field", "user_id is required"))?;
     let limit = http::page_limit(req, 50, 200)?;
-    let after = http::query_param(req, "cursor").map(|c| cursor::decode(&c, BILLING_PREFIX)).transpose()?;
-    let (events, last) = billing::list(app, &user_id, limit, after).await?;
+    let cursor = http::query_param(req, "cursor");
+    let (events, next_cursor) = billing::list(app, &user_id, limit, cursor.as_deref()).await?;
     let events: Vec<_> = events
         .into_iter()
         .map(|e| {
@@ -120,5 +119,5 @@ async fn billing_events(app: &App, req: &Request) -> Result<Reply, Error> {
             })
         })
         .collect();
-    Ok(Reply::ok(json!({ "user_id": user_id, "events": events, "next_cursor": last.as_deref().map(cursor::encode) })))
+    Ok(Reply::ok(json!({ "user_id": user_id, "events": events, "next_cursor": next_cursor })))
 }

@@ -71,7 +71,7 @@ async fn a_negative_grant_takes_back_but_never_below_zero() {
         (200, &json!(0), &json!(-15), &json!(25))
     );
     let ledger = credits::ledger(&t.app, &user).await.unwrap();
-    assert_eq!(ledger.last().unwrap().reason, tollgate::store::records::Reason::Admin);
+    assert_eq!(ledger.last().unwrap().reason, tollgate::store::schema::Reason::Admin);
     assert_eq!(ledger.last().unwrap().note.as_deref(), Some("correction"));
     assert_eq!(ledger.last().unwrap().reference.as_deref(), Some(ADMIN));
 }
@@ -113,7 +113,7 @@ async fn administrators_list_a_users_billing_events_newest_first_a_page_at_a_tim
             invoice: (i > 0).then(|| format!("in_{i}")),
             email: None,
         };
-        t.app.store.write(record.write()).await.unwrap();
+        t.app.store.commit(tollgate::domain::billing::write(&record)).await.unwrap();
     }
     let list = |token: String, query: &'static str| {
         let app = t.app.clone();

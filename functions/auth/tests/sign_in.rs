@@ -198,7 +198,7 @@ async fn codes_are_stored_only_as_hashes() {
     let t = app();
     request_code(&t, EMAIL).await;
     let code = last_code(&t.outbox, EMAIL);
-    let stored = t.app.store.get(&tollgate::store::records::login_code(EMAIL)).await.unwrap().unwrap();
+    let stored = t.app.store.get(&tollgate::store::schema::keys::login_code(EMAIL)).await.unwrap().unwrap();
     assert!(stored.0.values().all(|v| v.as_str() != Some(code.as_str())));
 }
 

@@ -2,7 +2,7 @@
 //! parameter in Stripe's spec), the pending order, and every refusal.
 
 use serde_json::{Value, json};
-use tollgate::store::records::{self, Order, OrderStatus, User};
+use tollgate::store::schema::{Order, OrderStatus, User, keys};
 use tollgate::store::{Store, Write};
 use tollgate::testing::{self, TestApp, assert_real_form_fields, form_fields, request, status_and_json};
 use tollgate_checkout::handle;
@@ -84,7 +84,7 @@ async fn a_signed_in_checkout_sends_exactly_these_fields() {
     assert_eq!(got, expected);
     assert_real_form_fields("/v1/checkout/sessions", &form);
 
-    let order = Order::from_item(&t.app.store.get(&records::order(&order_id)).await.unwrap().unwrap()).unwrap();
+    let order = Order::from_item(&t.app.store.get(&keys::order(&order_id)).await.unwrap().unwrap()).unwrap();
     assert_eq!(
         (order.status, order.user_id.as_deref(), order.checkout_session_id.as_deref()),
         (OrderStatus::Pending, Some("usr_buyer"), Some("cs_test_created"))
@@ -229,7 +229,7 @@ async fn a_credit_pack_is_bought_signed_in_with_its_price_and_metadata() {
     assert_eq!(field(&form, "metadata[plan]"), None);
     assert_eq!(field(&form, "metadata[user_id]"), Some("usr_p"));
     let order =
-        Order::from_item(&t.app.store.get(&records::order(body["order_id"].as_str().unwrap())).await.unwrap().unwrap())
+        Order::from_item(&t.app.store.get(&keys::order(body["order_id"].as_str().unwrap())).await.unwrap().unwrap())
             .unwrap();
     assert_eq!(order.pack.as_deref(), Some("credits_100"));
 }

@@ -4,7 +4,7 @@
 
 use serde_json::{Value, json};
 use tollgate::domain::subscriptions::{OPEN_ENDED, SubscriptionRecord};
-use tollgate::store::records::{self, User};
+use tollgate::store::schema::{User, keys};
 use tollgate::store::{Item, Store, Write};
 use tollgate::stripe::Event;
 use tollgate::testing::{self, NOW, TestApp, assert_real_form_fields, form_fields, request, status_and_json};
@@ -142,7 +142,7 @@ async fn a_subscription_checkout_sends_exactly_these_fields_on_the_users_one_cus
     assert_eq!(sessions[0].0, expected);
     assert_real_form_fields("/v1/checkout/sessions", &sessions[0].0);
 
-    let profile = t.app.store.get(&records::user(USER)).await.unwrap().unwrap();
+    let profile = t.app.store.get(&keys::user(USER)).await.unwrap().unwrap();
     assert_eq!(profile.str("stripe_customer_id"), Some("cus_test_new"), "the customer is kept on the profile");
     // The first session was never completed: a second checkout reuses the customer.
     let (status, _) =
@@ -262,9 +262,9 @@ async fn members_get_their_coupon_three_times_a_month_and_an_expired_checkout_gi
     let stripe = stripe().await;
     let t = app(&stripe).await;
     // A Pro member (the store's PLANS item, as the webhook leaves it for an active subscription).
-    let plans = Item::new(&records::plans_held(USER))
-        .with(&records::until_attribute("pro"), OPEN_ENDED)
-        .with(&records::member_attribute("pro"), OPEN_ENDED);
+    let plans = Item::new(&keys::plans_held(USER))
+        .with(&tollgate::store::schema::plans::until_attribute("pro"), OPEN_ENDED)
+        .with(&tollgate::store::schema::plans::member_attribute("pro"), OPEN_ENDED);
     t.app.store.write(Write::put(plans)).await.unwrap();
     for _ in 0..4 {
         buy_pack(&t).await;
@@ -310,7 +310,7 @@ async fn members_get_their_coupon_three_times_a_month_and_an_expired_checkout_gi
 async fn one_time_buyers_and_free_users_pay_full_price() {
     let stripe = stripe().await;
     let t = app(&stripe).await;
-    let plans = Item::new(&records::plans_held(USER)).with(&records::held_attribute("pro"), 1);
+    let plans = Item::new(&keys::plans_held(USER)).with(&tollgate::store::schema::plans::held_attribute("pro"), 1);
     t.app.store.write(Write::put(plans)).await.unwrap();
     buy_pack(&t).await;
     let form = sent_to(&stripe, "/v1/checkout/sessions").await.remove(0).0;

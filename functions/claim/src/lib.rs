@@ -5,7 +5,7 @@ use serde_json::json;
 use tollgate::auth::caller;
 use tollgate::domain::{claims, entitlements};
 use tollgate::http::{self, Reply, Request, Response};
-use tollgate::store::records::User;
+use tollgate::store::schema::User;
 use tollgate::{App, Error};
 
 pub const ROUTES: &[(&str, &str)] = &[("POST", "/api/pro/claim"), ("GET", "/api/pro/verify")];

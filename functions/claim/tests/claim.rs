@@ -5,7 +5,7 @@
 use serde_json::{Value, json};
 use tollgate::auth::tokens::Subject;
 use tollgate::store::Store;
-use tollgate::store::records::{self, Grant, Holder, Order, OrderStatus};
+use tollgate::store::schema::{Grant, Holder, Order, OrderStatus, keys};
 use tollgate::testing::{self, TestApp, event, paid_session, refunded_charge, request, status_and_json};
 use tollgate_claim::handle;
 use wiremock::matchers::{method, path};
@@ -84,7 +84,7 @@ async fn a_recorded_purchase_is_claimed_and_verified_from_the_store() {
         (200, json!({ "pro": true, "plan": "pro", "expires_at": null, "plan_ends_at": null, "subscription": null }))
     );
 
-    let pi = Order::from_item(&t.app.store.get(&records::order("ord_rec")).await.unwrap().unwrap())
+    let pi = Order::from_item(&t.app.store.get(&keys::order("ord_rec")).await.unwrap().unwrap())
         .unwrap()
         .payment_intent
         .unwrap();
@@ -102,7 +102,7 @@ async fn someone_elses_session_is_403_whether_recorded_or_not() {
     let (status, body) = claim(&t, Some(&thief), Some(json!({ "session_id": "cs_test_theirs" }))).await;
     assert_eq!((status, body["error"]["code"].as_str()), (403, Some("not_your_purchase")), "not recorded yet");
     assert!(
-        t.app.store.get(&records::order("ord_theirs")).await.unwrap().is_none(),
+        t.app.store.get(&keys::order("ord_theirs")).await.unwrap().is_none(),
         "nothing recorded for the wrong caller"
     );
 
@@ -130,7 +130,7 @@ async fn a_purchase_the_webhook_has_not_recorded_is_fetched_and_recorded_once() 
     let bearer = testing::token(&t.app, "usr_early", "early@example.com");
     let (status, body) = claim(&t, Some(&bearer), Some(json!({ "session_id": "cs_test_early" }))).await;
     assert_eq!((status, &body["pro"]), (200, &json!(true)), "{body}");
-    let order = Order::from_item(&t.app.store.get(&records::order("ord_early")).await.unwrap().unwrap()).unwrap();
+    let order = Order::from_item(&t.app.store.get(&keys::order("ord_early")).await.unwrap().unwrap()).unwrap();
     assert_eq!(order.status, OrderStatus::Paid);
 
     // The webhook arrives afterwards: the event is recorded, the purchase is not applied again.
@@ -141,7 +141,10 @@ async fn a_purchase_the_webhook_has_not_recorded_is_fetched_and_recorded_once() 
     let body = event("checkout.session.completed", session);
     let header = testing::signed_header(&body, t.app.now());
     let receipt = tollgate::domain::stripe_events::receive(&t.app, &body, Some(&header)).await.unwrap();
-    assert_eq!(receipt, tollgate::domain::stripe_events::Receipt::Ignored { outcome: "already_applied" });
+    assert_eq!(
+        receipt,
+        tollgate::domain::stripe_events::Receipt::Ignored(tollgate::domain::stripe_events::Outcome::AlreadyApplied)
+    );
     let grants = tollgate::domain::entitlements::grants(&t.app, &Holder::User("usr_early".into())).await.unwrap();
     assert_eq!(grants.len(), 1);
     assert_eq!(
@@ -187,9 +190,9 @@ async fn claiming_without_a_session_attaches_every_anonymous_purchase_of_the_ema
     assert_eq!(mine.iter().map(|g: &Grant| g.order_id.as_str()).collect::<Vec<_>>(), ["ord_anon1", "ord_anon2"]);
     let left = tollgate::domain::entitlements::grants(&t.app, &Holder::Email("anon@example.com".into())).await.unwrap();
     assert!(left.is_empty());
-    let order = Order::from_item(&t.app.store.get(&records::order("ord_anon1")).await.unwrap().unwrap()).unwrap();
+    let order = Order::from_item(&t.app.store.get(&keys::order("ord_anon1")).await.unwrap().unwrap()).unwrap();
     assert_eq!(order.user_id.as_deref(), Some("usr_anon"));
-    let profile = t.app.store.get(&records::user("usr_anon")).await.unwrap().unwrap();
+    let profile = t.app.store.get(&keys::user("usr_anon")).await.unwrap().unwrap();
     assert_eq!(
         profile.str("stripe_customer_id"),
         Some("cus_st_anon1"),
@@ -198,7 +201,7 @@ async fn claiming_without_a_session_attaches_every_anonymous_purchase_of_the_ema
 
     // A refund after the claim still finds and revokes the moved grant.
     for id in ["ord_anon1", "ord_anon2"] {
-        let pi = Order::from_item(&t.app.store.get(&records::order(id)).await.unwrap().unwrap())
+        let pi = Order::from_item(&t.app.store.get(&keys::order(id)).await.unwrap().unwrap())
             .unwrap()
             .payment_intent
             .unwrap();

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use serde_json::json;
 use tollgate::domain::credits::{self, Change, Floor};
 use tollgate::store::Store;
-use tollgate::store::records::{Reason, RequestKey};
+use tollgate::store::schema::{Reason, RequestKey};
 use tollgate::testing::{self, request};
 
 const WARMUP: usize = 2_000;
@@ -31,7 +31,7 @@ fn main() {
             reference: None,
             key: None,
         };
-        credits::apply(&t.app, &seed, &|_| vec![]).await.unwrap();
+        credits::apply(&t.app, &seed, &|_| Default::default()).await.unwrap();
         let mut latencies = Vec::with_capacity(DEBITS);
         let calls_before = t.app.store.round_trips();
         let started = Instant::now();

@@ -6,7 +6,7 @@ use tollgate::auth::caller;
 use tollgate::clock::rfc3339;
 use tollgate::domain::credits::{self, Change, Floor, Outcome};
 use tollgate::http::{self, Reply, Request, Response};
-use tollgate::store::records::{LedgerEntry, Reason, RequestKey};
+use tollgate::store::schema::{LedgerEntry, Reason, RequestKey};
 use tollgate::{App, Error};
 
 pub const ROUTES: &[(&str, &str)] =
@@ -130,7 +130,7 @@ async fn spend(
         reference: key,
         key: key.map(RequestKey::Caller),
     };
-    match credits::apply(app, &change, &|_| vec![]).await? {
+    match credits::apply(app, &change, &|_| Default::default()).await? {
         Outcome::Applied(entry) => Ok(Reply::ok(json!({ "balance": entry.balance_after, "entry_id": entry.id }))),
         Outcome::Replayed { entry_id, balance_after } => {
             Ok(Reply::ok(json!({ "balance": balance_after, "entry_id": entry_id })))

@@ -6,7 +6,7 @@ use serde_json::{Value, json};
 use tollgate::App;
 use tollgate::domain::credits::{self, Change, Floor, Outcome};
 use tollgate::store::Store;
-use tollgate::store::records::{Reason, RequestKey};
+use tollgate::store::schema::{Reason, RequestKey};
 use tollgate::testing::{self, StoreKind, TestApp, count_successes, raw_request, request, status_and_json};
 use tollgate_credits::handle;
 
@@ -22,7 +22,7 @@ async fn seed(app: &App, user: &str, amount: i64) {
         reference: None,
         key: None,
     };
-    assert!(matches!(credits::apply(app, &change, &|_| vec![]).await.unwrap(), Outcome::Applied(_)));
+    assert!(matches!(credits::apply(app, &change, &|_| Default::default()).await.unwrap(), Outcome::Applied(_)));
 }
 
 fn token(t: &TestApp) -> String {
@@ -325,7 +325,7 @@ async fn ledger_replays_to_the_balance(kind: StoreKind) {
                     reference: None,
                     key: Some(RequestKey::Caller(&key)),
                 };
-                credits::apply(&app, &change, &|_| vec![]).await.unwrap()
+                credits::apply(&app, &change, &|_| Default::default()).await.unwrap()
             })
         })
         .collect();

@@ -7,14 +7,13 @@ use std::pin::Pin;
 
 use serde_json::{Value, json};
 use tollgate::domain::mail::{self, Sent};
-use tollgate::store::{Key, records};
+use tollgate::store::schema::mail::MailId;
 use tollgate::{App, Error};
 
 /// The queued email a stream record is about, if it is one.
-fn mail_key(record: &Value) -> Option<Key> {
+fn mail_key(record: &Value) -> Option<MailId> {
     let keys = record.pointer("/dynamodb/Keys")?;
-    let (pk, sk) = (keys.pointer("/PK/S")?.as_str()?, keys.pointer("/SK/S")?.as_str()?);
-    sk.starts_with(records::MAIL_PREFIX).then(|| Key::new(pk, sk))
+    MailId::from_keys(keys.pointer("/PK/S")?.as_str()?, keys.pointer("/SK/S")?.as_str()?)
 }
 
 /// A stream batch (`Records`): each queued email due is sent; a record the store could not

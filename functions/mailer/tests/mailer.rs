@@ -6,7 +6,7 @@ use serde_json::json;
 use tollgate::domain::mail;
 use tollgate::domain::stripe_events;
 use tollgate::email::EmailSender;
-use tollgate::store::records;
+use tollgate::store::schema::keys;
 use tollgate::stripe::Event;
 use tollgate::testing::{self, StoreKind, TestApp, dynamodb_endpoint};
 use tollgate_mailer::handle;
@@ -55,9 +55,12 @@ async fn a_refused_email_is_sent_by_the_mailer_once() {
     assert_eq!(mail::outcomes(&t.app, &event_id).await.unwrap(), vec![("receipt".into(), "sent".into())]);
     // The stream record of that success: nothing more is sent.
     handle(&t.app, stream_record(&event_id, "101")).await.unwrap();
-    let item = t.app.store.get(&records::event_mail(&event_id, "receipt")).await.unwrap().unwrap();
+    let item = t.app.store.get(&keys::event_mail(&event_id, "receipt")).await.unwrap().unwrap();
     assert_eq!((item.num("attempts"), item.str("status")), (Some(2), Some("sent")));
-    assert!(t.app.store.query_index(mail::OUTBOX, 10).await.unwrap().is_empty(), "the outbox is empty");
+    assert!(
+        t.app.store.query_index(tollgate::store::schema::keys::OUTBOX_INDEX, 10).await.unwrap().is_empty(),
+        "the outbox is empty"
+    );
 }
 
 #[tokio::test]
@@ -68,9 +71,12 @@ async fn the_schedule_sends_what_a_dead_delivery_abandoned_and_gives_up_after_th
     for _ in 0..2 {
         handle(&t.app, json!({ "source": "aws.events", "detail-type": "Scheduled Event" })).await.unwrap();
     }
-    let item = t.app.store.get(&records::event_mail(&refused, "receipt")).await.unwrap().unwrap();
+    let item = t.app.store.get(&keys::event_mail(&refused, "receipt")).await.unwrap().unwrap();
     assert_eq!((item.num("attempts"), item.str("status")), (Some(3), Some("failed")));
-    assert!(t.app.store.query_index(mail::OUTBOX, 10).await.unwrap().is_empty(), "given up: out of the outbox");
+    assert!(
+        t.app.store.query_index(tollgate::store::schema::keys::OUTBOX_INDEX, 10).await.unwrap().is_empty(),
+        "given up: out of the outbox"
+    );
 
     // A delivery that died after its commit left its email claimed: the schedule sends it later.
     verify(&t, &from).await;
@@ -83,7 +89,7 @@ async fn the_schedule_sends_what_a_dead_delivery_abandoned_and_gives_up_after_th
         &mail::Queued { kind: mail::MailKind::Receipt, email: queued },
         t.app.now(),
     );
-    t.app.store.write(write).await.unwrap();
+    t.app.store.commit(write).await.unwrap();
     let scheduled = json!({ "source": "aws.events", "detail-type": "Scheduled Event" });
     assert_eq!(handle(&t.app, scheduled.clone()).await.unwrap()["sent"], 0, "still within its claim");
     t.clock.advance(16 * 60);

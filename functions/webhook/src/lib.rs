@@ -2,7 +2,7 @@
 //! every delivery is verified against the raw bytes and applied exactly once.
 
 use serde_json::json;
-use tollgate::domain::stripe_events::{self, Receipt};
+use tollgate::domain::stripe_events::{self, Outcome, Receipt};
 use tollgate::http::{self, Reply, Request, Response};
 use tollgate::{App, Error};
 
@@ -30,9 +30,9 @@ async fn receive(app: &App, req: &Request) -> Result<Reply, Error> {
     }
     let receipt = stripe_events::receive(app, body, http::header_value(req, "stripe-signature")).await?;
     Ok(Reply::ok(match receipt {
-        Receipt::Applied { outcome } => json!({ "received": true, "outcome": outcome }),
+        Receipt::Applied(outcome) => json!({ "received": true, "outcome": outcome.as_str() }),
         Receipt::Duplicate => json!({ "received": true, "duplicate": true }),
-        Receipt::Ignored { outcome: "ignored" } => json!({ "received": true, "ignored": true }),
-        Receipt::Ignored { outcome } => json!({ "received": true, "outcome": outcome }),
+        Receipt::Ignored(Outcome::Ignored) => json!({ "received": true, "ignored": true }),
+        Receipt::Ignored(outcome) => json!({ "received": true, "outcome": outcome.as_str() }),
     }))
 }

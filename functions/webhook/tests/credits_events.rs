@@ -5,8 +5,8 @@ use serde_json::{Value, json};
 use tollgate::domain::claims;
 use tollgate::domain::credits::{self, Change, Floor};
 use tollgate::store::Store;
-use tollgate::store::records::Reason;
-use tollgate::store::records::User;
+use tollgate::store::schema::Reason;
+use tollgate::store::schema::User;
 use tollgate::testing::{
     self, StoreKind, TestApp, event, event_with_id, refunded_charge, status_and_json, webhook_request,
 };
@@ -35,7 +35,7 @@ async fn spend(t: &TestApp, user: &str, amount: i64) {
         reference: None,
         key: None,
     };
-    credits::apply(&t.app, &change, &|_| vec![]).await.unwrap();
+    credits::apply(&t.app, &change, &|_| Default::default()).await.unwrap();
 }
 
 async fn a_pack_purchase_credits_once_and_its_refund_takes_back_the_unspent(kind: StoreKind) {
@@ -85,8 +85,8 @@ async fn an_anonymous_pack_waits_for_its_buyer_and_is_credited_once() {
     assert_eq!(credits::balance(&t.app, &user.id).await.unwrap(), 100, "claimed once");
 
     spend(&t, &user.id, 30).await;
-    let order = tollgate::store::records::Order::from_item(
-        &t.app.store.get(&tollgate::store::records::order("ord_cs_test_anonpack")).await.unwrap().unwrap(),
+    let order = tollgate::store::schema::Order::from_item(
+        &t.app.store.get(&tollgate::store::schema::keys::order("ord_cs_test_anonpack")).await.unwrap().unwrap(),
     )
     .unwrap();
     let refund = event("charge.refunded", refunded_charge(&order.payment_intent.unwrap()));

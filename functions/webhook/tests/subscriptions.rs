@@ -6,7 +6,7 @@
 use serde_json::{Value, json};
 use tollgate::domain::{billing, credits, entitlements, mail, subscriptions};
 use tollgate::store::Write;
-use tollgate::store::records::User;
+use tollgate::store::schema::User;
 use tollgate::testing::{
     self, NOW, PRO_MONTHLY_PRICE, StoreKind, TestApp, event_at, older_shape, status_and_json, subscription_invoice,
     subscription_object, webhook_request,
@@ -464,11 +464,11 @@ async fn a_subscription_checkout_grants_the_plan_from_stripes_current_state() {
         .await;
     let t = app_on(StoreKind::Memory, &server).await;
     add_user(&t, "co").await;
-    let order = tollgate::store::records::Order {
+    let order = tollgate::store::schema::Order {
         id: "ord_co".into(),
         plan: "pro".into(),
         pack: None,
-        status: tollgate::store::records::OrderStatus::Pending,
+        status: tollgate::store::schema::OrderStatus::Pending,
         email: Some("co@example.com".into()),
         user_id: Some(usr.clone()),
         checkout_session_id: None,
@@ -477,6 +477,8 @@ async fn a_subscription_checkout_grants_the_plan_from_stripes_current_state() {
         currency: None,
         created_at: NOW,
         paid_at: None,
+        refunded_at: None,
+        subscription_id: None,
     };
     t.app.store.write(Write::put(order.to_item())).await.unwrap();
     let session = testing::fixture_with(
@@ -490,7 +492,7 @@ async fn a_subscription_checkout_grants_the_plan_from_stripes_current_state() {
     assert_eq!(deliver(&t, &body).await.1["duplicate"], true);
     let ent = entitlements::entitlement(&t.app, &usr).await.unwrap();
     assert_eq!((ent.plan.key.as_str(), ent.subscription.unwrap().status.as_str()), ("pro", "trialing"));
-    let order = t.app.store.get(&tollgate::store::records::order("ord_co")).await.unwrap().unwrap();
+    let order = t.app.store.get(&tollgate::store::schema::keys::order("ord_co")).await.unwrap().unwrap();
     assert_eq!((order.str("status"), order.str("subscription_id")), (Some("paid"), Some(sub.as_str())));
 }
 

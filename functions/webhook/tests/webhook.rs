@@ -3,7 +3,7 @@
 
 use serde_json::{Value, json};
 use tollgate::domain::entitlements::entitlement;
-use tollgate::store::records::{self, Grant, Holder, Order, OrderStatus};
+use tollgate::store::schema::{Grant, Holder, Order, OrderStatus, keys};
 use tollgate::store::{Store, Write};
 use tollgate::testing::{
     self, NOW, StoreKind, TestApp, event, event_with_id, paid_session, raw_request, refunded_charge, status_and_json,
@@ -33,11 +33,11 @@ async fn deliver_with(t: &TestApp, body: &[u8], signature: &str) -> (u16, Value)
 }
 
 async fn order(t: &TestApp, id: &str) -> Option<Order> {
-    t.app.store.get(&records::order(id)).await.unwrap().as_ref().and_then(Order::from_item)
+    t.app.store.get(&keys::order(id)).await.unwrap().map(|i| Order::from_item(&i).unwrap())
 }
 
 async fn grant(t: &TestApp, holder: &Holder, order_id: &str) -> Option<Grant> {
-    t.app.store.get(&records::grant(holder, order_id)).await.unwrap().as_ref().and_then(Grant::from_item)
+    t.app.store.get(&keys::grant(holder, order_id)).await.unwrap().map(|i| Grant::from_item(&i).unwrap())
 }
 
 fn user(id: &str) -> Holder {
@@ -177,7 +177,7 @@ async fn paid_checkout_grants_pro_once_in_one_transaction(kind: StoreKind) {
     assert!(entitlement(&t.app, "usr_once").await.unwrap().pro);
 
     let id = serde_json::from_slice::<Value>(&body).unwrap()["id"].as_str().unwrap().to_string();
-    let record = t.app.store.get(&records::event(&id)).await.unwrap().unwrap();
+    let record = t.app.store.get(&keys::event(&id)).await.unwrap().unwrap();
     assert!(record.num("ttl").unwrap() >= t.app.now() + 30 * 24 * 3600, "event records live at least 30 days");
 
     let before = t.app.store.round_trips();
@@ -276,6 +276,8 @@ async fn delayed_payment_waits_for_async_success_or_failure() {
         currency: None,
         created_at: NOW,
         paid_at: None,
+        refunded_at: None,
+        subscription_id: None,
     };
     t.app.store.write(Write::put(pending.to_item())).await.unwrap();
     let mut failed = paid_session("cs_test_fail", "ord_fail", None, "ada@example.com");
@@ -300,6 +302,8 @@ async fn an_expired_session_expires_its_pending_order_only() {
         currency: None,
         created_at: NOW,
         paid_at: None,
+        refunded_at: None,
+        subscription_id: None,
     };
     t.app.store.write(Write::put(pending.to_item())).await.unwrap();
     let session = testing::fixture_with(
@@ -470,6 +474,6 @@ async fn plans_held_count_each_purchase_and_each_refund_once() {
     let (_, again) = deliver(&t, &event("charge.refunded", refunded_charge(&pi))).await;
     assert_eq!(again["outcome"], "already_applied", "another event about the same refund");
     assert!(entitlement(&t.app, "usr_two").await.unwrap().pro, "the other purchase still grants Pro");
-    let held = t.app.store.get(&records::plans_held("usr_two")).await.unwrap().unwrap();
+    let held = t.app.store.get(&keys::plans_held("usr_two")).await.unwrap().unwrap();
     assert_eq!(held.num("held_pro"), Some(1));
 }

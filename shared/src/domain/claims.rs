@@ -4,8 +4,8 @@
 use crate::app::App;
 use crate::auth::normalize_email;
 use crate::error::Error;
-use crate::store::records::{self, Grant, Holder, Order, OrderStatus, PaymentPointer, User, pointer};
-use crate::store::{Condition, StoreError, Update, Write};
+use crate::store::schema::{Grant, Holder, Order, OrderStatus, PaymentPointer, User, grants, orders, payments};
+use crate::store::{StoreError, Tx};
 
 use super::credits;
 use super::purchases::{Purchase, Recorded, record, resolve_product};
@@ -41,13 +41,11 @@ async fn move_to_user(
         // The grant as the caller read it, on the first try; read afresh after a race.
         let grant = match read.take() {
             Some(grant) => grant,
-            None => {
-                let Some(item) = app.store.get(&records::grant(from, order_id)).await? else {
-                    // Another claim moved it first: it is the user's either way.
-                    return Ok(());
-                };
-                Grant::from_item(&item).ok_or_else(|| Error::internal(format!("unreadable grant {order_id}")))?
-            }
+            None => match grants::get(&app.store, from, order_id).await? {
+                Some(grant) => grant,
+                // Another claim moved it first: it is the user's either way.
+                None => return Ok(()),
+            },
         };
         let pointer = match &grant.payment_intent {
             Some(pi) => super::reversals::pointer_of(app, pi).await?,
@@ -83,54 +81,27 @@ async fn move_to_user(
 
 /// The writes that move `grant` to `user`, each conditional on what was read; and the credits
 /// to put on the user's balance with them (a still-active pack bought anonymously).
-fn move_writes(grant: &Grant, user: &User, read: Option<&PaymentPointer>, active: bool) -> (Vec<Write>, Option<i64>) {
+fn move_writes(grant: &Grant, user: &User, read: Option<&PaymentPointer>, active: bool) -> (Tx, Option<i64>) {
     let to = Holder::User(user.id.clone());
-    let as_read = match grant.revoked_at {
-        None => Condition::absent("revoked_at"),
-        Some(at) => Condition::equals("revoked_at", at),
-    };
-    let mut writes = vec![
-        Write::Delete {
-            key: records::grant(&grant.holder, &grant.order_id),
-            condition: Some(Condition::And(vec![Condition::Exists, as_read])),
-        },
-        Write::Update(
-            Update::new(records::order(&grant.order_id))
-                .set("user_id", user.id.as_str())
-                .when(Condition::And(vec![Condition::Exists, Condition::absent("user_id")])),
-        ),
-    ];
+    let mut tx = grants::take(grant);
+    tx.append(orders::claimed_by(&grant.order_id, &user.id));
     if grant.credits.is_none() {
         let revoked_at = if active { None } else { grant.revoked_at.or(Some(grant.granted_at)) };
-        writes.push(Write::put(Grant { holder: to.clone(), revoked_at, ..grant.clone() }.to_item()));
+        tx.append(grants::put(&Grant { holder: to.clone(), revoked_at, ..grant.clone() }));
         if active {
-            writes.push(super::entitlements::hold(&user.id, &grant.plan, 1));
+            tx.append(super::plans::hold(&user.id, &grant.plan, 1));
         }
     }
     if let Some(customer) = &grant.customer {
         // The anonymous buyer's Stripe customer becomes the account's, unless it has one.
-        writes.extend(super::users::link_customer(&user.id, &user.email, customer));
+        tx.append(super::users::link_customer(&user.id, &user.email, customer));
     }
     if let Some(pi) = &grant.payment_intent {
-        let reversed_as_read = match read.and_then(|p| p.reversed_by.as_deref()) {
-            None => Condition::absent(pointer::REVERSED_BY),
-            Some(by) => Condition::equals(pointer::REVERSED_BY, by),
-        };
-        let moved = Update::new(records::payment(pi))
-            .set(pointer::ORDER, grant.order_id.as_str())
-            .set(pointer::HOLDER, to.pk())
-            .set_opt(pointer::CREDITS, grant.credits)
-            .set_opt(pointer::PLAN, grant.credits.is_none().then_some(grant.plan.as_str()))
-            .when(Condition::And(vec![
-                Condition::Or(vec![
-                    Condition::equals(pointer::HOLDER, grant.holder.pk()),
-                    Condition::absent(pointer::HOLDER),
-                ]),
-                reversed_as_read,
-            ]));
-        writes.push(Write::Update(moved));
+        let plan = grant.credits.is_none().then_some(grant.plan.as_str());
+        let reversed_by = read.and_then(|p| p.reversed_by.as_deref());
+        tx.append(payments::moved(pi, &grant.order_id, &grant.holder, &to, grant.credits, plan, reversed_by));
     }
-    (writes, grant.credits.filter(|_| active))
+    (tx, grant.credits.filter(|_| active))
 }
 
 /// Attaches every purchase made anonymously under the user's verified email.
@@ -211,11 +182,10 @@ pub async fn claim_session(app: &App, user: &User, session_id: &str) -> Result<(
 
 /// Claims a session the store already knows; None when it does not know it yet.
 async fn claim_recorded(app: &App, user: &User, session_id: &str) -> Result<Option<Result<(), Error>>, Error> {
-    let Some(pointer) = app.store.get(&records::checkout_session(session_id)).await? else {
+    let Some(order_id) = orders::for_session(&app.store, session_id).await? else {
         return Ok(None);
     };
-    let order_id = pointer.string("order_id").ok_or_else(|| Error::internal("session pointer without order"))?;
-    let Some(order) = app.store.get(&records::order(&order_id)).await?.as_ref().and_then(Order::from_item) else {
+    let Some(order) = orders::get(&app.store, &order_id).await? else {
         return Ok(None);
     };
     if !owns(&order, user) {

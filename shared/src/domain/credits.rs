@@ -9,14 +9,12 @@
 //! state it saw per user, so a debit it can compute is one round trip; when another change got
 //! there first, the condition fails, the state is read afresh and it tries again.
 
-use std::time::Duration;
-
-use rand::Rng;
-
 use crate::app::App;
 use crate::error::Error;
-use crate::store::records::{self, CreditRequest, LEDGER_PREFIX, LedgerEntry, Reason, RequestKey};
-use crate::store::{Condition, Query, StoreError, Update, Write};
+use crate::store::schema::credits::{self as ledger_items, CreditRequest, LedgerEntry, Reason, RequestKey};
+use crate::store::{Label, StoreError, Tx};
+
+pub use crate::store::schema::credits::State as Snapshot;
 
 /// What to do when a negative change is larger than the balance.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -57,26 +55,18 @@ pub enum Outcome {
     KeyReused,
     /// The balance would pass what a 64-bit count holds: nothing was written.
     OutOfRange,
-    /// A condition of the accompanying writes failed (their indices); nothing was written.
-    Refused(Vec<usize>),
+    /// A condition of the accompanying writes failed (their labels); nothing was written.
+    Refused(Vec<Label>),
 }
 
-/// A user's balance and how many changes made it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct Snapshot {
-    pub balance: i64,
-    pub seq: i64,
-}
+/// The labels of a change's own writes; the accompanying writes use others.
+const OWN: [Label; 3] = [Label::Balance, Label::LedgerEntry, Label::RequestKey];
 
 /// The last state this instance saw per user.
-pub type BalanceHints = super::hints::Hints<Snapshot>;
+pub type BalanceHints = crate::hints::Hints<Snapshot>;
 
 fn new_entry_id() -> String {
     format!("ent_{}", uuid::Uuid::new_v4().simple())
-}
-
-fn state_is(before: Snapshot) -> Condition {
-    if before.seq == 0 { Condition::absent("seq") } else { Condition::equals("seq", before.seq) }
 }
 
 /// Why a change cannot be planned.
@@ -90,12 +80,7 @@ pub enum Refusal {
 
 /// The writes of `change` applied to a balance of `before`: pure. Err when a refusing change
 /// would overdraw, or any sum would overflow.
-pub fn plan(
-    change: &Change,
-    state: Snapshot,
-    entry_id: String,
-    now: i64,
-) -> Result<(Vec<Write>, LedgerEntry), Refusal> {
+pub fn plan(change: &Change, state: Snapshot, entry_id: String, now: i64) -> Result<(Tx, LedgerEntry), Refusal> {
     let before = state.balance;
     let after = before.checked_add(change.delta).ok_or(Refusal::OutOfRange)?;
     let applied = match change.floor {
@@ -122,39 +107,12 @@ pub fn plan(
         shortfall,
         created_at: now,
     };
-    let balance = Update::new(records::credit_balance(change.user_id))
-        .set("balance", entry.balance_after)
-        .set("seq", entry.seq)
-        .set("updated_at", now)
-        .when(state_is(state));
-    let mut writes = vec![Write::Update(balance), Write::put_new(entry.to_item())];
-    if let Some(key) = change.key {
-        let request = CreditRequest {
-            user_id: change.user_id.to_string(),
-            key: key.scoped(),
-            requested: change.delta,
-            entry_id: entry.id.clone(),
-            balance_after: entry.balance_after,
-            created_at: now,
-        };
-        writes.push(Write::put_new(request.to_item()));
-    }
-    Ok((writes, entry))
+    Ok((ledger_items::change(state, &entry, change.key, change.delta), entry))
 }
 
 /// The state and, for a keyed change, the key's earlier record, in one consistent read.
 async fn read(app: &App, change: &Change<'_>) -> Result<(Snapshot, Option<CreditRequest>), Error> {
-    let mut keys = vec![records::credit_balance(change.user_id)];
-    if let Some(key) = change.key {
-        keys.push(records::credit_request(change.user_id, &key.scoped()));
-    }
-    let found = app.store.get_many(&keys).await?;
-    let state = found[0]
-        .as_ref()
-        .map(|i| Snapshot { balance: i.num("balance").unwrap_or(0), seq: i.num("seq").unwrap_or(0) })
-        .unwrap_or_default();
-    let request = found.get(1).and_then(|i| i.as_ref()).and_then(CreditRequest::from_item);
-    Ok((state, request))
+    Ok(ledger_items::read(&app.store, change.user_id, change.key).await?)
 }
 
 fn replay(request: CreditRequest, change: &Change) -> Outcome {
@@ -169,18 +127,19 @@ fn replay(request: CreditRequest, change: &Change) -> Outcome {
 const MAX_ATTEMPTS: u32 = 200;
 
 /// Applies `change` once, together with `with(entry)` (say, a webhook's event record), all in
-/// one transaction. `with`'s writes come first, so their indices in `Refused` are their own.
+/// one transaction. A refusal of `with`'s writes is `Refused` with their labels.
 pub async fn apply(
     app: &App,
     change: &Change<'_>,
-    with: &(dyn Fn(&LedgerEntry) -> Vec<Write> + Sync),
+    with: &(dyn Fn(&LedgerEntry) -> Tx + Sync),
 ) -> Result<Outcome, Error> {
     if change.delta == 0 {
         return Err(Error::bad_request("invalid_field", "amount must not be zero"));
     }
     let hints = &app.credit_hints;
     let mut hinted = hints.get(change.user_id);
-    for attempt in 0..MAX_ATTEMPTS {
+    let mut retry = super::retry::Contention::new(MAX_ATTEMPTS);
+    while retry.next_attempt().await {
         let from_hint = hinted.is_some();
         let state = match hinted.take() {
             Some(state) => state,
@@ -199,30 +158,24 @@ pub async fn apply(
             }
             Err(Refusal::OutOfRange) => return Ok(Outcome::OutOfRange),
         };
-        let accompanying = with(&entry);
-        let offset = accompanying.len();
-        let mut all = accompanying;
-        all.extend(writes);
+        let mut all = with(&entry);
+        all.append(writes);
         match app.store.transact(all).await {
             Ok(()) => {
                 hints.set(change.user_id, Snapshot { balance: entry.balance_after, seq: entry.seq });
                 return Ok(Outcome::Applied(entry));
             }
             Err(StoreError::Cancelled { failed }) => {
-                let own: Vec<usize> = failed.iter().copied().filter(|i| *i < offset).collect();
-                if !own.is_empty() {
-                    return Ok(Outcome::Refused(own));
+                let accompanying: Vec<Label> = failed.iter().copied().filter(|l| !OWN.contains(l)).collect();
+                if !accompanying.is_empty() {
+                    return Ok(Outcome::Refused(accompanying));
                 }
                 hints.forget(change.user_id);
-                if change.key.is_some() && failed.contains(&(offset + 2)) {
+                if change.key.is_some() && failed.contains(&Label::RequestKey) {
                     // A request with this key won the race: answer what it did.
                     if let (_, Some(request)) = read(app, change).await? {
                         return Ok(replay(request, change));
                     }
-                }
-                if attempt > 0 {
-                    let wait = rand::rng().random_range(0..=(2u64 << attempt.min(5)));
-                    tokio::time::sleep(Duration::from_millis(wait)).await;
                 }
             }
             Err(e) => {
@@ -235,7 +188,7 @@ pub async fn apply(
 }
 
 pub async fn balance(app: &App, user_id: &str) -> Result<i64, Error> {
-    Ok(app.store.get(&records::credit_balance(user_id)).await?.and_then(|i| i.num("balance")).unwrap_or(0))
+    Ok(ledger_items::balance(&app.store, user_id).await?)
 }
 
 pub struct History {
@@ -246,32 +199,20 @@ pub struct History {
 
 /// The balance and the ledger newest first, a page at a time; the cursor is opaque.
 pub async fn history(app: &App, user_id: &str, limit: usize, cursor: Option<&str>) -> Result<History, Error> {
-    let after = cursor.map(|c| super::cursor::decode(c, LEDGER_PREFIX)).transpose()?;
-    let balance = balance(app, user_id).await?;
-    let query = Query {
-        pk: records::credit_balance(user_id).pk,
-        sk_prefix: LEDGER_PREFIX.to_string(),
-        newest_first: true,
-        limit,
-        after,
-    };
-    let page = app.store.query(&query).await?;
-    Ok(History {
-        balance,
-        entries: page.items.iter().filter_map(LedgerEntry::from_item).collect(),
-        next_cursor: page.last_sk.as_deref().map(super::cursor::encode),
-    })
+    let (entries, next_cursor) = ledger_items::history(&app.store, user_id, limit, cursor).await?;
+    Ok(History { balance: balance(app, user_id).await?, entries, next_cursor })
 }
 
 /// Every entry, oldest first (for audits and the ledger-replay test).
 pub async fn ledger(app: &App, user_id: &str) -> Result<Vec<LedgerEntry>, Error> {
-    let query = Query::prefix(records::credit_balance(user_id).pk, LEDGER_PREFIX);
-    Ok(app.store.query_all(&query).await?.iter().filter_map(LedgerEntry::from_item).collect())
+    Ok(ledger_items::ledger(&app.store, user_id).await?)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::Condition;
+    use crate::store::schema::keys;
 
     fn change(delta: i64, floor: Floor, key: Option<&str>) -> Change<'_> {
         let key = key.map(RequestKey::Caller);
@@ -285,8 +226,10 @@ mod tests {
         assert_eq!((entry.delta, entry.balance_after, entry.shortfall), (-3, 7, None));
         assert_eq!(writes.len(), 3);
         assert_eq!(entry.seq, 5);
-        assert_eq!(writes[0].condition(), Some(&Condition::equals("seq", 4)));
-        assert_eq!(writes[1].key(), records::ledger_entry("usr_1", 5));
+        let labelled = writes.labelled();
+        assert_eq!(labelled[0].0, Label::Balance);
+        assert_eq!(labelled[0].1.condition(), Some(&Condition::equals("seq", 4)));
+        assert_eq!(labelled[1].1.key(), keys::ledger_entry("usr_1", 5));
     }
 
     #[test]
@@ -318,7 +261,7 @@ mod tests {
         let mut own = change(-1, Floor::Clamp, None);
         own.key = Some(RequestKey::Own("refund:ord_1"));
         let own = plan(&own, Snapshot { balance: 5, seq: 1 }, "e".into(), 5);
-        assert_ne!(caller.unwrap().0[2].key(), own.unwrap().0[2].key());
+        assert_ne!(caller.unwrap().0.labelled()[2].1.key(), own.unwrap().0.labelled()[2].1.key());
     }
 
     #[test]
@@ -332,6 +275,6 @@ mod tests {
     fn a_first_credit_expects_no_balance_yet() {
         let (writes, entry) = plan(&change(100, Floor::Refuse, None), Snapshot::default(), "ent_1".into(), 5).unwrap();
         assert_eq!((entry.balance_after, entry.seq), (100, 1));
-        assert_eq!(writes[0].condition(), Some(&Condition::absent("seq")));
+        assert_eq!(writes.labelled()[0].1.condition(), Some(&Condition::absent("seq")));
     }
 }

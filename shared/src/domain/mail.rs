@@ -17,8 +17,8 @@ use serde_json::Value;
 use crate::app::App;
 use crate::email::Email;
 use crate::error::Error;
-use crate::store::records::{self, MAIL_PREFIX};
-use crate::store::{Condition, GSI1PK, GSI1SK, Item, Query, StoreError, Update, Write};
+use crate::store::Tx;
+use crate::store::schema::mail::{self as outbox, MailId, MailRecord};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum MailKind {
@@ -115,28 +115,27 @@ pub struct Queued {
 }
 
 /// The write that queues `queued` for `event_id` (in the event's transaction).
-pub fn queue(event_id: &str, user_id: &str, queued: &Queued, now: i64) -> Write {
+pub fn queue(event_id: &str, user_id: &str, queued: &Queued, now: i64) -> Tx {
     let email = &queued.email;
-    Write::put_new(
-        Item::new(&records::event_mail(event_id, queued.kind.as_str()))
-            .with("event_id", event_id)
-            .with("user_id", user_id)
-            .with("kind", queued.kind.as_str())
-            .with("to", email.to.as_str())
-            .with("subject", email.subject.as_str())
-            .with("text", email.text.as_str())
-            .with_opt("html", email.html.as_deref())
-            .with("status", "sending")
-            .with("attempts", 1)
-            .with("claimed_at", now)
-            .with("created_at", now)
-            .with(GSI1PK, OUTBOX)
-            .with(GSI1SK, format!("{now:010}#{event_id}#{}", queued.kind.as_str())),
-    )
+    outbox::queue(&MailRecord {
+        event_id: event_id.to_string(),
+        user_id: user_id.to_string(),
+        kind: queued.kind.as_str().to_string(),
+        to: email.to.clone(),
+        subject: email.subject.clone(),
+        text: email.text.clone(),
+        html: email.html.clone(),
+        status: "sending".into(),
+        attempts: 1,
+        claimed_at: Some(now),
+        created_at: now,
+        sent_at: None,
+        failed_at: None,
+        error: None,
+    })
 }
 
-/// The outbox index: every email not yet sent (nor given up on), in the order queued.
-pub const OUTBOX: &str = "OUTBOX";
+pub use crate::store::schema::mail::MailId as QueuedId;
 
 /// What the outbox sender did with one queued email.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -147,33 +146,41 @@ pub enum Sent {
     Skipped,
 }
 
-/// Sends one queued email if it is due: failed with tries left, or claimed and abandoned.
-pub async fn send_pending(app: &App, key: &crate::store::Key) -> Result<Sent, Error> {
-    let Some(item) = app.store.get(key).await? else { return Ok(Sent::Skipped) };
-    let (Some(event_id), Some(kind), Some(status)) =
-        (item.string("event_id"), item.string("kind"), item.string("status"))
-    else {
-        return Err(Error::internal(format!("unreadable queued email {key:?}")));
-    };
-    let attempts = item.num("attempts").unwrap_or(0);
-    let abandoned = status == "sending" && item.num("claimed_at").unwrap_or(0) + ABANDONED_AFTER_SECS < app.now();
-    if !(status == "failed" || abandoned) || attempts >= MAX_ATTEMPTS {
+/// Tries a failed send again on a later delivery of its event, up to this many attempts.
+const MAX_ATTEMPTS: i64 = 3;
+
+/// A claim older than this was abandoned: Lambda stops any function after 15 minutes.
+const ABANDONED_AFTER_SECS: i64 = 15 * 60;
+
+/// Due for a send: failed with tries left, or claimed and abandoned.
+fn is_due(record: &MailRecord, now: i64) -> bool {
+    let abandoned = record.status == "sending" && record.claimed_at.unwrap_or(0) + ABANDONED_AFTER_SECS < now;
+    (record.status == "failed" || abandoned) && record.attempts < MAX_ATTEMPTS
+}
+
+fn email_of(record: &MailRecord) -> Email {
+    Email {
+        to: record.to.clone(),
+        subject: record.subject.clone(),
+        text: record.text.clone(),
+        html: record.html.clone(),
+    }
+}
+
+/// Sends one queued email if it is due.
+pub async fn send_pending(app: &App, id: &MailId) -> Result<Sent, Error> {
+    let Some(record) = outbox::get(&app.store, id).await? else { return Ok(Sent::Skipped) };
+    if !is_due(&record, app.now()) {
         return Ok(Sent::Skipped);
     }
-    let email = Email {
-        to: item.string("to").unwrap_or_default(),
-        subject: item.string("subject").unwrap_or_default(),
-        text: item.string("text").unwrap_or_default(),
-        html: item.string("html"),
-    };
-    Ok(send_one(app, &event_id, &kind, &email, &status, attempts).await)
+    Ok(send_one(app, id, &email_of(&record), &record.status, record.attempts).await)
 }
 
 /// Sends every due email in the outbox (the dev server's sender, and the mailer's schedule).
 pub async fn drain(app: &App) -> Result<(usize, usize), Error> {
     let (mut sent, mut failed) = (0, 0);
-    for item in app.store.query_index(OUTBOX, 100).await? {
-        match send_pending(app, &item.key()).await? {
+    for id in outbox::outbox(&app.store, 100).await? {
+        match send_pending(app, &id).await? {
             Sent::Sent => sent += 1,
             Sent::Failed => failed += 1,
             Sent::Skipped => {}
@@ -182,16 +189,11 @@ pub async fn drain(app: &App) -> Result<(usize, usize), Error> {
     Ok((sent, failed))
 }
 
-/// Tries a failed send again on a later delivery of its event, up to this many attempts.
-const MAX_ATTEMPTS: i64 = 3;
-
-/// A claim older than this was abandoned: Lambda stops any function after 15 minutes.
-const ABANDONED_AFTER_SECS: i64 = 15 * 60;
-
 /// Sends what this delivery just queued (and so holds the claim on).
 pub async fn send_queued(app: &App, event_id: &str, queued: &[Queued]) {
     for q in queued {
-        deliver(app, event_id, q.kind.as_str(), &q.email, 1).await;
+        let id = MailId { event_id: event_id.to_string(), kind: q.kind.as_str().to_string() };
+        deliver(app, &id, &q.email, 1).await;
     }
 }
 
@@ -199,36 +201,23 @@ pub async fn send_queued(app: &App, event_id: &str, queued: &[Queued]) {
 /// the commit), never what was sent or is being sent.
 pub async fn send_unsent(app: &App, event_id: &str) -> Result<(), Error> {
     let now = app.now();
-    for item in queued_for(app, event_id).await? {
-        let (Some(kind), Some(status)) = (item.string("kind"), item.string("status")) else { continue };
-        let attempts = item.num("attempts").unwrap_or(0);
-        let abandoned = status == "sending" && item.num("claimed_at").unwrap_or(0) + ABANDONED_AFTER_SECS < now;
-        if !(status == "failed" || abandoned) || attempts >= MAX_ATTEMPTS {
+    for record in outbox::for_event(&app.store, event_id).await? {
+        if !is_due(&record, now) {
             continue;
         }
-        let email = Email {
-            to: item.string("to").unwrap_or_default(),
-            subject: item.string("subject").unwrap_or_default(),
-            text: item.string("text").unwrap_or_default(),
-            html: item.string("html"),
-        };
-        send_one(app, event_id, &kind, &email, &status, attempts).await;
+        let id = MailId { event_id: event_id.to_string(), kind: record.kind.clone() };
+        send_one(app, &id, &email_of(&record), &record.status, record.attempts).await;
     }
     Ok(())
 }
 
 /// Claims the queued item (only one sender can move it from `from`), then sends it.
-async fn send_one(app: &App, event_id: &str, kind: &str, email: &Email, from: &str, attempts: i64) -> Sent {
-    let claim = Update::new(records::event_mail(event_id, kind))
-        .set("status", "sending")
-        .set("claimed_at", app.now())
-        .add("attempts", 1)
-        .when(Condition::And(vec![Condition::equals("status", from), Condition::equals("attempts", attempts)]));
-    match app.store.write(Write::Update(claim)).await {
-        Ok(()) => deliver(app, event_id, kind, email, attempts + 1).await,
-        Err(StoreError::ConditionFailed) => Sent::Skipped,
+async fn send_one(app: &App, id: &MailId, email: &Email, from: &str, attempts: i64) -> Sent {
+    match app.store.commit(outbox::claim(id, from, attempts, app.now())).await {
+        Ok(()) => deliver(app, id, email, attempts + 1).await,
+        Err(e) if e.is_condition() => Sent::Skipped,
         Err(e) => {
-            tracing::warn!(error = %e, %event_id, kind, "could not claim a billing email");
+            tracing::warn!(error = %e, event_id = %id.event_id, kind = %id.kind, "could not claim a billing email");
             Sent::Skipped
         }
     }
@@ -236,40 +225,30 @@ async fn send_one(app: &App, event_id: &str, kind: &str, email: &Email, from: &s
 
 /// Sends a claimed email and logs the outcome on its item; a sent one (or one out of tries)
 /// leaves the outbox.
-async fn deliver(app: &App, event_id: &str, kind: &str, email: &Email, attempts: i64) -> Sent {
-    let key = records::event_mail(event_id, kind);
+async fn deliver(app: &App, id: &MailId, email: &Email, attempts: i64) -> Sent {
     let outcome = app.email.send(email.clone()).await;
     let now = app.now();
+    let (event_id, kind) = (&id.event_id, &id.kind);
     let (logged, sent) = match &outcome {
-        Ok(()) => {
-            (Update::new(key).set("status", "sent").set("sent_at", now).remove(GSI1PK).remove(GSI1SK), Sent::Sent)
-        }
+        Ok(()) => (outbox::sent(id, now), Sent::Sent),
         Err(e) => {
-            tracing::warn!(error = %e, %event_id, kind, attempts, "a billing email was not sent");
-            let failed = Update::new(key).set("status", "failed").set("error", e.to_string()).set("failed_at", now);
-            let failed = if attempts >= MAX_ATTEMPTS {
-                tracing::error!(%event_id, kind, "a billing email was given up on after {MAX_ATTEMPTS} tries");
-                failed.remove(GSI1PK).remove(GSI1SK)
-            } else {
-                failed
-            };
-            (failed, Sent::Failed)
+            tracing::warn!(error = %e, %event_id, %kind, attempts, "a billing email was not sent");
+            let give_up = attempts >= MAX_ATTEMPTS;
+            if give_up {
+                tracing::error!(%event_id, %kind, "a billing email was given up on after {MAX_ATTEMPTS} tries");
+            }
+            (outbox::failed(id, &e.to_string(), now, give_up), Sent::Failed)
         }
     };
-    if let Err(e) = app.store.write(Write::Update(logged)).await {
-        tracing::warn!(error = %e, %event_id, kind, "could not log a billing email's outcome");
+    if let Err(e) = app.store.commit(logged).await {
+        tracing::warn!(error = %e, %event_id, %kind, "could not log a billing email's outcome");
     }
     sent
 }
 
 /// The logged outcome of one event's emails: (kind, status).
 pub async fn outcomes(app: &App, event_id: &str) -> Result<Vec<(String, String)>, Error> {
-    Ok(queued_for(app, event_id).await?.iter().filter_map(|i| Some((i.string("kind")?, i.string("status")?))).collect())
-}
-
-/// The emails queued for one event (at most one per kind).
-async fn queued_for(app: &App, event_id: &str) -> Result<Vec<Item>, Error> {
-    Ok(app.store.query(&Query::prefix(format!("EVENT#{event_id}"), MAIL_PREFIX)).await?.items)
+    Ok(outbox::for_event(&app.store, event_id).await?.into_iter().map(|r| (r.kind, r.status)).collect())
 }
 
 #[cfg(test)]

@@ -7,8 +7,9 @@
 use crate::app::App;
 use crate::clock::month_id;
 use crate::error::Error;
-use crate::store::records;
-use crate::store::{Condition, Item, StoreError, TTL, Update, Write};
+use crate::store::schema::members::{self as uses, MemberUses};
+use crate::store::schema::orders;
+use crate::store::{Label, Tx};
 
 /// The session metadata naming the month a members' price was reserved in.
 pub const METADATA_KEY: &str = "member_month";
@@ -26,10 +27,6 @@ pub const HOLD_WITHOUT_SESSION_SECS: i64 = 15 * 60;
 /// Stripe expires any session after 24 hours at the latest.
 pub const HOLD_WITH_SESSION_SECS: i64 = 25 * 3600;
 
-fn hold_attribute(order_id: &str) -> String {
-    format!("hold_{order_id}")
-}
-
 /// Reserves a members' price for `user_id` buying `key` with `order_id`, if a plan they are a
 /// member of gives one and this month's allowance is not used up. Reservations of orders that
 /// never got a session, or whose session is long gone, are released first.
@@ -46,23 +43,18 @@ pub async fn reserve(app: &App, user_id: &str, key: &str, order_id: &str) -> Res
         return Ok(None);
     }
     let month = month_id(now);
-    let found = app.store.get_many(&[records::plans_held(user_id), records::member_uses(user_id, &month)]).await?;
-    let is_member = |plan: &str| {
-        found[0].as_ref().and_then(|i| i.num(&records::member_attribute(plan))).is_some_and(|until| until > now)
-    };
+    let (held, this_month) = uses::read(&app.store, user_id, &month).await?;
+    let is_member = |plan: &str| held.member_until(plan).is_some_and(|until| until > now);
     let Some((_, discount)) = offers.into_iter().find(|(p, _)| is_member(&p.key)) else {
         return Ok(None);
     };
-    if let Some(uses) = &found[1] {
-        release_stale(app, user_id, &month, uses, now).await?;
+    if let Some(this_month) = &this_month {
+        release_stale(app, user_id, &month, this_month, now).await?;
     }
-    let take = Update::new(records::member_uses(user_id, &month))
-        .add("count", 1)
-        .set(&hold_attribute(order_id), now + HOLD_WITHOUT_SESSION_SECS)
-        .when(Condition::AbsentOrBelow("count".into(), i64::from(discount.per_month)));
-    match app.store.write(Write::Update(take)).await {
+    let take = uses::reserve(user_id, &month, order_id, now + HOLD_WITHOUT_SESSION_SECS, i64::from(discount.per_month));
+    match app.store.commit(take).await {
         Ok(()) => Ok(Some(MemberPrice { coupon: discount.coupon.clone(), month })),
-        Err(StoreError::ConditionFailed) => Ok(None),
+        Err(e) if e.refused(Label::Members) => Ok(None),
         Err(e) => Err(e.into()),
     }
 }
@@ -70,31 +62,19 @@ pub async fn reserve(app: &App, user_id: &str, key: &str, order_id: &str) -> Res
 /// Releases each reservation past its time whose order is still pending (closing the order);
 /// one whose order was paid or closed meanwhile only loses its hold (the use stands, or the
 /// order's closing gave it back already).
-async fn release_stale(app: &App, user_id: &str, month: &str, uses: &Item, now: i64) -> Result<(), Error> {
-    let stale = uses.0.iter().filter_map(|(name, value)| {
-        let order_id = name.strip_prefix("hold_")?;
-        value.as_i64().filter(|until| *until <= now).map(|_| (name.clone(), order_id.to_string()))
-    });
-    for (attribute, order_id) in stale.collect::<Vec<_>>() {
-        let held = Condition::Not(Box::new(Condition::absent(&attribute)));
+async fn release_stale(app: &App, user_id: &str, month: &str, this_month: &MemberUses, now: i64) -> Result<(), Error> {
+    let stale = this_month.holds.iter().filter(|(_, until)| **until <= now).map(|(order_id, _)| order_id);
+    for order_id in stale {
         // A pending order (or one its expiry already deleted) was abandoned: close it.
-        let close = Update::new(records::order(&order_id))
-            .set("status", "expired")
-            .set(TTL, now + super::orders::PENDING_ORDER_RETENTION_SECS)
-            .when(Condition::Or(vec![Condition::NotExists, Condition::equals("status", "pending")]));
-        let give_back = Update::new(records::member_uses(user_id, month))
-            .add("count", -1)
-            .remove(&attribute)
-            .when(Condition::And(vec![held.clone(), Condition::AtLeast("count".into(), 1)]));
-        match app.store.transact(vec![Write::Update(close), Write::Update(give_back)]).await {
+        let mut tx = orders::close_abandoned(order_id, now + super::orders::PENDING_ORDER_RETENTION_SECS);
+        tx.append(uses::release_held(user_id, month, order_id));
+        match app.store.transact(tx).await {
             Ok(()) => tracing::info!(%order_id, "a members' price reserved by an abandoned order was released"),
-            Err(e) if e.is_condition() => {
-                let forget = Update::new(records::member_uses(user_id, month)).remove(&attribute).when(held);
-                match app.store.write(Write::Update(forget)).await {
-                    Ok(()) | Err(StoreError::ConditionFailed) => {}
-                    Err(e) => return Err(e.into()),
-                }
-            }
+            Err(e) if e.is_condition() => match app.store.commit(uses::forget_hold(user_id, month, order_id)).await {
+                Ok(()) => {}
+                Err(e) if e.is_condition() => {}
+                Err(e) => return Err(e.into()),
+            },
             Err(e) => return Err(e.into()),
         }
     }
@@ -102,26 +82,16 @@ async fn release_stale(app: &App, user_id: &str, month: &str, uses: &Item, now: 
 }
 
 /// The order got its session: its reservation is kept until the session is surely over.
-pub fn session_opened(user_id: &str, month: &str, order_id: &str, now: i64) -> Write {
-    let attribute = hold_attribute(order_id);
-    Write::Update(
-        Update::new(records::member_uses(user_id, month))
-            .set(&attribute, now + HOLD_WITH_SESSION_SECS)
-            .when(Condition::Not(Box::new(Condition::absent(&attribute)))),
-    )
+pub fn session_opened(user_id: &str, month: &str, order_id: &str, now: i64) -> Tx {
+    uses::extend_hold(user_id, month, order_id, now + HOLD_WITH_SESSION_SECS)
 }
 
 /// Gives back a reserved use (with the write that closes its order, which guards it).
-pub fn release(user_id: &str, month: &str, order_id: Option<&str>) -> Write {
-    let mut update = Update::new(records::member_uses(user_id, month)).add("count", -1);
-    if let Some(order_id) = order_id {
-        update = update.remove(&hold_attribute(order_id));
-    }
-    Write::Update(update.when(Condition::AtLeast("count".into(), 1)))
+pub fn release(user_id: &str, month: &str, order_id: Option<&str>) -> Tx {
+    uses::release(user_id, month, order_id)
 }
 
 /// Uses of members' prices this month.
 pub async fn used_this_month(app: &App, user_id: &str) -> Result<i64, Error> {
-    let item = app.store.get(&records::member_uses(user_id, &month_id(app.now()))).await?;
-    Ok(item.and_then(|i| i.num("count")).unwrap_or(0))
+    Ok(uses::used(&app.store, user_id, &month_id(app.now())).await?)
 }

@@ -3,15 +3,15 @@
 pub mod billing;
 pub mod claims;
 pub mod credits;
-pub mod cursor;
 pub mod entitlements;
 pub mod health;
-pub mod hints;
 pub mod mail;
 pub mod members;
 pub mod orders;
 pub mod pace;
+pub mod plans;
 pub mod purchases;
+pub mod retry;
 pub mod reversals;
 pub mod sessions;
 pub mod sign_in;

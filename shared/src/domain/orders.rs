@@ -4,8 +4,7 @@
 use crate::app::App;
 use crate::catalog::{CheckoutMode, Interval};
 use crate::error::Error;
-use crate::store::records::{self, Order, OrderStatus, User};
-use crate::store::{Condition, TTL, Update, Write};
+use crate::store::schema::{Order, OrderStatus, User, orders};
 use crate::stripe::{CheckoutRequest, SubscriptionTerms};
 
 use super::{members, subscriptions, users};
@@ -147,14 +146,15 @@ async fn open_order(
         user_id: user_id.map(str::to_string),
         checkout_session_id: None,
         payment_intent: None,
+        subscription_id: None,
         amount_total: None,
         currency: None,
         created_at: app.now(),
         paid_at: None,
+        refunded_at: None,
     };
     // A pending order whose checkout never completes is not kept for ever.
-    let item = order.to_item().with(TTL, order.created_at + PENDING_ORDER_RETENTION_SECS);
-    app.store.write(Write::put_new(item)).await?;
+    app.store.commit(orders::open(&order, order.created_at + PENDING_ORDER_RETENTION_SECS)).await?;
     Ok(order.id)
 }
 
@@ -168,21 +168,19 @@ async fn open_session(
     reservation: Option<(String, String)>,
 ) -> Result<CheckoutStarted, Error> {
     let order_id = order_id.to_string();
-    let key = records::order(&order_id);
     match app.stripe.create_checkout_session(&request).await {
         Ok(session) => {
-            let update = Update::new(key).set("checkout_session_id", session.id.as_str()).when(Condition::Exists);
-            let mut writes = vec![Write::Update(update.clone())];
+            let mut tx = orders::session_opened(&order_id, &session.id);
             if let Some((user_id, month)) = &reservation {
-                writes.push(members::session_opened(user_id, month, &order_id, app.now()));
+                tx.append(members::session_opened(user_id, month, &order_id, app.now()));
             }
-            match app.store.transact(writes).await {
+            match app.store.transact(tx).await {
                 Ok(()) => {}
                 // The reservation was already released (a very slow Stripe): the order still learns
                 // its session.
                 Err(e) if e.is_condition() && reservation.is_some() => {
                     tracing::warn!(%order_id, "a members' reservation was released before its session opened");
-                    app.store.write(Write::Update(update)).await?;
+                    app.store.commit(orders::session_opened(&order_id, &session.id)).await?;
                 }
                 Err(e) => return Err(e.into()),
             }
@@ -190,12 +188,11 @@ async fn open_session(
         }
         Err(e) => {
             tracing::error!(error = %e, %order_id, "Stripe refused the checkout session");
-            let failed = Update::new(key)
-                .set("status", OrderStatus::Failed.as_str())
-                .when(Condition::equals("status", "pending"));
-            let release = reservation.map(|(user_id, month)| members::release(&user_id, &month, Some(&order_id)));
-            let writes: Vec<Write> = std::iter::once(Write::Update(failed)).chain(release).collect();
-            if let Err(store_error) = app.store.transact(writes).await {
+            let mut tx = orders::close(&order_id, OrderStatus::Failed);
+            if let Some((user_id, month)) = reservation {
+                tx.append(members::release(&user_id, &month, Some(&order_id)));
+            }
+            if let Err(store_error) = app.store.transact(tx).await {
                 tracing::warn!(error = %store_error, %order_id, "could not mark the order failed");
             }
             Err(Error::Stripe { message: e.to_string(), fallback_url: app.config.stripe.payment_link_url.clone() })

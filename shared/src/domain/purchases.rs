@@ -5,8 +5,9 @@
 use crate::app::App;
 use crate::auth::normalize_email;
 use crate::error::Error;
-use crate::store::records::{self, Grant, Holder, OrderStatus, Reason, RequestKey, User, pointer};
-use crate::store::{Condition, GSI1PK, GSI1SK, Item, StoreError, TTL, Update, Write};
+use crate::store::schema::orders::{self, Paid};
+use crate::store::schema::{Grant, Holder, Reason, RequestKey, User, grants, payments};
+use crate::store::{Label, StoreError, Tx};
 use crate::stripe::CheckoutSession;
 
 use super::credits::{self, Change, Floor, Outcome};
@@ -88,43 +89,30 @@ impl Purchase {
     /// One transaction's writes. The order's first `paid_at` guards them all: a purchase that is
     /// already recorded changes nothing. The payment pointer is written only where no refund
     /// arrived first (Stripe may deliver `charge.refunded` before the purchase).
-    fn writes(&self, now: i64, refunded_first: bool) -> Vec<Write> {
-        let status = if refunded_first { OrderStatus::Refunded } else { OrderStatus::Paid };
+    fn writes(&self, now: i64, refunded_first: bool) -> Tx {
         let (plan, pack, credits) = match &self.product {
             Product::Plan(key) => (key.as_str(), None, None),
             Product::Pack { key, credits } => ("", Some(key.as_str()), Some(*credits)),
         };
-        let mut order = Update::new(records::order(&self.order_id))
-            .set("order_id", self.order_id.as_str())
-            .set("status", status.as_str())
-            .set("paid_at", now)
-            .set("plan", plan)
-            .set_opt("pack", pack)
-            .set("checkout_session_id", self.session_id.as_str())
-            .set_opt("payment_intent", self.payment_intent.as_deref())
-            .set_opt("user_id", self.user_id.as_deref())
-            .set_opt("amount_total", self.amount_total)
-            .set_opt("currency", self.currency.as_deref())
-            .set_opt("refunded_at", refunded_first.then_some(now))
-            .set_if_absent("created_at", now)
-            .remove(TTL)
-            .when(Condition::absent("paid_at"));
-        if let Some(email) = &self.email {
-            order = order
-                .set("email", email.as_str())
-                .set(GSI1PK, records::purchaser_index(email))
-                .set(GSI1SK, format!("ORDER#{}", self.order_id));
-        }
-        let mut writes = vec![
-            Write::Update(order),
-            Write::put(
-                Item::new(&records::checkout_session(&self.session_id)).with("order_id", self.order_id.as_str()),
-            ),
-        ];
+        let mut tx = orders::mark_paid(
+            &Paid {
+                order_id: &self.order_id,
+                plan,
+                pack,
+                session_id: &self.session_id,
+                payment_intent: self.payment_intent.as_deref(),
+                user_id: self.user_id.as_deref(),
+                email: self.email.as_deref(),
+                amount_total: self.amount_total,
+                currency: self.currency.as_deref(),
+                refunded_first,
+            },
+            now,
+        );
         if let Some(holder) = &self.holder {
             // A signed-in pack buyer gets credits, not a grant.
             if self.credits_for_user().is_none() {
-                let grant = Grant {
+                tx.append(grants::put(&Grant {
                     holder: holder.clone(),
                     order_id: self.order_id.clone(),
                     plan: plan.to_string(),
@@ -133,31 +121,32 @@ impl Purchase {
                     customer: self.customer.clone(),
                     granted_at: now,
                     revoked_at: refunded_first.then_some(now),
-                };
-                writes.push(Write::put(grant.to_item()));
+                }));
             }
             if let Some(pi) = &self.payment_intent {
                 // Credits a reversal that came first withheld: what a won dispute gives.
                 let withheld = credits.filter(|_| refunded_first && self.credits_for_user().is_some());
-                let pointer = Update::new(records::payment(pi))
-                    .set(pointer::ORDER, self.order_id.as_str())
-                    .set(pointer::HOLDER, holder.pk())
-                    .set_opt(pointer::CREDITS, credits)
-                    .set_opt(pointer::TAKEN_BACK, withheld)
-                    .set_opt(pointer::PLAN, pack.is_none().then_some(plan))
-                    .when(if refunded_first { Condition::Exists } else { Condition::absent(pointer::REVERSED_FIRST) });
-                writes.push(Write::Update(pointer));
+                let plan = pack.is_none().then_some(plan);
+                tx.append(payments::purchase_recorded(
+                    pi,
+                    &self.order_id,
+                    holder,
+                    credits,
+                    plan,
+                    withheld,
+                    refunded_first,
+                ));
             }
         }
         if let (Product::Plan(plan), Some(Holder::User(user_id)), false) = (&self.product, &self.holder, refunded_first)
         {
-            writes.push(super::entitlements::hold(user_id, plan, 1));
+            tx.append(super::plans::hold(user_id, plan, 1));
         }
         if let (Some(user_id), Some(customer)) = (&self.user_id, &self.customer) {
             let email = self.email.as_deref().unwrap_or_default();
-            writes.extend(super::users::link_customer(user_id, email, customer));
+            tx.append(super::users::link_customer(user_id, email, customer));
         }
-        writes
+        tx
     }
 }
 
@@ -174,23 +163,20 @@ pub enum Recorded {
     DuplicateEvent,
 }
 
-/// The webhook's own writes for a purchase, given the outcome to record (its event record first).
-pub type EventWrites<'a> = dyn Fn(&str) -> Vec<Write> + Sync + 'a;
+/// The webhook's own writes for a purchase (its event record first), given how it is recorded
+/// (`Paid` or `Refunded`).
+pub type EventWrites<'a> = dyn Fn(Recorded) -> Tx + Sync + 'a;
 
 /// Records a paid purchase exactly once, whichever path sees it first. `event_record` (the
-/// webhook's exactly-once record, given the outcome to store) commits in the same transaction.
+/// webhook's exactly-once record) commits in the same transaction.
 pub async fn record(app: &App, purchase: &Purchase, event_record: Option<&EventWrites<'_>>) -> Result<Recorded, Error> {
     let now = app.now();
-    let attempt = |refunded_first: bool, outcome: &str| {
-        let mut writes: Vec<Write> = event_record.map(|r| r(outcome)).unwrap_or_default();
-        writes.extend(purchase.writes(now, refunded_first));
-        writes
+    let attempt = |recorded: Recorded| {
+        let mut tx = event_record.map(|r| r(recorded)).unwrap_or_default();
+        tx.append(purchase.writes(now, recorded == Recorded::Refunded));
+        tx
     };
-    // The event's own writes come first (its record at 0), then the purchase's.
-    let offset = event_record.map_or(0, |r| r("purchase_recorded").len());
-    let first = attempt(false, "purchase_recorded");
-    let marker =
-        purchase.payment_intent.as_deref().map(records::payment).and_then(|k| first.iter().position(|w| w.key() == k));
+    let first = attempt(Recorded::Paid);
     let failed = match purchase.credits_for_user() {
         Some((user_id, credits)) => {
             let key = pack_credit_key(&purchase.order_id);
@@ -208,15 +194,17 @@ pub async fn record(app: &App, purchase: &Purchase, event_record: Option<&EventW
             Err(e) => return Err(e.into()),
         },
     };
-    if offset > 0 && failed.contains(&0) {
+    if failed.contains(&Label::Event) {
         return Ok(Recorded::DuplicateEvent);
     }
-    if failed.contains(&offset) || !marker.is_some_and(|i| failed.contains(&i)) {
+    // Recorded before (the order's first payment guards it), or refused for another reason than
+    // a reversal that came first.
+    if failed.contains(&Label::Order) || !failed.contains(&Label::Pointer) {
         return Ok(Recorded::AlreadyRecorded);
     }
-    match app.store.transact(attempt(true, "purchase_refunded")).await {
+    match app.store.transact(attempt(Recorded::Refunded)).await {
         Ok(()) => Ok(Recorded::Refunded),
-        Err(e) if offset > 0 && e.failed_at(0) => Ok(Recorded::DuplicateEvent),
+        Err(e) if e.refused(Label::Event) => Ok(Recorded::DuplicateEvent),
         Err(e) if e.is_condition() => Ok(Recorded::AlreadyRecorded),
         Err(e) => Err(e.into()),
     }

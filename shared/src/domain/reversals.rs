@@ -10,12 +10,12 @@
 
 use crate::app::App;
 use crate::error::Error;
-use crate::store::records::{self, Holder, OrderStatus, PaymentPointer, Reason, RequestKey, pointer};
-use crate::store::{Condition, StoreError, Update, Write};
+use crate::store::schema::{Holder, OrderStatus, PaymentPointer, Reason, RequestKey, grants, orders, payments};
+use crate::store::{Label, StoreError, Tx};
 use crate::stripe::Event;
 
-use super::credits::{self, Change, Floor, Outcome};
-use super::stripe_events::{Receipt, event_record, record_event_once, record_only};
+use super::credits::{self, Change, Floor};
+use super::stripe_events::{Outcome, Receipt, event_record, record_event_once, record_only, settle};
 
 /// What reverses a payment.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -56,22 +56,7 @@ impl Cause {
 const ATTEMPTS: usize = 8;
 
 pub async fn pointer_of(app: &App, payment_id: &str) -> Result<Option<PaymentPointer>, Error> {
-    let item = app.store.get(&records::payment(payment_id)).await?;
-    match item {
-        None => Ok(None),
-        Some(item) => PaymentPointer::from_item(&item)
-            .map(Some)
-            .ok_or_else(|| Error::internal(format!("unreadable payment pointer PAYMENT#{payment_id}"))),
-    }
-}
-
-/// The condition that the pointer is still as `read`: same holder, not reversed.
-fn unchanged(read: &PaymentPointer) -> Condition {
-    let holder = match &read.holder {
-        Some(h) => Condition::equals(pointer::HOLDER, h.pk()),
-        None => Condition::absent(pointer::HOLDER),
-    };
-    Condition::And(vec![Condition::Exists, holder, Condition::absent(pointer::REVERSED_BY)])
+    Ok(payments::get(&app.store, payment_id).await?)
 }
 
 /// The pointer a payment leads to (an invoice payment's leads to its invoice's), and the key of
@@ -93,45 +78,28 @@ pub async fn reverse(app: &App, event: &Event, payment_id: &str, cause: Cause) -
             && found.as_ref().is_some_and(|p| p.won_disputes.contains(id))
         {
             // Stripe delivered the decision first: the dispute is over, won.
-            return record_only(app, event, "dispute_already_won").await;
+            return record_only(app, event, Outcome::DisputeAlreadyWon).await;
         }
         let Some(read) = found.filter(|p| p.holder.is_some()) else {
             // Nothing recorded yet: remember, so a purchase (or an invoice's credits) delivered
             // later is recorded reversed.
-            let marker = |key: &str| {
-                Write::Update(
-                    Update::new(records::payment(key))
-                        .set_if_absent(pointer::REVERSED_FIRST, now)
-                        .set_if_absent(pointer::REVERSED_BY, cause.tag()),
-                )
-            };
-            let mut marks = vec![marker(payment_id)];
+            let mut marks = payments::reversed_first(payment_id, &cause.tag(), now);
             if guard != payment_id {
-                marks.push(marker(&guard));
+                marks.append(payments::reversed_first(&guard, &cause.tag(), now));
             }
-            let outcome = if cause == Cause::Refund { "refund_before_purchase" } else { "dispute_before_purchase" };
+            let outcome =
+                if cause == Cause::Refund { Outcome::RefundBeforePurchase } else { Outcome::DisputeBeforePurchase };
             return record_event_once(app, event, outcome, marks).await;
         };
         if read.reversed_by.is_some() {
-            return record_only(app, event, "already_applied").await;
+            return record_only(app, event, Outcome::AlreadyApplied).await;
         }
-        let mark = Update::new(records::payment(&read.payment_id))
-            .set(pointer::REVERSED_BY, cause.tag())
-            .set(pointer::REVERSED_AT, now)
-            .when(unchanged(&read));
-        let order = read.order_id.as_ref().map(|id| {
-            Write::Update(
-                Update::new(records::order(id))
-                    .set("status", cause.order_status().as_str())
-                    .set_if_absent("refunded_at", now)
-                    .when(Condition::Exists),
-            )
-        });
+        let order = read.order_id.as_ref().map(|id| orders::reversed(id, cause.order_status(), now));
         let attempt = match (&read.holder, read.credits) {
             (Some(Holder::User(user_id)), Some(credits)) if credits > 0 => {
-                take_back(app, event, &read, user_id, credits, &cause, mark, order).await?
+                take_back(app, event, &read, user_id, credits, &cause, order).await?
             }
-            (Some(holder), _) => revoke_grant(app, event, &read, holder, &cause, mark, order).await?,
+            (Some(holder), _) => revoke_grant(app, event, &read, holder, &cause, order).await?,
             (None, _) => unreachable!("filtered above"),
         };
         if let Some(receipt) = attempt {
@@ -143,7 +111,6 @@ pub async fn reverse(app: &App, event: &Event, payment_id: &str, cause: Cause) -
 
 /// Takes back what is still unspent of the credits the payment bought, never below zero; the
 /// ledger entry records the shortfall, and the pointer what was taken. None: re-read and retry.
-#[allow(clippy::too_many_arguments)]
 async fn take_back(
     app: &App,
     event: &Event,
@@ -151,8 +118,7 @@ async fn take_back(
     user_id: &str,
     credits: i64,
     cause: &Cause,
-    mark: Update,
-    order: Option<Write>,
+    order: Option<Tx>,
 ) -> Result<Option<Receipt>, Error> {
     // Per cause: after a won dispute gave the credits back, a refund takes them again.
     let key = format!("reversal:{}:{}", read.payment_id, cause.tag());
@@ -166,22 +132,23 @@ async fn take_back(
         key: Some(RequestKey::Own(&key)),
     };
     let now = app.now();
-    let with = |entry: &records::LedgerEntry| {
-        let mut writes = vec![
-            Write::put_new(event_record(event, "credits_taken_back", now).to_item()),
-            Write::Update(mark.clone().set(pointer::TAKEN_BACK, -entry.delta)),
-        ];
-        writes.extend(order.clone());
-        writes
+    let with = |entry: &crate::store::schema::LedgerEntry| {
+        let mut tx = event_record(event, Outcome::CreditsTakenBack, now);
+        tx.append(payments::mark_reversed(read, &cause.tag(), Some(-entry.delta), now));
+        if let Some(order) = &order {
+            tx.append(order.clone());
+        }
+        tx
     };
     Ok(match credits::apply(app, &change, &with).await? {
-        Outcome::Applied(_) => Some(Receipt::Applied { outcome: "credits_taken_back" }),
-        Outcome::Refused(failed) if failed.contains(&0) => Some(Receipt::Duplicate),
+        credits::Outcome::Applied(_) => Some(Receipt::Applied(Outcome::CreditsTakenBack)),
         // The pointer changed (a claim, or another reversal): read it again.
-        Outcome::Refused(failed) if failed.contains(&1) => None,
-        Outcome::Refused(_) => Some(record_only(app, event, "already_applied").await?),
+        credits::Outcome::Refused(refused) if !refused.contains(&Label::Event) && refused.contains(&Label::Pointer) => {
+            None
+        }
+        credits::Outcome::Refused(refused) => Some(settle(app, event, Outcome::CreditsTakenBack, Err(refused)).await?),
         // Taken back before under this payment's key.
-        _ => Some(record_only(app, event, "already_applied").await?),
+        _ => Some(record_only(app, event, Outcome::AlreadyApplied).await?),
     })
 }
 
@@ -193,27 +160,26 @@ async fn revoke_grant(
     read: &PaymentPointer,
     holder: &Holder,
     cause: &Cause,
-    mark: Update,
-    order: Option<Write>,
+    order: Option<Tx>,
 ) -> Result<Option<Receipt>, Error> {
     let now = app.now();
-    let outcome = if matches!(cause, Cause::Refund) { "purchase_revoked" } else { "purchase_disputed" };
-    let mut writes = vec![Write::put_new(event_record(event, outcome, now).to_item()), Write::Update(mark)];
-    writes.extend(order);
+    let outcome = if matches!(cause, Cause::Refund) { Outcome::PurchaseRevoked } else { Outcome::PurchaseDisputed };
+    let mut tx = event_record(event, outcome, now);
+    tx.append(payments::mark_reversed(read, &cause.tag(), None, now));
+    if let Some(order) = order {
+        tx.append(order);
+    }
     if let Some(order_id) = &read.order_id {
-        let revoked = Update::new(records::grant(holder, order_id))
-            .set("revoked_at", now)
-            .when(Condition::And(vec![Condition::Exists, Condition::absent("revoked_at")]));
-        writes.push(Write::Update(revoked));
+        tx.append(grants::revoke(holder, order_id, now));
         if let (Holder::User(user_id), Some(plan)) = (holder, read.plan.as_deref().filter(|p| !p.is_empty())) {
-            writes.push(super::entitlements::hold(user_id, plan, -1));
+            tx.append(super::plans::hold(user_id, plan, -1));
         }
     }
-    match app.store.transact(writes).await {
-        Ok(()) => Ok(Some(Receipt::Applied { outcome })),
-        Err(StoreError::Cancelled { failed }) if failed.contains(&0) => Ok(Some(Receipt::Duplicate)),
-        Err(StoreError::Cancelled { failed }) if failed.contains(&1) => Ok(None),
-        Err(StoreError::Cancelled { .. }) => Ok(Some(record_only(app, event, "already_applied").await?)),
+    match app.store.transact(tx).await {
+        Ok(()) => Ok(Some(Receipt::Applied(outcome))),
+        Err(e) if e.refused(Label::Event) => Ok(Some(Receipt::Duplicate)),
+        Err(e) if e.refused(Label::Pointer) => Ok(None),
+        Err(StoreError::Cancelled { failed }) => Ok(Some(settle(app, event, outcome, Err(failed)).await?)),
         Err(e) => Err(e.into()),
     }
 }
@@ -227,32 +193,17 @@ pub async fn restore(app: &App, event: &Event, payment_id: &str, dispute_id: &st
     let Some(read) = found.filter(|p| p.reversed_by.as_deref() == Some(tag.as_str())) else {
         // Nothing this dispute took: remember it was won, so its "opened" event, if Stripe
         // delivers it late, takes nothing.
-        let won = Update::new(records::payment(&guard)).set(&format!("{}{dispute_id}", pointer::WON_PREFIX), now);
-        return record_event_once(app, event, "dispute_won", vec![Write::Update(won)]).await;
+        return record_event_once(app, event, Outcome::DisputeWon, payments::dispute_won(&guard, dispute_id, now))
+            .await;
     };
-    let holder_is = match &read.holder {
-        Some(h) => Condition::equals(pointer::HOLDER, h.pk()),
-        None => Condition::absent(pointer::HOLDER),
-    };
-    let unmark = Update::new(records::payment(&read.payment_id))
-        .remove(pointer::REVERSED_BY)
-        .remove(pointer::REVERSED_AT)
-        .remove(pointer::TAKEN_BACK)
-        .remove(pointer::REVERSED_FIRST)
-        .when(Condition::And(vec![Condition::equals(pointer::REVERSED_BY, tag.as_str()), holder_is]));
-    let mut writes = vec![Write::put_new(event_record(event, "dispute_won", now).to_item()), Write::Update(unmark)];
+    let mut effects = payments::unmark(&read, &tag);
     if let Some(order_id) = &read.order_id {
-        writes.push(Write::Update(
-            Update::new(records::order(order_id))
-                .set("status", OrderStatus::Paid.as_str())
-                .remove("refunded_at")
-                .when(Condition::Exists),
-        ));
+        effects.append(orders::restored(order_id));
     }
     match (&read.holder, read.taken_back) {
         (Some(Holder::User(user_id)), Some(taken)) if read.credits.is_some() => {
             if taken <= 0 {
-                return record_event_once(app, event, "dispute_won", writes.split_off(1)).await;
+                return record_event_once(app, event, Outcome::DisputeWon, effects).await;
             }
             let key = format!("restore:{}:{dispute_id}", read.payment_id);
             let change = Change {
@@ -264,28 +215,26 @@ pub async fn restore(app: &App, event: &Event, payment_id: &str, dispute_id: &st
                 reference: Some(read.order_id.as_deref().or(read.invoice.as_deref()).unwrap_or(&read.payment_id)),
                 key: Some(RequestKey::Own(&key)),
             };
-            return Ok(match credits::apply(app, &change, &|_| writes.clone()).await? {
-                Outcome::Applied(_) => Receipt::Applied { outcome: "dispute_won" },
-                Outcome::Refused(failed) if failed.contains(&0) => Receipt::Duplicate,
-                _ => record_only(app, event, "already_applied").await?,
-            });
+            let with = |_: &_| {
+                let mut tx = event_record(event, Outcome::DisputeWon, now);
+                tx.append(effects.clone());
+                tx
+            };
+            return match credits::apply(app, &change, &with).await? {
+                credits::Outcome::Applied(_) => Ok(Receipt::Applied(Outcome::DisputeWon)),
+                credits::Outcome::Refused(refused) => settle(app, event, Outcome::DisputeWon, Err(refused)).await,
+                _ => record_only(app, event, Outcome::AlreadyApplied).await,
+            };
         }
         (Some(holder), _) => {
             if let Some(order_id) = &read.order_id {
-                writes.push(Write::Update(
-                    Update::new(records::grant(holder, order_id)).remove("revoked_at").when(Condition::Exists),
-                ));
+                effects.append(grants::restore(holder, order_id));
                 if let (Holder::User(user_id), Some(plan)) = (holder, read.plan.as_deref().filter(|p| !p.is_empty())) {
-                    writes.push(super::entitlements::hold(user_id, plan, 1));
+                    effects.append(super::plans::hold(user_id, plan, 1));
                 }
             }
         }
         (None, _) => {}
     }
-    match app.store.transact(writes).await {
-        Ok(()) => Ok(Receipt::Applied { outcome: "dispute_won" }),
-        Err(StoreError::Cancelled { failed }) if failed.contains(&0) => Ok(Receipt::Duplicate),
-        Err(StoreError::Cancelled { .. }) => record_only(app, event, "already_applied").await,
-        Err(e) => Err(e.into()),
-    }
+    record_event_once(app, event, Outcome::DisputeWon, effects).await
 }

@@ -8,10 +8,11 @@ use serde_json::Value;
 use crate::app::App;
 use crate::catalog::{Feature, Plan};
 use crate::error::Error;
-use crate::store::records::{self, SESSION_PREFIX};
-use crate::store::{Condition, Item, Query, StoreError, Update, Write};
+use crate::store::Label;
+use crate::store::schema::sessions::{self as stored, EntryRecord, SessionRecord};
+use crate::store::schema::usage::count_kept;
 
-use super::entitlements::{effective_plan, still_on};
+use super::plans::{effective_plan, held, still_on};
 
 /// The catalog feature that caps how many sessions a user keeps.
 pub const FEATURE: &str = "sessions";
@@ -34,21 +35,25 @@ pub struct Entry {
     pub created_at: i64,
 }
 
-fn session_from(item: &Item) -> Option<Session> {
-    Some(Session {
-        id: item.string("session_id")?,
-        kind: item.string("kind")?,
-        data: serde_json::from_str(item.str("data")?).ok()?,
-        created_at: item.num("created_at")?,
-        entry_count: item.num("entry_count").unwrap_or(0),
+fn unreadable(what: &str, id: &str, e: serde_json::Error) -> Error {
+    Error::internal(format!("unreadable {what} {id}: {e}"))
+}
+
+fn session_from(record: SessionRecord) -> Result<Session, Error> {
+    Ok(Session {
+        data: serde_json::from_str(&record.data).map_err(|e| unreadable("session", &record.session_id, e))?,
+        id: record.session_id,
+        kind: record.kind,
+        created_at: record.created_at,
+        entry_count: record.entry_count,
     })
 }
 
-fn entry_from(item: &Item) -> Option<Entry> {
-    Some(Entry {
-        id: item.string("entry_id")?,
-        data: serde_json::from_str(item.str("data")?).ok()?,
-        created_at: item.num("created_at")?,
+fn entry_from(record: EntryRecord) -> Result<Entry, Error> {
+    Ok(Entry {
+        data: serde_json::from_str(&record.data).map_err(|e| unreadable("session entry", &record.entry_id, e))?,
+        id: record.entry_id,
+        created_at: record.created_at,
     })
 }
 
@@ -109,36 +114,27 @@ pub async fn create(
         created_at: now,
         entry_count: 0,
     };
-    let item = Item::new(&records::session(user_id, &session.id))
-        .with("session_id", session.id.as_str())
-        .with("kind", kind)
-        .with("data", text)
-        .with("created_at", now)
-        .with("entry_count", 0);
+    let record = SessionRecord {
+        session_id: session.id.clone(),
+        kind: kind.to_string(),
+        data: text,
+        created_at: now,
+        entry_count: 0,
+    };
     let mut plan = app.catalog.plan(token_plan);
     for _ in 0..3 {
         let current = match plan.take() {
             Some(p) => p,
-            None => {
-                effective_plan(&app.catalog, app.store.get(&records::plans_held(user_id)).await?.as_ref(), app.now())
-            }
+            None => effective_plan(&app.catalog, &held(app, user_id).await?, app.now()),
         };
         let limit = cap(current);
-        let mut count = Update::new(records::kept(user_id, FEATURE)).add("count", 1);
-        if let Some(l) = limit {
-            count = count.when(Condition::AbsentOrBelow("count".into(), l));
-        }
-        let writes = vec![
-            Write::Check { key: records::plans_held(user_id), condition: still_on(&app.catalog, current, app.now()) },
-            Write::Update(count),
-            Write::put_new(item.clone()),
-        ];
-        match app.store.transact(writes).await {
+        let mut tx = still_on(app, user_id, current);
+        tx.append(count_kept(user_id, FEATURE, 1, limit));
+        tx.append(stored::create(user_id, &record));
+        match app.store.transact(tx).await {
             Ok(()) => return Ok(session),
-            Err(StoreError::Cancelled { failed }) if failed.contains(&0) => continue,
-            Err(StoreError::Cancelled { failed }) if failed.contains(&1) => {
-                return Err(limit_reached(current, limit.unwrap_or(0)));
-            }
+            Err(e) if e.refused(Label::Plans) => continue,
+            Err(e) if e.refused(Label::Counter) => return Err(limit_reached(current, limit.unwrap_or(0))),
             Err(e) => return Err(e.into()),
         }
     }
@@ -161,27 +157,25 @@ pub async fn list(
     if let Some(k) = kind {
         valid_kind(k)?;
     }
-    let mut query = Query {
-        pk: records::kept(user_id, FEATURE).pk,
-        sk_prefix: SESSION_PREFIX.to_string(),
-        newest_first: true,
-        limit,
-        after: cursor.map(|c| super::cursor::decode(c, SESSION_PREFIX)).transpose()?,
-    };
+    let mut after = cursor.map(stored::position).transpose()?;
     let mut sessions = Vec::new();
     // A kind filter may skip items: read on until the page is full or the list ends.
     loop {
-        let page = app.store.query(&query).await?;
-        let mut matching = page.items.iter().filter_map(session_from).filter(|s| kind.is_none_or(|k| k == s.kind));
-        sessions.extend(matching.by_ref().take(limit - sessions.len()));
-        let more = matching.next().is_some() || page.last_sk.is_some();
+        let (records, last) = stored::page(&app.store, user_id, limit, after).await?;
+        let mut matching =
+            records.into_iter().filter(|s| kind.is_none_or(|k| k == s.kind)).map(session_from).peekable();
+        while sessions.len() < limit {
+            match matching.next() {
+                Some(session) => sessions.push(session?),
+                None => break,
+            }
+        }
+        let more = matching.peek().is_some() || last.is_some();
         if sessions.len() == limit || !more {
-            let next_cursor = more
-                .then(|| sessions.last().map(|s| super::cursor::encode(&records::session(user_id, &s.id).sk)))
-                .flatten();
+            let next_cursor = more.then(|| sessions.last().map(|s| stored::cursor_after(user_id, &s.id))).flatten();
             return Ok(SessionPage { sessions, next_cursor });
         }
-        query.after = page.last_sk;
+        after = last;
     }
 }
 
@@ -191,39 +185,22 @@ fn not_found() -> Error {
 
 /// A session with its entries in the order they were added.
 pub async fn get(app: &App, user_id: &str, session_id: &str) -> Result<(Session, Vec<Entry>), Error> {
-    let session = app
-        .store
-        .get(&records::session(user_id, session_id))
-        .await?
-        .as_ref()
-        .and_then(session_from)
-        .ok_or_else(not_found)?;
-    let query = Query::prefix(records::kept(user_id, FEATURE).pk, records::session_entries_prefix(session_id));
-    let entries = app.store.query_all(&query).await?.iter().filter_map(entry_from).collect();
-    Ok((session, entries))
+    let record = stored::get(&app.store, user_id, session_id).await?.ok_or_else(not_found)?;
+    let entries = stored::entries(&app.store, user_id, session_id).await?;
+    Ok((session_from(record)?, entries.into_iter().map(entry_from).collect::<Result<_, _>>()?))
 }
 
 /// Deletes a session and frees its slot; its entries go after it.
 pub async fn delete(app: &App, user_id: &str, session_id: &str) -> Result<(), Error> {
-    let writes = vec![
-        Write::Delete { key: records::session(user_id, session_id), condition: Some(Condition::Exists) },
-        Write::Update(Update::new(records::kept(user_id, FEATURE)).add("count", -1)),
-    ];
-    match app.store.transact(writes).await {
+    let mut tx = stored::delete(user_id, session_id);
+    tx.append(count_kept(user_id, FEATURE, -1, None));
+    match app.store.transact(tx).await {
         Ok(()) => {}
-        Err(e) if e.failed_at(0) => return Err(not_found()),
+        Err(e) if e.refused(Label::Session) => return Err(not_found()),
         Err(e) => return Err(e.into()),
     }
     // The session is gone, so its entries are unreachable; remove them in batches.
-    let query = Query::prefix(records::kept(user_id, FEATURE).pk, records::session_entries_prefix(session_id));
-    loop {
-        let page = app.store.query(&Query { limit: crate::store::MAX_TRANSACTION_ITEMS, ..query.clone() }).await?;
-        if page.items.is_empty() {
-            return Ok(());
-        }
-        let deletes = page.items.iter().map(|i| Write::Delete { key: i.key(), condition: None }).collect();
-        app.store.transact(deletes).await?;
-    }
+    Ok(stored::delete_entries(&app.store, user_id, session_id).await?)
 }
 
 /// Appends an entry (a chat message, a lap), up to `max_entries` per session.
@@ -237,20 +214,10 @@ pub async fn append(
     let text = stored_data(data)?;
     let now = app.now();
     let entry = Entry { id: format!("sen_{}", uuid::Uuid::now_v7().simple()), data: data.clone(), created_at: now };
-    let writes = vec![
-        Write::Update(Update::new(records::session(user_id, session_id)).add("entry_count", 1).when(Condition::And(
-            vec![Condition::Exists, Condition::AbsentOrBelow("entry_count".into(), max_entries)],
-        ))),
-        Write::put_new(
-            Item::new(&records::session_entry(user_id, session_id, &entry.id))
-                .with("entry_id", entry.id.as_str())
-                .with("data", text)
-                .with("created_at", now),
-        ),
-    ];
-    match app.store.transact(writes).await {
+    let record = EntryRecord { entry_id: entry.id.clone(), data: text, created_at: now };
+    match app.store.transact(stored::append(user_id, session_id, &record, max_entries)).await {
         Ok(()) => Ok(entry),
-        Err(e) if e.failed_at(0) => match app.store.get(&records::session(user_id, session_id)).await? {
+        Err(e) if e.refused(Label::Session) => match stored::get(&app.store, user_id, session_id).await? {
             None => Err(not_found()),
             Some(_) => {
                 Err(Error::conflict("entry_limit_reached", format!("a session keeps at most {max_entries} entries")))

@@ -9,90 +9,15 @@ use std::collections::BTreeMap;
 use crate::app::App;
 use crate::catalog::{Catalog, Interval};
 use crate::error::Error;
-use crate::store::records::{self, SUBSCRIPTION_PREFIX};
-use crate::store::{Condition, Item, Query, StoreError, Update, Write};
+use crate::store::schema::plans::{self as held, SubscriptionSummary};
+use crate::store::schema::{events, subscriptions as stored};
+use crate::store::{Label, StoreError, Tx};
 use crate::stripe::Subscription;
 
-/// Access that does not end until Stripe says so.
-pub const OPEN_ENDED: i64 = i64::MAX;
+pub use super::plans::OPEN_ENDED;
+pub use crate::store::schema::SubscriptionRecord;
 
 const DAY: i64 = 24 * 3600;
-
-/// One subscription as stored: Stripe's state, the access it grants, and the last change applied.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SubscriptionRecord {
-    pub id: String,
-    pub user_id: String,
-    pub customer: Option<String>,
-    pub plan: String,
-    pub interval: Option<Interval>,
-    pub status: String,
-    pub current_period_start: Option<i64>,
-    pub current_period_end: Option<i64>,
-    pub trial_end: Option<i64>,
-    pub cancel_at_period_end: bool,
-    pub cancel_at: Option<i64>,
-    pub canceled_at: Option<i64>,
-    pub ended_at: Option<i64>,
-    /// Until when the plan is granted (`OPEN_ENDED`); None: not granted.
-    pub access_until: Option<i64>,
-    /// Stripe's time of the state stored: the event's `created`, or when it was fetched.
-    pub as_of: i64,
-    /// The last change applied: an event id, or `fetched:<event id>`.
-    pub applied: String,
-    /// Every write adds one; each write is conditional on the version it read.
-    pub version: i64,
-}
-
-impl SubscriptionRecord {
-    pub fn to_item(&self) -> Item {
-        Item::new(&records::subscription(&self.user_id, &self.id))
-            .with("subscription_id", self.id.as_str())
-            .with("user_id", self.user_id.as_str())
-            .with_opt("customer", self.customer.as_deref())
-            .with("plan", self.plan.as_str())
-            .with_opt("interval", self.interval.map(Interval::as_str))
-            .with("status", self.status.as_str())
-            .with_opt("current_period_start", self.current_period_start)
-            .with_opt("current_period_end", self.current_period_end)
-            .with_opt("trial_end", self.trial_end)
-            .with("cancel_at_period_end", self.cancel_at_period_end)
-            .with_opt("cancel_at", self.cancel_at)
-            .with_opt("canceled_at", self.canceled_at)
-            .with_opt("ended_at", self.ended_at)
-            .with_opt("access_until", self.access_until)
-            .with("as_of", self.as_of)
-            .with("applied", self.applied.as_str())
-            .with("version", self.version)
-    }
-
-    pub fn from_item(item: &Item) -> Option<Self> {
-        Some(SubscriptionRecord {
-            id: item.string("subscription_id")?,
-            user_id: item.string("user_id")?,
-            customer: item.string("customer"),
-            plan: item.string("plan")?,
-            interval: item.str("interval").and_then(Interval::parse),
-            status: item.string("status")?,
-            current_period_start: item.num("current_period_start"),
-            current_period_end: item.num("current_period_end"),
-            trial_end: item.num("trial_end"),
-            cancel_at_period_end: item.flag("cancel_at_period_end"),
-            cancel_at: item.num("cancel_at"),
-            canceled_at: item.num("canceled_at"),
-            ended_at: item.num("ended_at"),
-            access_until: item.num("access_until"),
-            as_of: item.num("as_of")?,
-            applied: item.string("applied")?,
-            version: item.num("version")?,
-        })
-    }
-
-    /// Not over: a live subscription blocks a second checkout.
-    pub fn is_live(&self) -> bool {
-        !matches!(self.status.as_str(), "canceled" | "incomplete_expired" | "incomplete")
-    }
-}
 
 /// Until when a subscription in this state grants its plan. `trialing` and `active` grant it
 /// (until the period ends when it is set to cancel then); `past_due` keeps it for the grace
@@ -123,8 +48,7 @@ pub fn plan_of<'a>(catalog: &'a Catalog, sub: &Subscription) -> Option<(&'a str,
 
 /// All of a user's subscriptions (strongly consistent).
 pub async fn subscriptions_of(app: &App, user_id: &str) -> Result<Vec<SubscriptionRecord>, Error> {
-    let query = Query::prefix(format!("USER#{user_id}"), SUBSCRIPTION_PREFIX);
-    Ok(app.store.query_all(&query).await?.iter().filter_map(SubscriptionRecord::from_item).collect())
+    Ok(stored::of(&app.store, user_id).await?)
 }
 
 /// The subscription that describes the user's billing: the one granting access with the
@@ -134,8 +58,8 @@ pub fn principal<'a>(catalog: &Catalog, subs: &'a [SubscriptionRecord], now: i64
     subs.iter().max_by_key(|s| (s.access_until.is_some_and(|u| u > now), s.is_live(), rank(s), s.as_of))
 }
 
-/// The `PLANS` item's subscription part, recomputed from all of the user's subscriptions.
-fn plans_update(app: &App, user_id: &str, subs: &[SubscriptionRecord]) -> Update {
+/// What the user's subscriptions grant, recomputed from all of them, for the `PLANS` item.
+fn access(app: &App, user_id: &str, subs: &[SubscriptionRecord]) -> Tx {
     let mut until: BTreeMap<&str, i64> = BTreeMap::new();
     let mut member: BTreeMap<&str, i64> = BTreeMap::new();
     for sub in subs {
@@ -149,29 +73,18 @@ fn plans_update(app: &App, user_id: &str, subs: &[SubscriptionRecord]) -> Update
             }
         }
     }
-    let mut update = Update::new(records::plans_held(user_id));
-    for plan in app.catalog.plans().iter().filter(|p| p.subscription.is_some()) {
-        for (name, ends) in
-            [(records::until_attribute(&plan.key), &until), (records::member_attribute(&plan.key), &member)]
-        {
-            update = match ends.get(plan.key.as_str()) {
-                Some(end) => update.set(&name, *end),
-                None => update.remove(&name),
-            };
-        }
-    }
-    let summary = ["sub_id", "sub_status", "sub_plan", "sub_interval", "sub_period_end", "sub_trial_end", "sub_cancel"];
-    match principal(&app.catalog, subs, app.now()) {
-        Some(s) => update
-            .set("sub_id", s.id.as_str())
-            .set("sub_status", s.status.as_str())
-            .set("sub_plan", s.plan.as_str())
-            .set("sub_cancel", s.cancel_at_period_end || s.cancel_at.is_some())
-            .set_opt("sub_interval", s.interval.map(Interval::as_str))
-            .set_opt("sub_period_end", s.current_period_end)
-            .set_opt("sub_trial_end", s.trial_end),
-        None => summary.iter().fold(update, |u, name| u.remove(name)),
-    }
+    let sold: Vec<&str> =
+        app.catalog.plans().iter().filter(|p| p.subscription.is_some()).map(|p| p.key.as_str()).collect();
+    let summary = principal(&app.catalog, subs, app.now()).map(|s| SubscriptionSummary {
+        id: s.id.clone(),
+        status: s.status.clone(),
+        plan: s.plan.clone(),
+        interval: s.interval.map(|i| i.as_str().to_string()),
+        current_period_end: s.current_period_end,
+        trial_end: s.trial_end,
+        cancel_scheduled: s.cancel_at_period_end || s.cancel_at.is_some(),
+    });
+    held::set_subscription_access(user_id, &sold, &until, &member, summary.as_ref())
 }
 
 /// How applying a snapshot went.
@@ -183,12 +96,15 @@ pub enum Applied {
     UnknownToStripe,
     /// Its price is not in the catalog (nor does its metadata name a plan): nothing stored.
     UnknownPlan,
-    /// One of the caller's writes (`with`) did not hold: the indices that failed (0 also when the
+    /// One of the caller's writes (`with`) did not hold: their labels (`Event` also when the
     /// event named by `applied` was applied before and Stripe was therefore not asked).
-    Refused(Vec<usize>),
+    Refused(Vec<Label>),
 }
 
 const ATTEMPTS: usize = 8;
+
+/// The labels of a snapshot's own writes; the caller's (`with`) use others.
+const OWN: [Label; 3] = [Label::Subscription, Label::OtherSubscription, Label::Plans];
 
 /// Applies a snapshot of `sub` taken at `as_of` (Stripe's time) for `user_id`. `with` gives
 /// writes that commit in the same transaction, first (the webhook's event record).
@@ -198,7 +114,7 @@ pub async fn apply_snapshot(
     sub: Subscription,
     as_of: i64,
     applied: &str,
-    with: &(dyn Fn(&SubscriptionRecord) -> Vec<Write> + Sync),
+    with: &(dyn Fn(&SubscriptionRecord) -> Tx + Sync),
 ) -> Result<Applied, Error> {
     store(app, user_id, (sub, as_of, applied.to_string(), false), with).await
 }
@@ -206,7 +122,7 @@ pub async fn apply_snapshot(
 /// Before asking Stripe: a re-delivered event (its record exists) needs no fetch.
 async fn already_applied(app: &App, applied: &str) -> Result<bool, Error> {
     let event_id = applied.trim_start_matches("fetched:");
-    Ok(event_id.starts_with("evt_") && app.store.get(&records::event(event_id)).await?.is_some())
+    Ok(event_id.starts_with("evt_") && events::get(&app.store, event_id).await?.is_some())
 }
 
 /// (snapshot, Stripe's time of it, what applied it, whether it was fetched just now)
@@ -216,18 +132,18 @@ async fn store(
     app: &App,
     user_id: &str,
     mut snapshot: Snapshot,
-    with: &(dyn Fn(&SubscriptionRecord) -> Vec<Write> + Sync),
+    with: &(dyn Fn(&SubscriptionRecord) -> Tx + Sync),
 ) -> Result<Applied, Error> {
     for _ in 0..ATTEMPTS {
         let mut subs = subscriptions_of(app, user_id).await?;
-        let stored = subs.iter().position(|s| s.id == snapshot.0.id);
-        if let Some(i) = stored {
+        let stored_at = subs.iter().position(|s| s.id == snapshot.0.id);
+        if let Some(i) = stored_at {
             if snapshot.3 {
                 snapshot.1 = snapshot.1.max(subs[i].as_of);
             } else if subs[i].as_of >= snapshot.1 {
                 // Not newer than what is stored: Stripe's current state decides.
                 if already_applied(app, &snapshot.2).await? {
-                    return Ok(Applied::Refused(vec![0]));
+                    return Ok(Applied::Refused(vec![Label::Event]));
                 }
                 let Some(current) = fetch(app, &snapshot.0.id).await? else {
                     return Ok(Applied::UnknownToStripe);
@@ -257,27 +173,22 @@ async fn store(
             access_until: access_until(sub, app.config.grace_days),
             as_of: *as_of,
             applied: applied_by.clone(),
-            version: stored.map_or(1, |i| subs[i].version + 1),
+            version: stored_at.map_or(1, |i| subs[i].version + 1),
         };
-        let mut writes = with(&record);
-        let own = writes.len();
-        let expected = |s: &SubscriptionRecord| Condition::equals("version", s.version);
-        writes.push(Write::Put {
-            item: record.to_item(),
-            condition: Some(stored.map_or(Condition::NotExists, |i| expected(&subs[i]))),
-        });
+        let mut tx = with(&record);
+        tx.append(stored::put(&record, stored_at.map(|i| subs[i].version)));
         for other in subs.iter().filter(|s| s.id != record.id) {
-            writes.push(Write::Check { key: records::subscription(user_id, &other.id), condition: expected(other) });
+            tx.append(stored::unchanged(other));
         }
-        match stored {
+        match stored_at {
             Some(i) => subs[i] = record.clone(),
             None => subs.push(record.clone()),
         }
-        writes.push(Write::Update(plans_update(app, user_id, &subs)));
-        match app.store.transact(writes).await {
+        tx.append(access(app, user_id, &subs));
+        match app.store.transact(tx).await {
             Ok(()) => return Ok(Applied::Stored { record: Box::new(record), fetched: *fetched }),
-            Err(StoreError::Cancelled { failed }) if failed.iter().any(|i| *i < own) => {
-                return Ok(Applied::Refused(failed));
+            Err(StoreError::Cancelled { failed }) if failed.iter().any(|l| !OWN.contains(l)) => {
+                return Ok(Applied::Refused(failed.into_iter().filter(|l| !OWN.contains(l)).collect()));
             }
             // Another delivery changed the user's subscriptions first: read again.
             Err(StoreError::Cancelled { .. }) => continue,
@@ -297,10 +208,10 @@ pub async fn sync(
     user_id: &str,
     subscription_id: &str,
     applied: &str,
-    with: &(dyn Fn(&SubscriptionRecord) -> Vec<Write> + Sync),
+    with: &(dyn Fn(&SubscriptionRecord) -> Tx + Sync),
 ) -> Result<Applied, Error> {
     if already_applied(app, applied).await? {
-        return Ok(Applied::Refused(vec![0]));
+        return Ok(Applied::Refused(vec![Label::Event]));
     }
     let Some(current) = fetch(app, subscription_id).await? else {
         return Ok(Applied::UnknownToStripe);

@@ -9,23 +9,18 @@
 //! use it can compute is one round trip; otherwise the count is read first. A refusal is always
 //! confirmed by a fresh read.
 
-use std::time::Duration;
-
-use rand::Rng;
 use time::{Date, Month, OffsetDateTime};
 
 use crate::app::App;
 use crate::catalog::{Catalog, Feature, Period, Plan};
 use crate::error::Error;
-use crate::store::records::{self};
-use crate::store::{Condition, Item, StoreError, TTL, Update, Write};
+use crate::store::schema::usage::{self as counters, UseRecord};
+use crate::store::{Label, StoreError};
 
-use super::entitlements::{effective_plan, still_on};
+use super::plans::{effective_plan, still_on};
 
 /// Counters outlive their period by this much (for support and audits) before TTL takes them.
 const KEEP_AFTER_PERIOD_SECS: i64 = 35 * 24 * 3600;
-/// Keys are remembered a week.
-const KEY_RETENTION_SECS: i64 = 7 * 24 * 3600;
 
 /// One calendar period of a metered feature.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -103,25 +98,11 @@ pub struct Use<'a> {
 
 const MAX_ATTEMPTS: u32 = 100;
 
-fn key_record(u: &Use, key: &str, usage: &Usage, amount: i64, now: i64) -> Item {
-    Item::new(&records::usage_request(u.user_id, u.feature, key))
-        .with("amount", amount)
-        .with("used", usage.used)
-        .with_opt("limit", usage.limit)
-        .with("resets_at", usage.resets_at)
-        .with(TTL, now + KEY_RETENTION_SECS)
-}
-
-fn replay(u: &Use, item: &Item) -> Result<Usage, Error> {
-    if item.num("amount") != Some(u.amount) {
+fn replay(u: &Use, earlier: &UseRecord) -> Result<Usage, Error> {
+    if earlier.amount != u.amount {
         return Err(Error::conflict("idempotency_key_reused", "this idempotency key was used for a different amount"));
     }
-    Ok(Usage {
-        feature: u.feature.to_string(),
-        used: item.num("used").unwrap_or(0),
-        limit: item.num("limit"),
-        resets_at: item.num("resets_at").unwrap_or(0),
-    })
+    Ok(Usage { feature: u.feature.to_string(), used: earlier.used, limit: earlier.limit, resets_at: earlier.resets_at })
 }
 
 /// Counts a use of a metered feature, or refuses it when the allowance is used up.
@@ -130,24 +111,20 @@ pub async fn record_use(app: &App, u: &Use<'_>) -> Result<Usage, Error> {
         .ok_or_else(|| Error::not_found("unknown_feature", format!("{:?} is not a metered feature", u.feature)))?;
     let now = app.now();
     let win = window(per, now);
-    let counter = records::usage(u.user_id, u.feature, &win.id);
     let hint_key = format!("{}|{}|{}", u.user_id, u.feature, win.id);
     let mut hinted = app.usage_hints.get(&hint_key).zip(app.catalog.plan(u.token_plan));
-    for attempt in 0..MAX_ATTEMPTS {
+    let mut retry = super::retry::Contention::new(MAX_ATTEMPTS);
+    while retry.next_attempt().await {
         let fresh = hinted.is_none();
         let (used, plan) = match hinted.take() {
             Some(known) => known,
             None => {
-                let mut keys = vec![counter.clone(), records::plans_held(u.user_id)];
-                if let Some(key) = u.key {
-                    keys.push(records::usage_request(u.user_id, u.feature, key));
+                let (used, held, earlier) =
+                    counters::read_for_use(&app.store, u.user_id, u.feature, &win.id, u.key).await?;
+                if let Some(earlier) = earlier {
+                    return replay(u, &earlier);
                 }
-                let found = app.store.get_many(&keys).await?;
-                if let Some(earlier) = found.get(2).and_then(Option::as_ref) {
-                    return replay(u, earlier);
-                }
-                let used = found[0].as_ref().and_then(|i| i.num("used")).unwrap_or(0);
-                (used, effective_plan(&app.catalog, found[1].as_ref(), app.now()))
+                (used, effective_plan(&app.catalog, &held, app.now()))
             }
         };
         let allowed = limit(plan, u.feature);
@@ -167,20 +144,21 @@ pub async fn record_use(app: &App, u: &Use<'_>) -> Result<Usage, Error> {
                 retry_after_secs: (win.resets_at - now).max(1) as u64,
             });
         }
-        let count_is = if used == 0 { Condition::absent("used") } else { Condition::equals("used", used) };
-        let mut writes = vec![
-            Write::Check { key: records::plans_held(u.user_id), condition: still_on(&app.catalog, plan, app.now()) },
-            Write::Update(
-                Update::new(counter.clone())
-                    .set("used", after.used)
-                    .set_if_absent(TTL, win.resets_at + KEEP_AFTER_PERIOD_SECS)
-                    .when(count_is),
-            ),
-        ];
+        let mut tx = still_on(app, u.user_id, plan);
+        tx.append(counters::count_use(
+            u.user_id,
+            u.feature,
+            &win.id,
+            used,
+            after.used,
+            win.resets_at + KEEP_AFTER_PERIOD_SECS,
+        ));
         if let Some(key) = u.key {
-            writes.push(Write::put_new(key_record(u, key, &after, u.amount, now)));
+            let record =
+                UseRecord { amount: u.amount, used: after.used, limit: after.limit, resets_at: after.resets_at };
+            tx.append(counters::remember_use(u.user_id, u.feature, key, &record, now));
         }
-        match app.store.transact(writes).await {
+        match app.store.transact(tx).await {
             Ok(()) => {
                 app.usage_hints.set(&hint_key, after.used);
                 return Ok(after);
@@ -188,14 +166,10 @@ pub async fn record_use(app: &App, u: &Use<'_>) -> Result<Usage, Error> {
             Err(StoreError::Cancelled { failed }) => {
                 app.usage_hints.forget(&hint_key);
                 // A request with this key won the race: answer what it did.
-                if let (true, Some(key)) = (failed.contains(&2), u.key)
-                    && let Some(earlier) = app.store.get(&records::usage_request(u.user_id, u.feature, key)).await?
+                if let (true, Some(key)) = (failed.contains(&Label::RequestKey), u.key)
+                    && let Some(earlier) = counters::use_record(&app.store, u.user_id, u.feature, key).await?
                 {
                     return replay(u, &earlier);
-                }
-                if attempt > 0 {
-                    let wait = rand::rng().random_range(0..=(2u64 << attempt.min(5)));
-                    tokio::time::sleep(Duration::from_millis(wait)).await;
                 }
             }
             Err(e) => {

@@ -2,15 +2,15 @@
 
 use crate::app::App;
 use crate::error::Error;
-use crate::store::records::{self, User};
-use crate::store::{GSI1PK, GSI1SK, Item, Store, Update, Write};
+use crate::store::schema::{User, users};
+use crate::store::{Label, Store, Tx};
 
 pub async fn user_by_id(store: &Store, id: &str) -> Result<Option<User>, Error> {
-    Ok(store.get(&records::user(id)).await?.as_ref().and_then(User::from_item))
+    Ok(users::get(store, id).await?)
 }
 
 pub async fn user_id_for_email(store: &Store, email: &str) -> Result<Option<String>, Error> {
-    Ok(store.get(&records::email_owner(email)).await?.and_then(|i| i.string("user_id")))
+    Ok(users::id_for_email(store, email).await?)
 }
 
 /// The user for an email, created if there is none. Unique per email even when two sign-ins
@@ -25,10 +25,9 @@ pub async fn find_or_create_user(store: &Store, email: &str, now: i64) -> Result
         created_at: now,
         stripe_customer_id: None,
     };
-    let claim = Item::new(&records::email_owner(email)).with("user_id", user.id.as_str()).with("created_at", now);
-    match store.transact(vec![Write::put_new(claim), Write::put_new(user.to_item())]).await {
+    match store.transact(users::create(&user)).await {
         Ok(()) => Ok(user),
-        Err(e) if e.failed_at(0) => {
+        Err(e) if e.refused(Label::EmailOwner) => {
             let id = user_id_for_email(store, email)
                 .await?
                 .ok_or_else(|| Error::internal("email claimed without a user"))?;
@@ -38,30 +37,14 @@ pub async fn find_or_create_user(store: &Store, email: &str, now: i64) -> Result
     }
 }
 
-/// The writes that make `customer` the user's Stripe customer unless they have one (the first
-/// stored wins), and record who the customer belongs to: the one place a customer is linked.
-pub fn link_customer(user_id: &str, email: &str, customer: &str) -> Vec<Write> {
-    vec![
-        Write::Update(
-            Update::new(records::user(user_id))
-                .set_if_absent("user_id", user_id)
-                .set_if_absent("email", email)
-                .set_if_absent("stripe_customer_id", customer)
-                .set_if_absent(GSI1PK, records::customer_index(customer))
-                .set_if_absent(GSI1SK, "USER"),
-        ),
-        Write::Update(Update::new(records::customer_owner(customer)).set_if_absent("user_id", user_id)),
-    ]
+/// Makes `customer` the user's Stripe customer unless they have one (the first stored wins).
+pub fn link_customer(user_id: &str, email: &str, customer: &str) -> Tx {
+    users::link_customer(user_id, email, customer)
 }
 
-/// The user a Stripe customer belongs to: the owner item, else (data written before it existed)
-/// the profile index.
+/// The user a Stripe customer belongs to.
 pub async fn owner_of_customer(store: &Store, customer: &str) -> Result<Option<String>, Error> {
-    if let Some(owner) = store.get(&records::customer_owner(customer)).await?.and_then(|i| i.string("user_id")) {
-        return Ok(Some(owner));
-    }
-    let owners = store.query_index(&records::customer_index(customer), 1).await?;
-    Ok(owners.first().and_then(|i| i.string("user_id")))
+    Ok(users::owner_of_customer(store, customer).await?)
 }
 
 /// The user's one Stripe customer, created on first need. Stripe sees one idempotency key per

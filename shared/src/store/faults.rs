@@ -10,7 +10,7 @@ use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
-use super::{Item, Key, Page, Query, Store, StoreError, Update, Write};
+use super::{Item, Key, Page, Query, Store, StoreError, Tx, Update, Write};
 
 /// What happens to one call.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -134,8 +134,8 @@ impl FaultyStore {
     pub async fn update(&self, update: Update) -> Result<Item, StoreError> {
         self.through(false, Box::pin(self.inner.update(update))).await
     }
-    pub async fn transact(&self, writes: Vec<Write>) -> Result<(), StoreError> {
-        self.through(true, Box::pin(self.inner.transact(writes))).await
+    pub async fn transact(&self, tx: Tx) -> Result<(), StoreError> {
+        self.through(true, Box::pin(self.inner.transact(tx))).await
     }
     pub async fn query(&self, query: &Query) -> Result<Page, StoreError> {
         self.through(false, Box::pin(self.inner.query(query))).await

@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use super::{GSI1PK, Item, Key, Page, Query, StoreError, Update, Write};
+use super::{GSI1PK, Item, Key, Page, Query, StoreError, Tx, Update, Write};
 
 #[derive(Clone, Default)]
 pub struct MemoryStore {
@@ -56,13 +56,13 @@ impl MemoryStore {
         Ok(after)
     }
 
-    pub async fn transact(&self, writes: Vec<Write>) -> Result<(), StoreError> {
+    pub async fn transact(&self, tx: Tx) -> Result<(), StoreError> {
         let mut table = self.table();
-        let failed: Vec<usize> = writes.iter().enumerate().filter(|(_, w)| !holds(&table, w)).map(|(i, _)| i).collect();
+        let failed: Vec<usize> = tx.writes().enumerate().filter(|(_, w)| !holds(&table, w)).map(|(i, _)| i).collect();
         if !failed.is_empty() {
-            return Err(StoreError::Cancelled { failed });
+            return Err(StoreError::Cancelled { failed: tx.labels_at(failed) });
         }
-        for write in writes {
+        for write in tx.into_writes() {
             apply(&mut table, write);
         }
         Ok(())

@@ -3,312 +3,35 @@
 //! default for development and tests and gives the same guarantees. Domain code builds
 //! `Write`s (see `records`), so every business operation is one round trip where it can be.
 
+pub mod codec;
+pub mod cursor;
 pub mod dynamodb;
 #[cfg(feature = "testing")]
 pub mod faults;
+pub mod item;
 pub mod memory;
-pub mod records;
+pub mod schema;
+pub mod tx;
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 pub use dynamodb::DynamoDbStore;
+pub use item::*;
 pub use memory::MemoryStore;
-
-/// Attribute names shared by both backends.
-pub const PK: &str = "PK";
-pub const SK: &str = "SK";
-pub const GSI1: &str = "GSI1";
-pub const GSI1PK: &str = "GSI1PK";
-pub const GSI1SK: &str = "GSI1SK";
-/// Epoch seconds after which DynamoDB's TTL may delete the item.
-pub const TTL: &str = "ttl";
-
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Value {
-    S(String),
-    N(i64),
-    Bool(bool),
-}
-
-impl Value {
-    pub fn as_str(&self) -> Option<&str> {
-        match self {
-            Value::S(s) => Some(s),
-            _ => None,
-        }
-    }
-    pub fn as_i64(&self) -> Option<i64> {
-        match self {
-            Value::N(n) => Some(*n),
-            _ => None,
-        }
-    }
-    pub fn as_bool(&self) -> Option<bool> {
-        match self {
-            Value::Bool(b) => Some(*b),
-            _ => None,
-        }
-    }
-}
-
-impl From<&str> for Value {
-    fn from(s: &str) -> Self {
-        Value::S(s.to_string())
-    }
-}
-impl From<String> for Value {
-    fn from(s: String) -> Self {
-        Value::S(s)
-    }
-}
-impl From<i64> for Value {
-    fn from(n: i64) -> Self {
-        Value::N(n)
-    }
-}
-impl From<bool> for Value {
-    fn from(b: bool) -> Self {
-        Value::Bool(b)
-    }
-}
-
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Item(pub BTreeMap<String, Value>);
-
-impl Item {
-    pub fn new(key: &Key) -> Self {
-        let mut item = Item::default();
-        item.0.insert(PK.into(), Value::S(key.pk.clone()));
-        item.0.insert(SK.into(), Value::S(key.sk.clone()));
-        item
-    }
-    pub fn with(mut self, name: &str, value: impl Into<Value>) -> Self {
-        self.0.insert(name.to_string(), value.into());
-        self
-    }
-    pub fn with_opt(self, name: &str, value: Option<impl Into<Value>>) -> Self {
-        match value {
-            Some(v) => self.with(name, v),
-            None => self,
-        }
-    }
-    pub fn key(&self) -> Key {
-        Key::new(self.str(PK).unwrap_or_default(), self.str(SK).unwrap_or_default())
-    }
-    pub fn get(&self, name: &str) -> Option<&Value> {
-        self.0.get(name)
-    }
-    pub fn str(&self, name: &str) -> Option<&str> {
-        self.0.get(name).and_then(Value::as_str)
-    }
-    pub fn string(&self, name: &str) -> Option<String> {
-        self.str(name).map(str::to_string)
-    }
-    pub fn num(&self, name: &str) -> Option<i64> {
-        self.0.get(name).and_then(Value::as_i64)
-    }
-    pub fn flag(&self, name: &str) -> bool {
-        self.0.get(name).and_then(Value::as_bool).unwrap_or(false)
-    }
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct Key {
-    pub pk: String,
-    pub sk: String,
-}
-
-impl Key {
-    pub fn new(pk: impl Into<String>, sk: impl Into<String>) -> Self {
-        Key { pk: pk.into(), sk: sk.into() }
-    }
-}
-
-/// The conditions Tollgate needs, each with one DynamoDB expression and one in-memory meaning.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Condition {
-    /// The item does not exist.
-    NotExists,
-    /// The item exists.
-    Exists,
-    /// The attribute is absent (on an existing or a missing item).
-    Absent(String),
-    Equals(String, Value),
-    /// The number attribute is present and at least the value.
-    AtLeast(String, i64),
-    /// The number attribute is absent or below the value.
-    AbsentOrBelow(String, i64),
-    And(Vec<Condition>),
-    Or(Vec<Condition>),
-    Not(Box<Condition>),
-}
-
-impl Condition {
-    pub fn equals(name: &str, value: impl Into<Value>) -> Self {
-        Condition::Equals(name.to_string(), value.into())
-    }
-    pub fn absent(name: &str) -> Self {
-        Condition::Absent(name.to_string())
-    }
-
-    /// Evaluated against the current item (None when it does not exist), as DynamoDB does.
-    pub fn holds(&self, item: Option<&Item>) -> bool {
-        match self {
-            Condition::NotExists => item.is_none(),
-            Condition::Exists => item.is_some(),
-            Condition::Absent(name) => item.and_then(|i| i.get(name)).is_none(),
-            Condition::Equals(name, value) => item.and_then(|i| i.get(name)) == Some(value),
-            Condition::AtLeast(name, n) => item.and_then(|i| i.num(name)).is_some_and(|v| v >= *n),
-            Condition::AbsentOrBelow(name, n) => match item.and_then(|i| i.get(name)) {
-                None => true,
-                Some(Value::N(v)) => v < n,
-                Some(_) => false,
-            },
-            Condition::And(all) => all.iter().all(|c| c.holds(item)),
-            Condition::Or(any) => any.iter().any(|c| c.holds(item)),
-            Condition::Not(c) => !c.holds(item),
-        }
-    }
-}
-
-/// UpdateItem: creates the item when missing, as DynamoDB does, unless a condition says no.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Update {
-    pub key: Key,
-    pub set: Vec<(String, Value)>,
-    /// SET name = if_not_exists(name, value)
-    pub set_if_absent: Vec<(String, Value)>,
-    /// ADD name value (numbers; an absent attribute counts as 0)
-    pub add: Vec<(String, i64)>,
-    pub remove: Vec<String>,
-    pub condition: Option<Condition>,
-}
-
-impl Update {
-    pub fn new(key: Key) -> Self {
-        Update { key, set: vec![], set_if_absent: vec![], add: vec![], remove: vec![], condition: None }
-    }
-    pub fn set(mut self, name: &str, value: impl Into<Value>) -> Self {
-        self.set.push((name.to_string(), value.into()));
-        self
-    }
-    pub fn set_opt(self, name: &str, value: Option<impl Into<Value>>) -> Self {
-        match value {
-            Some(v) => self.set(name, v),
-            None => self,
-        }
-    }
-    pub fn set_if_absent(mut self, name: &str, value: impl Into<Value>) -> Self {
-        self.set_if_absent.push((name.to_string(), value.into()));
-        self
-    }
-    pub fn add(mut self, name: &str, by: i64) -> Self {
-        self.add.push((name.to_string(), by));
-        self
-    }
-    pub fn remove(mut self, name: &str) -> Self {
-        self.remove.push(name.to_string());
-        self
-    }
-    pub fn when(mut self, condition: Condition) -> Self {
-        self.condition = Some(condition);
-        self
-    }
-
-    /// The item after this update, from the item before it.
-    pub fn apply(&self, before: Option<&Item>) -> Item {
-        let mut item = before.cloned().unwrap_or_else(|| Item::new(&self.key));
-        for (name, value) in &self.set {
-            item.0.insert(name.clone(), value.clone());
-        }
-        for (name, value) in &self.set_if_absent {
-            item.0.entry(name.clone()).or_insert_with(|| value.clone());
-        }
-        for (name, by) in &self.add {
-            let now = item.num(name).unwrap_or(0);
-            item.0.insert(name.clone(), Value::N(now + by));
-        }
-        for name in &self.remove {
-            item.0.remove(name);
-        }
-        item
-    }
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub enum Write {
-    Put {
-        item: Item,
-        condition: Option<Condition>,
-    },
-    Update(Update),
-    Delete {
-        key: Key,
-        condition: Option<Condition>,
-    },
-    /// ConditionCheck: writes nothing, but the transaction fails unless it holds.
-    Check {
-        key: Key,
-        condition: Condition,
-    },
-}
-
-impl Write {
-    pub fn put(item: Item) -> Self {
-        Write::Put { item, condition: None }
-    }
-    pub fn put_new(item: Item) -> Self {
-        Write::Put { item, condition: Some(Condition::NotExists) }
-    }
-    pub fn key(&self) -> Key {
-        match self {
-            Write::Put { item, .. } => item.key(),
-            Write::Update(u) => u.key.clone(),
-            Write::Delete { key, .. } | Write::Check { key, .. } => key.clone(),
-        }
-    }
-    pub fn condition(&self) -> Option<&Condition> {
-        match self {
-            Write::Put { condition, .. } | Write::Delete { condition, .. } => condition.as_ref(),
-            Write::Update(u) => u.condition.as_ref(),
-            Write::Check { condition, .. } => Some(condition),
-        }
-    }
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Query {
-    pub pk: String,
-    pub sk_prefix: String,
-    pub newest_first: bool,
-    pub limit: usize,
-    /// Continue after this sort key (from `Page::last_sk`).
-    pub after: Option<String>,
-}
-
-impl Query {
-    pub fn prefix(pk: impl Into<String>, sk_prefix: impl Into<String>) -> Self {
-        Query { pk: pk.into(), sk_prefix: sk_prefix.into(), newest_first: false, limit: 100, after: None }
-    }
-}
-
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct Page {
-    pub items: Vec<Item>,
-    /// Set when more items may follow.
-    pub last_sk: Option<String>,
-}
+pub use tx::{Label, Tx};
 
 #[derive(Debug, Clone, thiserror::Error, PartialEq)]
 pub enum StoreError {
     /// A single write's condition did not hold.
     #[error("condition failed")]
     ConditionFailed,
-    /// A transaction was cancelled: `failed` lists the writes whose conditions did not hold.
-    #[error("transaction cancelled; conditions failed at {failed:?}")]
-    Cancelled { failed: Vec<usize> },
+    /// A transaction was cancelled: `failed` labels the writes whose conditions did not hold.
+    #[error("transaction cancelled; conditions failed: {failed:?}")]
+    Cancelled { failed: Vec<Label> },
+    /// An item that does not parse as its record.
+    #[error("unreadable item {key:?}: {reason}")]
+    Corrupt { key: Key, reason: String },
     #[error("invalid request: {0}")]
     Invalid(String),
     #[error("store unavailable: {0}")]
@@ -316,12 +39,15 @@ pub enum StoreError {
 }
 
 impl StoreError {
-    /// Did the transaction fail because the write at `index` did not hold?
-    pub fn failed_at(&self, index: usize) -> bool {
+    /// Did the transaction fail because a write labelled `label` did not hold?
+    pub fn refused(&self, label: Label) -> bool {
+        matches!(self, StoreError::Cancelled { failed } if failed.contains(&label))
+    }
+    /// The labels whose conditions failed (empty unless the transaction was refused).
+    pub fn refusals(&self) -> &[Label] {
         match self {
-            StoreError::Cancelled { failed } => failed.contains(&index),
-            StoreError::ConditionFailed => index == 0,
-            _ => false,
+            StoreError::Cancelled { failed } => failed,
+            _ => &[],
         }
     }
     pub fn is_condition(&self) -> bool {
@@ -426,20 +152,32 @@ impl Store {
     pub async fn update(&self, update: Update) -> Result<Item, StoreError> {
         dispatch!(self, b => b.update(update))
     }
-    /// All writes or none. Fails with `Cancelled` naming the writes whose conditions failed.
-    pub async fn transact(&self, writes: Vec<Write>) -> Result<(), StoreError> {
-        if writes.is_empty() {
+    /// All writes or none. Fails with `Cancelled` labelling the writes whose conditions failed.
+    pub async fn transact(&self, tx: Tx) -> Result<(), StoreError> {
+        if tx.is_empty() {
             return Ok(());
         }
-        if writes.len() > MAX_TRANSACTION_ITEMS {
-            return Err(StoreError::Invalid(format!("{} writes exceed the transaction limit", writes.len())));
+        if tx.len() > MAX_TRANSACTION_ITEMS {
+            return Err(StoreError::Invalid(format!("{} writes exceed the transaction limit", tx.len())));
         }
-        let mut keys: Vec<Key> = writes.iter().map(Write::key).collect();
+        let mut keys: Vec<Key> = tx.writes().map(Write::key).collect();
         keys.sort();
         if keys.windows(2).any(|w| w[0] == w[1]) {
             return Err(StoreError::Invalid("a transaction may touch each item once".into()));
         }
-        dispatch!(self, b => b.transact(writes))
+        dispatch!(self, b => b.transact(tx))
+    }
+    /// Commits `tx`: one write as a single conditional write (cheaper than a transaction), more
+    /// as a transaction. Either way a refusal is `Cancelled` with the refused labels.
+    pub async fn commit(&self, tx: Tx) -> Result<(), StoreError> {
+        if tx.len() != 1 {
+            return self.transact(tx).await;
+        }
+        let Some((label, write)) = tx.into_iter().next() else { return Ok(()) };
+        match self.write(write).await {
+            Err(StoreError::ConditionFailed) => Err(StoreError::Cancelled { failed: vec![label] }),
+            other => other,
+        }
     }
     pub async fn query(&self, query: &Query) -> Result<Page, StoreError> {
         dispatch!(self, b => b.query(query))

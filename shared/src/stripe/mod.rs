@@ -3,9 +3,11 @@
 
 pub mod client;
 pub mod events;
+pub mod handled;
 pub mod signature;
 pub mod simulator;
 
 pub use client::{CheckoutRequest, CreatedSession, Stripe, StripeClient, StripeError, SubscriptionTerms};
 pub use events::{Charge, CheckoutSession, Dispute, Event, Invoice, Subscription};
+pub use handled::{Handled, InvoiceChange, SubscriptionChange};
 pub use simulator::Simulator;

@@ -12,7 +12,7 @@ use aws_sdk_dynamodb::types::{
 };
 use items::{Expr, from_attributes, key_attributes, to_attributes};
 
-use super::{GSI1, GSI1PK, GSI1SK, Item, Key, PK, Page, Query, SK, StoreError, TTL, Update, Write};
+use super::{GSI1, GSI1PK, GSI1SK, Item, Key, PK, Page, Query, SK, StoreError, TTL, Tx, Update, Write};
 
 #[derive(Clone)]
 pub struct DynamoDbStore {
@@ -140,7 +140,13 @@ impl DynamoDbStore {
                     .map(|_| ())
                     .map_err(|e| e.into_service_error().meta().code().unwrap_or_default().to_string())
             }
-            Write::Check { .. } => return self.transact(vec![write]).await,
+            // A lone check is a transaction of one; its refusal is a single write's.
+            Write::Check { .. } => {
+                return match self.transact(Tx::new().with(super::Label::Event, write)).await {
+                    Err(StoreError::Cancelled { .. }) => Err(StoreError::ConditionFailed),
+                    other => other,
+                };
+            }
         };
         match result {
             Ok(()) => Ok(()),
@@ -178,8 +184,8 @@ impl DynamoDbStore {
         }
     }
 
-    pub async fn transact(&self, writes: Vec<Write>) -> Result<(), StoreError> {
-        let items: Vec<TransactWriteItem> = writes.iter().map(|w| self.transact_item(w)).collect::<Result<_, _>>()?;
+    pub async fn transact(&self, tx: Tx) -> Result<(), StoreError> {
+        let items: Vec<TransactWriteItem> = tx.writes().map(|w| self.transact_item(w)).collect::<Result<_, _>>()?;
         let mut attempt = 0;
         loop {
             let result = self.client.transact_write_items().set_transact_items(Some(items.clone())).send().await;
@@ -201,7 +207,7 @@ impl DynamoDbStore {
                         .map(|(i, _)| i)
                         .collect();
                     if !failed.is_empty() {
-                        return Err(StoreError::Cancelled { failed });
+                        return Err(StoreError::Cancelled { failed: tx.labels_at(failed) });
                     }
                     let conflict = reasons.iter().any(|r| r.code() == Some("TransactionConflict"));
                     if !conflict || attempt >= CONFLICT_RETRIES {

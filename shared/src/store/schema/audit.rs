@@ -1,0 +1,47 @@
+//! The billing audit (`USER#<id>`/`BILLING#<created>#<evt_id>`): every billing event Stripe
+//! delivers about a user, kept without expiry, written in the event's own transaction.
+
+use serde::{Deserialize, Serialize};
+
+use super::keys;
+use crate::error::Error;
+use crate::store::codec::{decode_all, encode};
+use crate::store::{Label, Query, Store, Tx, Write, cursor};
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BillingEvent {
+    pub user_id: String,
+    pub event_id: String,
+    pub event_type: String,
+    /// Stripe's time of the event.
+    pub created: i64,
+    /// In the currency's smallest unit: an invoice's amount paid (or due), a subscription's price.
+    pub amount: Option<i64>,
+    pub currency: Option<String>,
+    /// The invoice's or subscription's status in the event.
+    pub status: Option<String>,
+    pub subscription: Option<String>,
+    pub invoice: Option<String>,
+    /// The email the event queued, if any.
+    pub email: Option<String>,
+}
+
+/// The audit record; writing it twice changes nothing.
+pub fn write(event: &BillingEvent) -> Tx {
+    let item = encode(&keys::billing_event(&event.user_id, event.created, &event.event_id), event);
+    Tx::new().with(Label::Audit, Write::put(item))
+}
+
+/// One page of a user's billing events, newest first, and the opaque cursor to continue after.
+pub async fn page(
+    store: &Store,
+    user_id: &str,
+    limit: usize,
+    cursor: Option<&str>,
+) -> Result<(Vec<BillingEvent>, Option<String>), Error> {
+    let after = cursor.map(|c| cursor::decode(c, keys::BILLING_SK)).transpose()?;
+    let query =
+        Query { pk: keys::user_pk(user_id), sk_prefix: keys::BILLING_SK.to_string(), newest_first: true, limit, after };
+    let page = store.query(&query).await?;
+    Ok((decode_all(&page.items)?, page.last_sk.as_deref().map(cursor::encode)))
+}

@@ -1,0 +1,118 @@
+//! Transactions built from labelled writes: a refusal names what failed (the event record, the
+//! balance, the payment's pointer), never a write's position, so the code that builds a
+//! transaction and the code that reads its refusal cannot disagree about indices.
+
+use super::Write;
+
+/// What a write in a transaction is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Label {
+    /// A Stripe event's exactly-once record.
+    Event,
+    /// A billing audit record.
+    Audit,
+    /// An email queued by the transaction.
+    Mail,
+    /// A payment's pointer (the one guard of reversals).
+    Pointer,
+    /// A payment's link to the invoice it paid.
+    PaymentLink,
+    Order,
+    /// A checkout session's pointer to its order.
+    SessionLink,
+    Grant,
+    /// The user's `PLANS` item: grant counts, subscription access, or a check on the plan.
+    Plans,
+    /// A Stripe customer's link to a user.
+    Customer,
+    Profile,
+    EmailOwner,
+    /// A credit balance, conditional on the state it was computed from.
+    Balance,
+    LedgerEntry,
+    /// An idempotency key's record (credits or usage).
+    RequestKey,
+    Subscription,
+    /// A check that another subscription of the user is still as read.
+    OtherSubscription,
+    /// Members' prices used this month.
+    Members,
+    Code,
+    RateLimit,
+    /// A count kept per user (capped records, metered use).
+    Counter,
+    Session,
+    SessionEntry,
+    /// An event that waited for its customer.
+    Waiting,
+}
+
+/// Writes that commit all together or not at all.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Tx {
+    writes: Vec<(Label, Write)>,
+}
+
+impl Tx {
+    pub fn new() -> Self {
+        Tx::default()
+    }
+    pub fn with(mut self, label: Label, write: Write) -> Self {
+        self.writes.push((label, write));
+        self
+    }
+    pub fn push(&mut self, label: Label, write: Write) {
+        self.writes.push((label, write));
+    }
+    /// Adds `write` if there is one.
+    pub fn push_opt(&mut self, label: Label, write: Option<Write>) {
+        if let Some(write) = write {
+            self.push(label, write);
+        }
+    }
+    pub fn append(&mut self, other: Tx) {
+        self.writes.extend(other.writes);
+    }
+    pub fn len(&self) -> usize {
+        self.writes.len()
+    }
+    pub fn is_empty(&self) -> bool {
+        self.writes.is_empty()
+    }
+    pub fn writes(&self) -> impl Iterator<Item = &Write> {
+        self.writes.iter().map(|(_, w)| w)
+    }
+    pub fn labelled(&self) -> &[(Label, Write)] {
+        &self.writes
+    }
+    /// The labels of the writes at `indices` (what a backend's cancellation reports).
+    pub fn labels_at(&self, indices: impl IntoIterator<Item = usize>) -> Vec<Label> {
+        let mut labels: Vec<Label> = indices.into_iter().filter_map(|i| self.writes.get(i).map(|(l, _)| *l)).collect();
+        labels.sort();
+        labels.dedup();
+        labels
+    }
+    pub fn into_writes(self) -> Vec<Write> {
+        self.writes.into_iter().map(|(_, w)| w).collect()
+    }
+}
+
+impl Extend<(Label, Write)> for Tx {
+    fn extend<I: IntoIterator<Item = (Label, Write)>>(&mut self, iter: I) {
+        self.writes.extend(iter);
+    }
+}
+
+impl FromIterator<(Label, Write)> for Tx {
+    fn from_iter<I: IntoIterator<Item = (Label, Write)>>(iter: I) -> Self {
+        Tx { writes: iter.into_iter().collect() }
+    }
+}
+
+impl IntoIterator for Tx {
+    type Item = (Label, Write);
+    type IntoIter = std::vec::IntoIter<(Label, Write)>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.writes.into_iter()
+    }
+}
