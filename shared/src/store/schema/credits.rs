@@ -195,3 +195,45 @@ pub async fn history(
 pub async fn ledger(store: &Store, user_id: &str) -> Result<Vec<LedgerEntry>, StoreError> {
     decode_all(&store.query_all(&Query::prefix(keys::user_pk(user_id), keys::LEDGER_SK)).await?)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(seq: i64) -> LedgerEntry {
+        LedgerEntry {
+            id: "ent_1".into(),
+            user_id: "usr_1".into(),
+            seq,
+            delta: -3,
+            balance_after: 7,
+            reason: Reason::Debit,
+            note: None,
+            reference: None,
+            shortfall: None,
+            created_at: 5,
+        }
+    }
+
+    #[test]
+    fn a_change_is_conditional_on_the_state_it_was_computed_from() {
+        let tx = change(State { balance: 10, seq: 4 }, &entry(5), Some(RequestKey::Caller("k")), -3);
+        let writes = tx.labelled();
+        assert_eq!(writes[0].1.condition(), Some(&Condition::equals("seq", 4)));
+        assert_eq!(writes[1].1.key(), keys::ledger_entry("usr_1", 5));
+        assert_eq!(writes[2].1.key(), keys::credit_request("usr_1", "C#k"));
+        let first = change(State::default(), &entry(1), None, -3);
+        assert_eq!(first.labelled()[0].1.condition(), Some(&Condition::absent("seq")));
+    }
+
+    #[test]
+    fn entries_round_trip_with_their_attribute_names() {
+        let mut e = entry(5);
+        e.reference = Some("ord_1".into());
+        let item = encode(&keys::ledger_entry("usr_1", 5), &e);
+        assert_eq!(item.str("ref"), Some("ord_1"));
+        assert_eq!(item.str("reason"), Some("debit"));
+        assert_eq!(item.get("note"), None, "None is an absent attribute");
+        assert_eq!(crate::store::codec::decode::<LedgerEntry>(&item).unwrap(), e);
+    }
+}
