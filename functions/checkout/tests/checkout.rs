@@ -35,8 +35,12 @@ async fn create(t: &TestApp, body: Value, bearer: Option<&str>) -> (u16, Value) 
     status_and_json(&handle(&t.app, request("POST", "/api/checkout/create", Some(&body), bearer)).await)
 }
 
-/// The one Checkout Session create Stripe received.
+/// The one Checkout Session create Stripe received (every request pinned to Tollgate's version).
 fn sent(server_requests: &[Request]) -> Vec<(String, String)> {
+    for r in server_requests {
+        let version = r.headers.get("stripe-version").and_then(|v| v.to_str().ok());
+        assert_eq!(version, Some(tollgate::stripe::client::API_VERSION), "{} {}", r.method, r.url.path());
+    }
     let sessions: Vec<_> = server_requests.iter().filter(|r| r.url.path() == "/v1/checkout/sessions").collect();
     assert_eq!(sessions.len(), 1, "one Checkout Session");
     form_fields(&sessions[0].body)

@@ -129,6 +129,12 @@ pub struct StripeClient {
 /// Tries per call, all within the call's time budget.
 const ATTEMPTS: u32 = 3;
 
+/// The Stripe API version Tollgate is written against, sent on every request (`Stripe-Version`),
+/// so an account's default version never changes the shapes Tollgate reads. The webhook endpoint
+/// should be created with the same version (README: Stripe setup); `stripe::events` also reads
+/// the shapes older versions send, and only there.
+pub const API_VERSION: &str = "2025-08-27.basil";
+
 /// How long Stripe asks us to wait (`Retry-After`, in seconds), if it says.
 fn retry_after(response: &reqwest::Response) -> Option<Duration> {
     let secs: f64 = response.headers().get(reqwest::header::RETRY_AFTER)?.to_str().ok()?.trim().parse().ok()?;
@@ -167,7 +173,12 @@ impl StripeClient {
         loop {
             attempt += 1;
             let remaining = deadline.saturating_duration_since(tokio::time::Instant::now());
-            let mut request = self.http.request(method.clone(), &url).bearer_auth(self.key.expose()).timeout(remaining);
+            let mut request = self
+                .http
+                .request(method.clone(), &url)
+                .bearer_auth(self.key.expose())
+                .header("Stripe-Version", API_VERSION)
+                .timeout(remaining);
             if let Some(form) = form {
                 request = request.form(form);
             }

@@ -340,7 +340,7 @@ fn event_body(event_type: &str, object: Value, now: i64) -> Vec<u8> {
         "id": format!("evt_sim{}", short_id()),
         "object": "event",
         "type": event_type,
-        "api_version": "2025-08-27.basil",
+        "api_version": super::client::API_VERSION,
         "created": now,
         "livemode": false,
         "pending_webhooks": 1,
