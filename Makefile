@@ -17,7 +17,7 @@ dev:
 
 test: venv
 	$(VENV)/bin/cfn-lint template.yaml
-	VENV=$(VENV) scripts/with-dynamodb.sh cargo test --workspace --no-fail-fast
+	INSTA_UPDATE=no VENV=$(VENV) scripts/with-dynamodb.sh cargo test --workspace --no-fail-fast
 
 # The model-based test's long run (in memory): TOLLGATE_MODEL_SEED=<seed> replays one.
 model-long:

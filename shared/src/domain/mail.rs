@@ -62,6 +62,8 @@ fn templates() -> &'static Environment<'static> {
     static ENV: OnceLock<Environment<'static>> = OnceLock::new();
     ENV.get_or_init(|| {
         let mut env = Environment::new();
+        // A misspelled or missing variable is an error, never an empty string in a customer's email.
+        env.set_undefined_behavior(minijinja::UndefinedBehavior::Strict);
         for (name, source) in TEMPLATES {
             env.add_template(name, source).expect("the built-in email templates parse");
         }
@@ -259,7 +261,8 @@ mod tests {
     #[test]
     fn every_kind_renders_a_subject_text_and_escaped_html() {
         let context = json!({ "product": "Pro <b>", "amount": "9.00 USD", "date": "2026-11-23",
-            "invoice_url": "https://invoice.stripe.com/i/x", "grace_days": 7 });
+            "invoice_url": "https://invoice.stripe.com/i/x", "grace_days": 7, "action_required": false,
+            "cancel_scheduled": false });
         for kind in [
             MailKind::TrialEnding,
             MailKind::PaymentFailed,
@@ -280,6 +283,13 @@ mod tests {
         asked["action_required"] = json!(true);
         let action = render(MailKind::PaymentActionRequired, "a@example.com", &asked).unwrap();
         assert!(action.subject.starts_with("Please confirm"));
+    }
+
+    #[test]
+    fn a_missing_variable_is_an_error_not_an_empty_string() {
+        let missing = json!({ "product": "Pro", "date": "2026-11-23" });
+        let err = render(MailKind::Receipt, "a@example.com", &missing).unwrap_err();
+        assert!(err.to_string().contains("receipt") || matches!(err, Error::Internal(_)), "{err}");
     }
 
     #[test]

@@ -41,6 +41,8 @@ pub(super) async fn completed(app: &App, event: &Event, session: CheckoutSession
                 "product": product_name.unwrap_or_default(),
                 "amount": mail::money(session.amount_total.unwrap_or(0), session.currency.as_deref()),
                 "date": mail::date(event.created),
+                // A one-time purchase has no hosted invoice.
+                "invoice_url": null,
             });
             Some(Queued { kind: MailKind::Receipt, email: mail::render(MailKind::Receipt, to, &context)? })
         }
