@@ -5,46 +5,36 @@
 pub mod dev;
 
 use tollgate::App;
-use tollgate::http::{Request, Response};
+use tollgate::http::router::{self, Router};
+use tollgate::http::{Request, Response, Route};
 
-/// Every route of every function, by path, as API Gateway and the function URL route them.
-pub async fn route(app: &App, req: Request) -> Response {
-    let path = req.uri().path();
-    if path.starts_with("/api/auth/") || path == "/healthz" {
-        tollgate_auth::handle(app, req).await
-    } else if path.starts_with("/api/checkout/") || path.starts_with("/api/billing/") {
-        tollgate_checkout::handle(app, req).await
-    } else if path == "/api/stripe/webhook" {
-        tollgate_webhook::handle(app, req).await
-    } else if path.starts_with("/api/pro/") {
-        tollgate_claim::handle(app, req).await
-    } else if path == "/api/credits" || path.starts_with("/api/credits/") {
-        tollgate_credits::handle(app, req).await
-    } else if path.starts_with("/api/admin/") {
-        tollgate_admin::handle(app, req).await
-    } else if path == "/api/sessions"
-        || path.starts_with("/api/sessions/")
-        || path.starts_with("/api/usage/")
-        || path == "/api/entitlements"
-        || path == "/api/pace-to-bpm"
-    {
-        tollgate_sessions::handle(app, req).await
-    } else {
-        // Falls through to the not-found envelope.
-        tollgate_auth::handle(app, req).await
-    }
+/// Every function's route table, by the template.yaml function that serves it.
+pub const FUNCTIONS: [(&str, &[Route]); 7] = [
+    ("AuthFunction", tollgate_auth::ROUTES),
+    ("CheckoutFunction", tollgate_checkout::ROUTES),
+    ("WebhookFunction", tollgate_webhook::ROUTES),
+    ("ClaimFunction", tollgate_claim::ROUTES),
+    ("CreditsFunction", tollgate_credits::ROUTES),
+    ("AdminFunction", tollgate_admin::ROUTES),
+    ("SessionsFunction", tollgate_sessions::ROUTES),
+];
+
+/// Every route of every function.
+pub fn api_routes() -> Vec<Route> {
+    FUNCTIONS.iter().flat_map(|(_, routes)| routes.iter().copied()).collect()
 }
 
 /// Every (method, path) the functions serve.
 pub fn routes() -> Vec<(&'static str, &'static str)> {
-    [
-        tollgate_auth::ROUTES,
-        tollgate_checkout::ROUTES,
-        tollgate_webhook::ROUTES,
-        tollgate_claim::ROUTES,
-        tollgate_credits::ROUTES,
-        tollgate_admin::ROUTES,
-        tollgate_sessions::ROUTES,
-    ]
-    .concat()
+    router::listing(&api_routes())
+}
+
+/// Every function's routes in one router, as API Gateway and the function URL route them.
+pub fn api_router(app: App) -> Router {
+    router::router(app, &api_routes())
+}
+
+/// One request through every function's routes.
+pub async fn route(app: &App, req: Request) -> Response {
+    router::call(api_router(app.clone()), req).await
 }

@@ -3,7 +3,6 @@
 use std::future::Future;
 
 use crate::app::App;
-use crate::http::{Request, Response};
 
 /// JSON logs (level from `RUST_LOG`, default info). Lambda adds the timestamp.
 pub fn init_logging() {
@@ -24,23 +23,14 @@ pub fn init_dev_logging() {
 }
 
 /// Builds the app from the environment (refusing to start on a bad configuration) and serves
-/// `handler` on the Lambda runtime.
-pub async fn run_lambda<F, Fut>(handler: F) -> Result<(), lambda_http::Error>
-where
-    F: Fn(App, Request) -> Fut + Sync,
-    Fut: Future<Output = Response> + Send,
-{
+/// the function's router on the Lambda runtime.
+pub async fn run_router(router: fn(App) -> crate::http::router::Router) -> Result<(), lambda_http::Error> {
     init_logging();
     let app = App::from_env().await.inspect_err(|e| tracing::error!(error = %e, "refusing to start"))?;
-    let handler = &handler;
-    lambda_http::run(lambda_http::service_fn(move |req: Request| {
-        let app = app.clone();
-        async move { Ok::<Response, std::convert::Infallible>(handler(app, req).await) }
-    }))
-    .await
+    lambda_http::run(router(app)).await
 }
 
-/// As `run_lambda`, for a function fed by events (a stream, a schedule) rather than HTTP: the
+/// As `run_router`, for a function fed by events (a stream, a schedule) rather than HTTP: the
 /// handler's error fails the invocation, so Lambda retries it.
 pub async fn run_events<F, Fut>(handler: F) -> Result<(), lambda_http::Error>
 where

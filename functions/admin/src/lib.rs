@@ -8,21 +8,31 @@ use tollgate::clock::rfc3339;
 use tollgate::domain::billing;
 use tollgate::domain::credits::{self, Change, Floor, Outcome};
 use tollgate::domain::users;
-use tollgate::http::{self, Reply, Request, Response};
+use tollgate::http::{self, Reply, Request, Response, Route};
 use tollgate::store::schema::{Reason, RequestKey};
 use tollgate::{App, Error};
 
-pub const ROUTES: &[(&str, &str)] = &[("POST", "/api/admin/credits/grant"), ("GET", "/api/admin/billing-events")];
+/// The function's routes: the one table its router, the dev server and the template test read.
+pub const ROUTES: &[Route] = &[
+    Route {
+        method: "POST",
+        path: "/api/admin/credits/grant",
+        handler: |app, req, _| Box::pin(grant_credits(app, req)),
+    },
+    Route {
+        method: "GET",
+        path: "/api/admin/billing-events",
+        handler: |app, req, _| Box::pin(billing_events(app, req)),
+    },
+];
 
+pub fn router(app: App) -> http::router::Router {
+    http::router::router(app, ROUTES)
+}
+
+/// One request through the router (what Lambda does).
 pub async fn handle(app: &App, req: Request) -> Response {
-    http::respond(req, |req| async move {
-        match (req.method().as_str(), req.uri().path()) {
-            ("POST", "/api/admin/credits/grant") => grant_credits(app, &req).await,
-            ("GET", "/api/admin/billing-events") => billing_events(app, &req).await,
-            (_, path) => Err(http::unrouted(ROUTES, path)),
-        }
-    })
-    .await
+    http::router::call(router(app.clone()), req).await
 }
 
 #[derive(Deserialize)]

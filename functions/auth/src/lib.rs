@@ -3,22 +3,23 @@
 use serde::Deserialize;
 use serde_json::json;
 use tollgate::domain::{entitlements, health, sign_in};
-use tollgate::http::{self, Reply, Request, Response};
+use tollgate::http::{self, Reply, Request, Response, Route};
 use tollgate::{App, Error};
 
-pub const ROUTES: &[(&str, &str)] =
-    &[("POST", "/api/auth/request-code"), ("POST", "/api/auth/verify-code"), ("GET", "/healthz")];
+/// The function's routes: the one table its router, the dev server and the template test read.
+pub const ROUTES: &[Route] = &[
+    Route { method: "POST", path: "/api/auth/request-code", handler: |app, req, _| Box::pin(request_code(app, req)) },
+    Route { method: "POST", path: "/api/auth/verify-code", handler: |app, req, _| Box::pin(verify_code(app, req)) },
+    Route { method: "GET", path: "/healthz", handler: |app, _, _| Box::pin(healthz(app)) },
+];
 
+pub fn router(app: App) -> http::router::Router {
+    http::router::router(app, ROUTES)
+}
+
+/// One request through the router (what Lambda does).
 pub async fn handle(app: &App, req: Request) -> Response {
-    http::respond(req, |req| async move {
-        match (req.method().as_str(), req.uri().path()) {
-            ("POST", "/api/auth/request-code") => request_code(app, &req).await,
-            ("POST", "/api/auth/verify-code") => verify_code(app, &req).await,
-            ("GET", "/healthz") => healthz(app).await,
-            (_, path) => Err(http::unrouted(ROUTES, path)),
-        }
-    })
-    .await
+    http::router::call(router(app.clone()), req).await
 }
 
 #[derive(Deserialize)]

@@ -6,20 +6,22 @@ use serde::Deserialize;
 use serde_json::json;
 use tollgate::auth::{caller, normalize_email, optional_caller};
 use tollgate::domain::orders::{self, Buyer, Wanted};
-use tollgate::http::{self, Reply, Request, Response};
+use tollgate::http::{self, Reply, Request, Response, Route};
 use tollgate::{App, Error};
 
-pub const ROUTES: &[(&str, &str)] = &[("POST", "/api/checkout/create"), ("POST", "/api/billing/portal")];
+/// The function's routes: the one table its router, the dev server and the template test read.
+pub const ROUTES: &[Route] = &[
+    Route { method: "POST", path: "/api/checkout/create", handler: |app, req, _| Box::pin(create(app, req)) },
+    Route { method: "POST", path: "/api/billing/portal", handler: |app, req, _| Box::pin(portal(app, req)) },
+];
 
+pub fn router(app: App) -> http::router::Router {
+    http::router::router(app, ROUTES)
+}
+
+/// One request through the router (what Lambda does).
 pub async fn handle(app: &App, req: Request) -> Response {
-    http::respond(req, |req| async move {
-        match (req.method().as_str(), req.uri().path()) {
-            ("POST", "/api/checkout/create") => create(app, &req).await,
-            ("POST", "/api/billing/portal") => portal(app, &req).await,
-            (_, path) => Err(http::unrouted(ROUTES, path)),
-        }
-    })
-    .await
+    http::router::call(router(app.clone()), req).await
 }
 
 #[derive(Deserialize)]

@@ -4,21 +4,23 @@ use serde::Deserialize;
 use serde_json::json;
 use tollgate::auth::caller;
 use tollgate::domain::{claims, entitlements};
-use tollgate::http::{self, Reply, Request, Response};
+use tollgate::http::{self, Reply, Request, Response, Route};
 use tollgate::store::schema::User;
 use tollgate::{App, Error};
 
-pub const ROUTES: &[(&str, &str)] = &[("POST", "/api/pro/claim"), ("GET", "/api/pro/verify")];
+/// The function's routes: the one table its router, the dev server and the template test read.
+pub const ROUTES: &[Route] = &[
+    Route { method: "POST", path: "/api/pro/claim", handler: |app, req, _| Box::pin(claim(app, req)) },
+    Route { method: "GET", path: "/api/pro/verify", handler: |app, req, _| Box::pin(verify(app, req)) },
+];
 
+pub fn router(app: App) -> http::router::Router {
+    http::router::router(app, ROUTES)
+}
+
+/// One request through the router (what Lambda does).
 pub async fn handle(app: &App, req: Request) -> Response {
-    http::respond(req, |req| async move {
-        match (req.method().as_str(), req.uri().path()) {
-            ("POST", "/api/pro/claim") => claim(app, &req).await,
-            ("GET", "/api/pro/verify") => verify(app, &req).await,
-            (_, path) => Err(http::unrouted(ROUTES, path)),
-        }
-    })
-    .await
+    http::router::call(router(app.clone()), req).await
 }
 
 #[derive(Deserialize)]

@@ -5,28 +5,29 @@ use serde_json::{Value, json};
 use tollgate::auth::caller;
 use tollgate::clock::rfc3339;
 use tollgate::domain::credits::{self, Change, Floor, Outcome};
-use tollgate::http::{self, Reply, Request, Response};
+use tollgate::http::{self, Reply, Request, Response, Route};
 use tollgate::store::schema::{LedgerEntry, Reason, RequestKey};
 use tollgate::{App, Error};
 
-pub const ROUTES: &[(&str, &str)] =
-    &[("GET", "/api/credits"), ("POST", "/api/credits/debit"), ("POST", "/api/credits/use")];
+/// The function's routes: the one table its router, the dev server and the template test read.
+pub const ROUTES: &[Route] = &[
+    Route { method: "GET", path: "/api/credits", handler: |app, req, _| Box::pin(history(app, req)) },
+    Route { method: "POST", path: "/api/credits/debit", handler: |app, req, _| Box::pin(debit(app, req)) },
+    Route { method: "POST", path: "/api/credits/use", handler: |app, req, _| Box::pin(use_units(app, req)) },
+];
+
+pub fn router(app: App) -> http::router::Router {
+    http::router::router(app, ROUTES)
+}
+
+/// One request through the router (what Lambda does).
+pub async fn handle(app: &App, req: Request) -> Response {
+    http::router::call(router(app.clone()), req).await
+}
 
 /// The most entries one page of `GET /api/credits` returns.
 pub const MAX_PAGE: usize = 100;
 const DEFAULT_PAGE: usize = 20;
-
-pub async fn handle(app: &App, req: Request) -> Response {
-    http::respond(req, |req| async move {
-        match (req.method().as_str(), req.uri().path()) {
-            ("GET", "/api/credits") => history(app, &req).await,
-            ("POST", "/api/credits/debit") => debit(app, &req).await,
-            ("POST", "/api/credits/use") => use_units(app, &req).await,
-            (_, path) => Err(http::unrouted(ROUTES, path)),
-        }
-    })
-    .await
-}
 
 pub fn entry_json(entry: &LedgerEntry) -> Value {
     let mut json = json!({

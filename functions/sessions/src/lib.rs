@@ -10,49 +10,44 @@ use tollgate::domain::entitlements::{self, Allowance};
 use tollgate::domain::pace;
 use tollgate::domain::sessions::{self, Entry, Session};
 use tollgate::domain::usage::{self, Use};
-use tollgate::http::{self, Reply, Request, Response};
+use tollgate::http::{self, Reply, Request, Response, Route};
 use tollgate::{App, Error};
 
-pub const ROUTES: &[(&str, &str)] = &[
-    ("POST", "/api/sessions"),
-    ("GET", "/api/sessions"),
-    ("GET", "/api/sessions/{id}"),
-    ("DELETE", "/api/sessions/{id}"),
-    ("POST", "/api/sessions/{id}/entries"),
-    ("POST", "/api/usage/{feature}"),
-    ("GET", "/api/entitlements"),
-    ("GET", "/api/pace-to-bpm"),
+/// The function's routes: the one table its router, the dev server and the template test read.
+pub const ROUTES: &[Route] = &[
+    Route { method: "POST", path: "/api/sessions", handler: |app, req, _| Box::pin(create(app, req)) },
+    Route { method: "GET", path: "/api/sessions", handler: |app, req, _| Box::pin(list(app, req)) },
+    Route { method: "GET", path: "/api/sessions/{id}", handler: |app, req, p| Box::pin(show(app, req, p.get("id"))) },
+    Route {
+        method: "DELETE",
+        path: "/api/sessions/{id}",
+        handler: |app, req, p| Box::pin(delete(app, req, p.get("id"))),
+    },
+    Route {
+        method: "POST",
+        path: "/api/sessions/{id}/entries",
+        handler: |app, req, p| Box::pin(append(app, req, p.get("id"))),
+    },
+    Route {
+        method: "POST",
+        path: "/api/usage/{feature}",
+        handler: |app, req, p| Box::pin(record_use(app, req, p.get("feature"))),
+    },
+    Route { method: "GET", path: "/api/entitlements", handler: |app, req, _| Box::pin(allowances(app, req)) },
+    Route { method: "GET", path: "/api/pace-to-bpm", handler: |_, req, _| Box::pin(async move { pace_to_bpm(req) }) },
 ];
+
+pub fn router(app: App) -> http::router::Router {
+    http::router::router(app, ROUTES)
+}
+
+/// One request through the router (what Lambda does).
+pub async fn handle(app: &App, req: Request) -> Response {
+    http::router::call(router(app.clone()), req).await
+}
 
 const DEFAULT_PAGE: usize = 20;
 const MAX_PAGE: usize = 100;
-
-pub async fn handle(app: &App, req: Request) -> Response {
-    http::respond(req, |req| async move {
-        let path = req.uri().path().to_string();
-        let segments: Vec<&str> = path.trim_end_matches('/').split('/').skip(1).collect();
-        match (req.method().as_str(), segments.as_slice()) {
-            ("POST", ["api", "sessions"]) => create(app, &req).await,
-            ("GET", ["api", "sessions"]) => list(app, &req).await,
-            ("GET", ["api", "sessions", id]) => show(app, &req, id).await,
-            ("DELETE", ["api", "sessions", id]) => delete(app, &req, id).await,
-            ("POST", ["api", "sessions", id, "entries"]) => append(app, &req, id).await,
-            ("POST", ["api", "usage", feature]) => record_use(app, &req, feature).await,
-            ("GET", ["api", "entitlements"]) => allowances(app, &req).await,
-            ("GET", ["api", "pace-to-bpm"]) => pace_to_bpm(&req),
-            (
-                _,
-                ["api", "sessions"]
-                | ["api", "sessions", _]
-                | ["api", "sessions", _, "entries"]
-                | ["api", "usage", _]
-                | ["api", "entitlements"],
-            ) => Err(Error::MethodNotAllowed),
-            _ => Err(http::unrouted(&[], &path)),
-        }
-    })
-    .await
-}
 
 fn session_json(session: &Session) -> Value {
     json!({ "id": session.id, "kind": session.kind, "data": session.data, "created_at": rfc3339(session.created_at) })

@@ -3,23 +3,24 @@
 
 use serde_json::json;
 use tollgate::domain::stripe_events::{self, Outcome, Receipt};
-use tollgate::http::{self, Reply, Request, Response};
+use tollgate::http::{self, Reply, Request, Response, Route};
 use tollgate::{App, Error};
 
-pub const ROUTES: &[(&str, &str)] = &[("POST", "/api/stripe/webhook")];
+/// The function's one route (locally; behind its function URL, any path).
+pub const ROUTES: &[Route] =
+    &[Route { method: "POST", path: "/api/stripe/webhook", handler: |app, req, _| Box::pin(receive(app, req)) }];
 
 /// Stripe's events stay well under this; anything larger is not Stripe.
 pub const MAX_EVENT_BYTES: usize = 1024 * 1024;
 
 /// Any path: behind a function URL the path is whatever the endpoint was registered with.
+pub fn router(app: App) -> http::router::Router {
+    http::router::any_path(app, ROUTES[0])
+}
+
+/// One request through the router (what Lambda does).
 pub async fn handle(app: &App, req: Request) -> Response {
-    http::respond(req, |req| async move {
-        if req.method() != "POST" {
-            return Err(Error::MethodNotAllowed);
-        }
-        receive(app, &req).await
-    })
-    .await
+    http::router::call(router(app.clone()), req).await
 }
 
 async fn receive(app: &App, req: &Request) -> Result<Reply, Error> {

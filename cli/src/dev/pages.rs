@@ -1,172 +1,87 @@
-//! `tollgate dev`: every route on 127.0.0.1 in one process, through the same handlers Lambda
-//! runs, plus the simulated Stripe Checkout page when no Stripe key is configured.
+//! The dev server's own pages and actions: the simulated Stripe Checkout page, refunds,
+//! disputes, renewals, the simulated customer portal, the mailbox, the success page and the
+//! index. Each is a route of `DEV_ROUTES` (beside the functions' own tables).
 
-use std::convert::Infallible;
-use std::future::Future;
-use std::net::SocketAddr;
-use std::pin::Pin;
-
-use http_body_util::{BodyExt, Full, Limited};
-use hyper::body::{Bytes, Incoming};
-use hyper::header::HeaderValue;
-use hyper::server::conn::http1;
-use hyper::service::service_fn;
-use hyper_util::rt::TokioIo;
-use lambda_http::{Body, RequestExt};
+use http_body_util::Full;
+use hyper::body::Bytes;
+use lambda_http::RequestExt;
 use tollgate::App;
-use tollgate::config::{Config, ProcessEnv, Source};
-use tollgate::http::{Request, Response, gateway_request as lambda_request};
+use tollgate::http::{Params, Request, gateway_request as lambda_request};
 
-/// The process environment, in development unless told otherwise, with checkout returning to
-/// this server's own pages.
-struct DevEnv {
-    public_url: String,
+use super::{DevRoute, Page};
+
+/// The dev server's own routes.
+pub const DEV_ROUTES: &[DevRoute] = &[
+    DevRoute { method: "GET", path: "/", handler: |app, _, _| Box::pin(async move { index(app) }) },
+    DevRoute { method: "GET", path: "/success", handler: |_, req, _| Box::pin(async move { success(req) }) },
+    DevRoute { method: "GET", path: "/dev/mailbox", handler: |app, _, _| Box::pin(async move { mailbox(app) }) },
+    DevRoute {
+        method: "GET",
+        path: "/dev/checkout/{session}",
+        handler: |app, _, p| Box::pin(async move { checkout_page(app, p.get("session")) }),
+    },
+    DevRoute {
+        method: "POST",
+        path: "/dev/checkout/{session}/pay",
+        handler: |app, _, p| Box::pin(pay(app, p.get("session"))),
+    },
+    DevRoute {
+        method: "POST",
+        path: "/dev/checkout/{session}/refund",
+        handler: |app, _, p| Box::pin(reverse(app, p.get("session"), "refund", None)),
+    },
+    DevRoute {
+        method: "POST",
+        path: "/dev/checkout/{session}/dispute",
+        handler: |app, _, p| Box::pin(reverse(app, p.get("session"), "dispute", None)),
+    },
+    DevRoute {
+        method: "POST",
+        path: "/dev/checkout/{session}/dispute/{outcome}",
+        handler: |app, _, p| Box::pin(decided(app, p.get("session"), p.get("outcome"))),
+    },
+    DevRoute {
+        method: "POST",
+        path: "/dev/subscriptions/{subscription}/renew",
+        handler: |app, _, p| Box::pin(renew(app, p.get("subscription"))),
+    },
+    DevRoute {
+        method: "GET",
+        path: "/dev/portal/{customer}",
+        handler: |app, _, p| Box::pin(async move { portal_page(app, p.get("customer")) }),
+    },
+    DevRoute {
+        method: "POST",
+        path: "/dev/portal/{customer}/{subscription}/{action}",
+        handler: |app, _, p| Box::pin(portal_action(app, p)),
+    },
+];
+
+fn index(app: &App) -> Page {
+    plain(200, "text/plain; charset=utf-8", welcome_text(app))
 }
 
-impl Source for DevEnv {
-    fn get(&self, name: &str) -> Option<String> {
-        ProcessEnv.get(name).or_else(|| match name {
-            "TOLLGATE_ENV" => Some("development".to_string()),
-            "CHECKOUT_SUCCESS_URL" => Some(format!("{}/success?session_id={{CHECKOUT_SESSION_ID}}", self.public_url)),
-            "CHECKOUT_CANCEL_URL" => Some(format!("{}/", self.public_url)),
-            _ => None,
-        })
+fn success(req: &Request) -> Page {
+    plain(200, "text/html; charset=utf-8", success_page(req))
+}
+
+async fn decided(app: &App, session: &str, outcome: &str) -> Page {
+    match outcome {
+        "won" | "lost" => reverse(app, session, "dispute", Some(outcome == "won")).await,
+        _ => plain(404, "text/plain", "no such checkout action".into()),
     }
 }
 
-const MAX_REQUEST_BYTES: usize = 2 * 1024 * 1024;
-
-pub async fn serve(port: u16) -> Result<(), Box<dyn std::error::Error>> {
-    tollgate::runtime::init_dev_logging();
-    let public_url = format!("http://127.0.0.1:{port}");
-    let config = Config::from_source(&DevEnv { public_url: public_url.clone() })?;
-    let app = App::from_config(config, &public_url).await?;
-    let listener = tokio::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], port))).await?;
-    print_welcome(&app, &public_url);
-    // The outbox sender, in process: what a delivery could not send is retried here.
-    let mailer = app.clone();
-    tokio::spawn(async move {
-        loop {
-            tokio::time::sleep(std::time::Duration::from_secs(2)).await;
-            if let Err(e) = Box::pin(tollgate::domain::mail::drain(&mailer)).await {
-                tracing::warn!(error = %e, "the outbox could not be drained");
-            }
+async fn portal_action(app: &App, p: &Params) -> Page {
+    match p.get("action") {
+        action @ ("cancel" | "cancel-at-period-end") => {
+            portal_cancel(app, p.get("customer"), p.get("subscription"), action == "cancel-at-period-end").await
         }
-    });
-    loop {
-        let (stream, peer) = listener.accept().await?;
-        let app = app.clone();
-        tokio::spawn(async move {
-            let service = service_fn(move |req| {
-                let app = app.clone();
-                async move { Ok::<_, Infallible>(serve_one(&app, peer, req).await) }
-            });
-            if let Err(e) = http1::Builder::new().serve_connection(TokioIo::new(stream), service).await {
-                tracing::debug!(error = %e, "connection closed");
-            }
-        });
+        _ => plain(404, "text/plain", "no such portal action".into()),
     }
 }
 
-async fn serve_one(app: &App, peer: SocketAddr, req: hyper::Request<Incoming>) -> hyper::Response<Full<Bytes>> {
-    // Boxed: the handlers' futures nest deeply enough to overflow the compiler's layout query.
-    let mut response = Box::pin(route_one(app, peer, req)).await;
-    // A local frontend runs on another port; in production API Gateway's CORS settings apply.
-    let headers = response.headers_mut();
-    headers.insert("access-control-allow-origin", HeaderValue::from_static("*"));
-    headers.insert(
-        "access-control-allow-headers",
-        HeaderValue::from_static("authorization, content-type, idempotency-key"),
-    );
-    headers.insert("access-control-allow-methods", HeaderValue::from_static("GET, POST, DELETE, OPTIONS"));
-    headers.insert("access-control-expose-headers", HeaderValue::from_static("x-request-id, retry-after"));
-    response
-}
-
-async fn route_one(app: &App, peer: SocketAddr, req: hyper::Request<Incoming>) -> hyper::Response<Full<Bytes>> {
-    if req.method() == hyper::Method::OPTIONS {
-        return plain(204, "text/plain", String::new());
-    }
-    let (parts, body) = req.into_parts();
-    let bytes = match Limited::new(body, MAX_REQUEST_BYTES).collect().await {
-        Ok(collected) => collected.to_bytes(),
-        Err(_) => return plain(413, "text/plain", "request body too large".into()),
-    };
-    let request = lambda_request(parts, bytes.to_vec(), &peer.ip().to_string());
-    dispatch(app, request).await
-}
-
-/// The dev server's own pages and actions, else every function's routes. Paths are split, never
-/// sliced by position, so no path (however odd) can panic here. Boxed: the handlers' futures
-/// nest deeply enough to overflow the compiler's layout query wherever they are awaited.
-pub fn dispatch(
-    app: &App,
-    request: Request,
-) -> Pin<Box<dyn Future<Output = hyper::Response<Full<Bytes>>> + Send + '_>> {
-    Box::pin(dispatch_inner(app, request))
-}
-
-async fn dispatch_inner(app: &App, request: Request) -> hyper::Response<Full<Bytes>> {
-    let path = request.uri().path().to_string();
-    let dev = |prefix: &str| path.strip_prefix(prefix).filter(|rest| !rest.is_empty());
-    let response = match (request.method().as_str(), path.as_str()) {
-        ("GET", "/") => return plain(200, "text/plain; charset=utf-8", welcome_text(app)),
-        ("GET", "/success") => {
-            return plain(200, "text/html; charset=utf-8", success_page(&request));
-        }
-        ("GET", "/dev/mailbox") => return mailbox(app),
-        ("GET", _) if dev("/dev/checkout/").is_some() => {
-            return checkout_page(app, dev("/dev/checkout/").unwrap_or_default());
-        }
-        ("POST", _) if dev("/dev/checkout/").is_some() => {
-            let parts: Vec<&str> = dev("/dev/checkout/").unwrap_or_default().split('/').collect();
-            return match parts.as_slice() {
-                [session, "pay"] if !session.is_empty() => pay(app, session).await,
-                [session, action @ ("refund" | "dispute")] if !session.is_empty() => {
-                    reverse(app, session, action, None).await
-                }
-                [session, "dispute", outcome @ ("won" | "lost")] if !session.is_empty() => {
-                    reverse(app, session, "dispute", Some(*outcome == "won")).await
-                }
-                _ => plain(404, "text/plain", "no such checkout action".into()),
-            };
-        }
-        ("POST", _) if dev("/dev/subscriptions/").is_some() => {
-            let parts: Vec<&str> = dev("/dev/subscriptions/").unwrap_or_default().split('/').collect();
-            return match parts.as_slice() {
-                [sub, "renew"] if !sub.is_empty() => renew(app, sub).await,
-                _ => plain(404, "text/plain", "no such subscription action".into()),
-            };
-        }
-        ("GET", _) if dev("/dev/portal/").is_some() => {
-            return portal_page(app, dev("/dev/portal/").unwrap_or_default());
-        }
-        ("POST", _) if dev("/dev/portal/").is_some() => {
-            let parts: Vec<&str> = dev("/dev/portal/").unwrap_or_default().split('/').collect();
-            return match parts.as_slice() {
-                [c, s, h @ ("cancel" | "cancel-at-period-end")] if !c.is_empty() && !s.is_empty() => {
-                    portal_cancel(app, c, s, *h == "cancel-at-period-end").await
-                }
-                _ => plain(404, "text/plain", "no such portal action".into()),
-            };
-        }
-        _ => Box::pin(crate::route(app, request)).await,
-    };
-    to_hyper(response)
-}
-
-fn to_hyper(response: Response) -> hyper::Response<Full<Bytes>> {
-    let (parts, body) = response.into_parts();
-    let bytes = match body {
-        Body::Empty => Bytes::new(),
-        Body::Text(t) => Bytes::from(t),
-        Body::Binary(b) => Bytes::from(b),
-        _ => Bytes::new(),
-    };
-    hyper::Response::from_parts(parts, Full::new(bytes))
-}
-
-fn plain(status: u16, content_type: &str, body: String) -> hyper::Response<Full<Bytes>> {
+pub(super) fn plain(status: u16, content_type: &str, body: String) -> Page {
     hyper::Response::builder()
         .status(status)
         .header("content-type", content_type)
@@ -178,7 +93,7 @@ fn escape(text: &str) -> String {
     text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
 }
 
-fn checkout_page(app: &App, session_id: &str) -> hyper::Response<Full<Bytes>> {
+fn checkout_page(app: &App, session_id: &str) -> Page {
     let Some(sim) = app.stripe.simulator() else {
         return plain(404, "text/plain", "Stripe is not simulated".into());
     };
@@ -205,7 +120,7 @@ fn checkout_page(app: &App, session_id: &str) -> hyper::Response<Full<Bytes>> {
 }
 
 /// Pays a simulated session and delivers Stripe's event, signed, through the webhook handler.
-async fn pay(app: &App, session_id: &str) -> hyper::Response<Full<Bytes>> {
+async fn pay(app: &App, session_id: &str) -> Page {
     let Some(sim) = app.stripe.simulator() else {
         return plain(404, "text/plain", "Stripe is not simulated".into());
     };
@@ -228,7 +143,7 @@ async fn pay(app: &App, session_id: &str) -> hyper::Response<Full<Bytes>> {
 
 /// Refunds or disputes a paid simulated session (`closed`: the dispute's outcome, won or lost),
 /// delivering Stripe's signed event through the webhook handler.
-async fn reverse(app: &App, session_id: &str, action: &str, closed: Option<bool>) -> hyper::Response<Full<Bytes>> {
+async fn reverse(app: &App, session_id: &str, action: &str, closed: Option<bool>) -> Page {
     let Some(sim) = app.stripe.simulator() else {
         return plain(404, "text/plain", "Stripe is not simulated".into());
     };
@@ -243,7 +158,7 @@ async fn reverse(app: &App, session_id: &str, action: &str, closed: Option<bool>
 }
 
 /// The next billing period of a simulated subscription, paid: its events delivered.
-async fn renew(app: &App, subscription: &str) -> hyper::Response<Full<Bytes>> {
+async fn renew(app: &App, subscription: &str) -> Page {
     let Some(sim) = app.stripe.simulator() else {
         return plain(404, "text/plain", "Stripe is not simulated".into());
     };
@@ -254,7 +169,7 @@ async fn renew(app: &App, subscription: &str) -> hyper::Response<Full<Bytes>> {
 }
 
 /// Delivers events and answers what the webhook answered to each.
-async fn delivered(app: &App, events: Vec<Vec<u8>>) -> hyper::Response<Full<Bytes>> {
+async fn delivered(app: &App, events: Vec<Vec<u8>>) -> Page {
     let mut statuses = Vec::new();
     for event in events {
         statuses.push(deliver(app, event).await);
@@ -264,7 +179,7 @@ async fn delivered(app: &App, events: Vec<Vec<u8>>) -> hyper::Response<Full<Byte
 }
 
 /// The simulated customer portal: the customer's subscriptions, each with cancel buttons.
-fn portal_page(app: &App, customer: &str) -> hyper::Response<Full<Bytes>> {
+fn portal_page(app: &App, customer: &str) -> Page {
     let Some(sim) = app.stripe.simulator() else {
         return plain(404, "text/plain", "Stripe is not simulated".into());
     };
@@ -301,7 +216,7 @@ fn portal_page(app: &App, customer: &str) -> hyper::Response<Full<Bytes>> {
     )
 }
 
-async fn portal_cancel(app: &App, customer: &str, sub: &str, at_period_end: bool) -> hyper::Response<Full<Bytes>> {
+async fn portal_cancel(app: &App, customer: &str, sub: &str, at_period_end: bool) -> Page {
     let Some(sim) = app.stripe.simulator() else {
         return plain(404, "text/plain", "Stripe is not simulated".into());
     };
@@ -334,7 +249,7 @@ pub async fn deliver(app: &App, event: Vec<u8>) -> u16 {
     tollgate_webhook::handle(app, lambda_request(parts, event, "127.0.0.1")).await.status().as_u16()
 }
 
-fn mailbox(app: &App) -> hyper::Response<Full<Bytes>> {
+fn mailbox(app: &App) -> Page {
     let mails: Vec<serde_json::Value> = app
         .email
         .outbox()
@@ -356,9 +271,9 @@ fn success_page(req: &Request) -> String {
     )
 }
 
-fn welcome_text(app: &App) -> String {
+pub(super) fn welcome_text(app: &App) -> String {
     let mut text = String::from("Tollgate dev server\n\nRoutes:\n");
-    for (method, path) in crate::routes() {
+    for (method, path) in super::all_routes() {
         text.push_str(&format!("  {method:<5} {path}\n"));
     }
     text.push_str(&format!(
@@ -370,7 +285,7 @@ fn welcome_text(app: &App) -> String {
     text
 }
 
-fn print_welcome(app: &App, url: &str) {
+pub(super) fn print_welcome(app: &App, url: &str) {
     println!("{}", welcome_text(app));
     println!(
         "Listening on {url}\n\nWalkthrough:\n\

@@ -14,6 +14,9 @@ use serde_json::{Value, json};
 
 use crate::error::Error;
 
+pub mod router;
+pub use router::{Params, Route};
+
 pub type Request = lambda_http::Request;
 pub type Response = lambda_http::Response<Body>;
 
@@ -39,7 +42,12 @@ pub fn request_id(req: &Request) -> String {
         Some(RequestContext::ApiGatewayV2(ctx)) => ctx.request_id.clone(),
         _ => None,
     };
-    from_gateway.filter(|id| !id.is_empty()).unwrap_or_else(|| uuid::Uuid::new_v4().to_string())
+    from_gateway.filter(|id| !id.is_empty()).unwrap_or_else(new_request_id)
+}
+
+/// A fresh request id (when API Gateway gave none).
+pub fn new_request_id() -> String {
+    uuid::Uuid::new_v4().to_string()
 }
 
 /// The caller's address as API Gateway (or the dev server's socket) reports it. Client-supplied
@@ -177,16 +185,6 @@ where
             }
             error_response(&error, &request_id)
         }
-    }
-}
-
-/// The error for a request no route of `routes` (method, path) matched: 405 when the path is
-/// known under another method, else 404.
-pub fn unrouted(routes: &[(&str, &str)], path: &str) -> Error {
-    if routes.iter().any(|(_, p)| *p == path) {
-        Error::MethodNotAllowed
-    } else {
-        Error::not_found("route_not_found", "no such route")
     }
 }
 
