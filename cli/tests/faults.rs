@@ -6,6 +6,7 @@
 
 mod support;
 
+use rstest::rstest;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -165,7 +166,9 @@ async fn run_with_fault(kind: StoreKind, n: usize, nth: u64, fault: Fault, after
     answered
 }
 
-async fn every_fault_on_every_call(kind: StoreKind) {
+#[rstest]
+#[tokio::test]
+async fn every_fault_on_every_call(#[values(StoreKind::Memory, StoreKind::DynamoDb)] kind: StoreKind) {
     let (mut runs, mut failed) = (0, 0);
     for n in 0..STEPS {
         let (after, calls) = reference(kind, n).await;
@@ -180,14 +183,4 @@ async fn every_fault_on_every_call(kind: StoreKind) {
     // Most faults must surface (the few absorbed ones hit a write whose loss is harmless, such as
     // an email's logged outcome, and were checked above to leave the step's state).
     assert!(failed * 10 >= runs * 7, "only {failed} of {runs} faulted runs answered 5xx");
-}
-
-#[tokio::test]
-async fn every_fault_on_every_call_of_every_step_in_memory() {
-    every_fault_on_every_call(StoreKind::Memory).await;
-}
-
-#[tokio::test]
-async fn every_fault_on_every_call_of_every_step_on_dynamodb() {
-    every_fault_on_every_call(StoreKind::DynamoDb).await;
 }

@@ -3,6 +3,7 @@
 
 mod support;
 
+use rstest::rstest;
 use serde_json::json;
 use support::Harness;
 use tollgate::domain::credits;
@@ -10,7 +11,11 @@ use tollgate::store::Store;
 use tollgate::store::schema::Reason;
 use tollgate::testing::{self, StoreKind};
 
-async fn a_callers_key_cannot_pre_empt_a_refunds_take_back(kind: StoreKind) {
+#[rstest]
+#[tokio::test]
+async fn a_callers_key_cannot_pre_empt_a_refunds_take_back(
+    #[values(StoreKind::Memory, StoreKind::DynamoDb)] kind: StoreKind,
+) {
     let h = Harness::new(kind, &[]).await;
     let (token, user) = h.sign_in("buyer@example.com").await;
     let bought = h.checkout(Some(&token), json!({ "pack": "credits_100" })).await;
@@ -33,16 +38,6 @@ async fn a_callers_key_cannot_pre_empt_a_refunds_take_back(kind: StoreKind) {
     assert_eq!((taken.reason, taken.delta, taken.shortfall), (Reason::Refund, -99, Some(1)));
     let tollgates = ledger.iter().filter(|e| e.reason == Reason::Refund).count();
     assert_eq!(tollgates, 1, "only Tollgate's own take-back carries the refund reason");
-}
-
-#[tokio::test]
-async fn a_callers_key_cannot_pre_empt_a_refunds_take_back_in_memory() {
-    a_callers_key_cannot_pre_empt_a_refunds_take_back(StoreKind::Memory).await;
-}
-
-#[tokio::test]
-async fn a_callers_key_cannot_pre_empt_a_refunds_take_back_on_dynamodb() {
-    a_callers_key_cannot_pre_empt_a_refunds_take_back(StoreKind::DynamoDb).await;
 }
 
 #[tokio::test]
@@ -77,7 +72,11 @@ async fn out_of_range_amounts_are_refused_and_write_nothing() {
     assert!(credits::ledger(&h.t.app, &user).await.unwrap().is_empty(), "nothing was written");
 }
 
-async fn period_credits_come_only_with_paid_periods_of_the_billed_plan(kind: StoreKind) {
+#[rstest]
+#[tokio::test]
+async fn period_credits_come_only_with_paid_periods_of_the_billed_plan(
+    #[values(StoreKind::Memory, StoreKind::DynamoDb)] kind: StoreKind,
+) {
     let h = Harness::new(kind, &[]).await;
     let (token, _) = h.sign_in("subscriber@example.com").await;
     let bought = h.checkout(Some(&token), json!({ "plan": "pro", "interval": "month" })).await;
@@ -115,16 +114,6 @@ async fn period_credits_come_only_with_paid_periods_of_the_billed_plan(kind: Sto
 }
 
 #[tokio::test]
-async fn period_credits_come_only_with_paid_periods_of_the_billed_plan_in_memory() {
-    period_credits_come_only_with_paid_periods_of_the_billed_plan(StoreKind::Memory).await;
-}
-
-#[tokio::test]
-async fn period_credits_come_only_with_paid_periods_of_the_billed_plan_on_dynamodb() {
-    period_credits_come_only_with_paid_periods_of_the_billed_plan(StoreKind::DynamoDb).await;
-}
-
-#[tokio::test]
 async fn trial_credits_are_granted_only_when_the_catalog_says_so() {
     let text = tollgate::catalog::BUILT_IN.replace("trial_days = 30\n", "trial_days = 30\ntrial_credits = 20\n");
     let h = Harness { t: testing::app_with_catalog(Store::memory(), None, &[], testing::catalog_from(&text)) };
@@ -150,7 +139,9 @@ async fn claim(h: &Harness, token: &str, bought: &support::Bought) -> u16 {
     h.call("POST", "/api/pro/claim", Some(body), Some(token)).await.0
 }
 
-async fn a_refund_wins_over_a_claim_in_any_order(kind: StoreKind) {
+#[rstest]
+#[tokio::test]
+async fn a_refund_wins_over_a_claim_in_any_order(#[values(StoreKind::Memory, StoreKind::DynamoDb)] kind: StoreKind) {
     // Refund first, then the claim.
     let h = Harness::new(kind, &[]).await;
     let (token, bought, pi) = anonymous_pro(&h, "first@example.com").await;
@@ -166,19 +157,11 @@ async fn a_refund_wins_over_a_claim_in_any_order(kind: StoreKind) {
     assert_eq!(h.plan(&token).await, "free");
 }
 
-#[tokio::test]
-async fn a_refund_wins_over_a_claim_in_any_order_in_memory() {
-    a_refund_wins_over_a_claim_in_any_order(StoreKind::Memory).await;
-}
-
-#[tokio::test]
-async fn a_refund_wins_over_a_claim_in_any_order_on_dynamodb() {
-    a_refund_wins_over_a_claim_in_any_order(StoreKind::DynamoDb).await;
-}
-
 /// The refund lands between every pair of the claim's store calls (and the claim between every
 /// pair of the refund's): whichever interleaving, the refund wins and nothing is counted twice.
-async fn a_refund_landing_inside_a_claim_still_wins(kind: StoreKind) {
+#[rstest]
+#[tokio::test]
+async fn a_refund_landing_inside_a_claim_still_wins(#[values(StoreKind::Memory, StoreKind::DynamoDb)] kind: StoreKind) {
     use std::sync::atomic::{AtomicBool, Ordering};
     let (h, faults) = Harness::faulty(kind, &[]).await;
     let h = std::sync::Arc::new(h);
@@ -230,17 +213,11 @@ async fn a_refund_landing_inside_a_claim_still_wins(kind: StoreKind) {
     }
 }
 
+#[rstest]
 #[tokio::test]
-async fn a_refund_landing_inside_a_claim_still_wins_in_memory() {
-    a_refund_landing_inside_a_claim_still_wins(StoreKind::Memory).await;
-}
-
-#[tokio::test]
-async fn a_refund_landing_inside_a_claim_still_wins_on_dynamodb() {
-    a_refund_landing_inside_a_claim_still_wins(StoreKind::DynamoDb).await;
-}
-
-async fn disputes_take_back_and_a_won_dispute_gives_back(kind: StoreKind) {
+async fn disputes_take_back_and_a_won_dispute_gives_back(
+    #[values(StoreKind::Memory, StoreKind::DynamoDb)] kind: StoreKind,
+) {
     let h = Harness::new(kind, &[]).await;
     let (token, _) = h.sign_in("disputed@example.com").await;
     let pro = h.checkout(Some(&token), json!({ "plan": "pro" })).await;
@@ -272,16 +249,6 @@ async fn disputes_take_back_and_a_won_dispute_gives_back(kind: StoreKind) {
 }
 
 #[tokio::test]
-async fn disputes_take_back_and_a_won_dispute_gives_back_in_memory() {
-    disputes_take_back_and_a_won_dispute_gives_back(StoreKind::Memory).await;
-}
-
-#[tokio::test]
-async fn disputes_take_back_and_a_won_dispute_gives_back_on_dynamodb() {
-    disputes_take_back_and_a_won_dispute_gives_back(StoreKind::DynamoDb).await;
-}
-
-#[tokio::test]
 async fn with_disputes_revoking_when_lost_an_open_dispute_changes_nothing() {
     let h = Harness::new(StoreKind::Memory, &[("DISPUTE_REVOKES", "lost")]).await;
     let (token, _) = h.sign_in("patient@example.com").await;
@@ -308,7 +275,11 @@ fn payment_link_subscription(h: &Harness, sub: &str, customer: &str, status: &st
     object
 }
 
-async fn an_event_for_an_unlinked_customer_applies_when_the_link_appears(kind: StoreKind) {
+#[rstest]
+#[tokio::test]
+async fn an_event_for_an_unlinked_customer_applies_when_the_link_appears(
+    #[values(StoreKind::Memory, StoreKind::DynamoDb)] kind: StoreKind,
+) {
     let stripe = wiremock::MockServer::start().await;
     let h = Harness { t: testing::app(kind.store().await, Some(&stripe.uri()), &[]) };
     let (sub, customer) = ("sub_link", "cus_link");
@@ -350,16 +321,6 @@ async fn an_event_for_an_unlinked_customer_applies_when_the_link_appears(kind: S
 }
 
 #[tokio::test]
-async fn an_event_for_an_unlinked_customer_applies_when_the_link_appears_in_memory() {
-    an_event_for_an_unlinked_customer_applies_when_the_link_appears(StoreKind::Memory).await;
-}
-
-#[tokio::test]
-async fn an_event_for_an_unlinked_customer_applies_when_the_link_appears_on_dynamodb() {
-    an_event_for_an_unlinked_customer_applies_when_the_link_appears(StoreKind::DynamoDb).await;
-}
-
-#[tokio::test]
 async fn a_deletion_that_waited_is_applied_by_the_claim_that_links_its_customer() {
     let stripe = wiremock::MockServer::start().await;
     let h = Harness { t: testing::app(Store::memory(), Some(&stripe.uri()), &[]) };
@@ -394,7 +355,11 @@ async fn a_deletion_that_waited_is_applied_by_the_claim_that_links_its_customer(
     assert_eq!(h.deliver(&deleted).await.1["duplicate"], true);
 }
 
-async fn members_prices_go_only_to_subscribers_whose_period_is_paid(kind: StoreKind) {
+#[rstest]
+#[tokio::test]
+async fn members_prices_go_only_to_subscribers_whose_period_is_paid(
+    #[values(StoreKind::Memory, StoreKind::DynamoDb)] kind: StoreKind,
+) {
     let h = Harness::new(kind, &[]).await;
     let (token, _) = h.sign_in("member@example.com").await;
     let bought = h.checkout(Some(&token), json!({ "plan": "pro", "interval": "month" })).await;
@@ -423,16 +388,6 @@ async fn members_prices_go_only_to_subscribers_whose_period_is_paid(kind: StoreK
     assert_eq!(h.plan(&token).await, "pro", "within the grace period");
     let overdue = h.checkout(Some(&token), json!({ "pack": "credits_100" })).await;
     assert_eq!(h.sim().coupon(&overdue.session_id), None, "a past-due subscriber pays full price");
-}
-
-#[tokio::test]
-async fn members_prices_go_only_to_subscribers_whose_period_is_paid_in_memory() {
-    members_prices_go_only_to_subscribers_whose_period_is_paid(StoreKind::Memory).await;
-}
-
-#[tokio::test]
-async fn members_prices_go_only_to_subscribers_whose_period_is_paid_on_dynamodb() {
-    members_prices_go_only_to_subscribers_whose_period_is_paid(StoreKind::DynamoDb).await;
 }
 
 /// What the findings were reproduced with: the dev server's simulated refunds, disputes and

@@ -2,6 +2,7 @@
 //! store: request code -> verify -> checkout -> signed webhook -> claim -> verify -> refund ->
 //! verify says no.
 
+use rstest::rstest;
 use serde_json::{Value, json};
 use tollgate::testing::{
     self, StoreKind, TestApp, assert_real_form_fields, form_fields, last_code, request, status_and_json,
@@ -24,7 +25,9 @@ async fn sign_in(t: &TestApp, email: &str) -> String {
     body["token"].as_str().unwrap().to_string()
 }
 
-async fn journey(kind: StoreKind) {
+#[rstest]
+#[tokio::test]
+async fn the_pro_journey(#[values(StoreKind::Memory, StoreKind::DynamoDb)] kind: StoreKind) {
     let stripe = MockServer::start().await;
     Mock::given(method("POST"))
         .and(path("/v1/customers"))
@@ -106,16 +109,6 @@ async fn journey(kind: StoreKind) {
         false,
         "verify says no after the refund"
     );
-}
-
-#[tokio::test]
-async fn the_pro_journey_on_dynamodb() {
-    journey(StoreKind::DynamoDb).await;
-}
-
-#[tokio::test]
-async fn the_pro_journey_in_memory() {
-    journey(StoreKind::Memory).await;
 }
 
 #[tokio::test]

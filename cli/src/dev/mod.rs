@@ -72,6 +72,9 @@ fn dev_routes() -> axum::Router<App> {
         let endpoint =
             on(method_filter(route.method), move |State(app): State<App>, req: axum::extract::Request| async move {
                 let params = Params::of(route.path, req.uri().path());
+                if params.any_empty() {
+                    return pages::plain(404, "text/plain", "no such page".into()).map(axum::body::Body::new);
+                }
                 match router::into_request(req).await {
                     Ok(req) => (route.handler)(&app, &req, &params).await.map(axum::body::Body::new),
                     Err(e) => router::into_axum(tollgate::http::error_response(&e, &tollgate::http::new_request_id())),

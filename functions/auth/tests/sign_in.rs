@@ -1,5 +1,6 @@
 //! Sign-in through the auth handler: codes, tokens, rate limits and bad input.
 
+use rstest::rstest;
 use serde_json::{Value, json};
 use tollgate::store::Store;
 use tollgate::testing::{self, StoreKind, TestApp, last_code, raw_request, request, status_and_json};
@@ -282,7 +283,9 @@ async fn health_reports_503_when_the_store_does_not_answer() {
     assert_eq!((status, body["error"]["code"].as_str()), (503, Some("store_unavailable")));
 }
 
-async fn racing_verifications_create_one_user(kind: StoreKind) {
+#[rstest]
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn racing_verifications_create_one_user(#[values(StoreKind::Memory, StoreKind::DynamoDb)] kind: StoreKind) {
     let t = testing::app(kind.store().await, None, &[]);
     let mut codes = Vec::new();
     // Two sign-ins of one email, each with its own live code, verified at once.
@@ -319,14 +322,4 @@ async fn racing_verifications_create_one_user(kind: StoreKind) {
         ids.insert(u.await.unwrap());
     }
     assert_eq!(ids.len(), 1, "one user per email even when creations race");
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn racing_verifications_create_one_user_in_memory() {
-    racing_verifications_create_one_user(StoreKind::Memory).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn racing_verifications_create_one_user_on_dynamodb() {
-    racing_verifications_create_one_user(StoreKind::DynamoDb).await;
 }

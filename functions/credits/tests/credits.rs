@@ -2,6 +2,7 @@
 //! guarantees under concurrency, on the memory store and the DynamoDB server alike.
 
 use rand::Rng;
+use rstest::rstest;
 use serde_json::{Value, json};
 use tollgate::App;
 use tollgate::domain::credits::{self, Change, Floor, Outcome};
@@ -204,7 +205,9 @@ async fn history_pages_newest_first_by_opaque_cursor() {
     }
 }
 
-async fn calls_per_debit(kind: StoreKind) {
+#[rstest]
+#[tokio::test]
+async fn calls_per_debit(#[values(StoreKind::Memory, StoreKind::DynamoDb)] kind: StoreKind) {
     let store = kind.store().await;
     let warm = testing::app(store.clone(), None, &[]);
     seed(&warm.app, USER, 100).await;
@@ -218,17 +221,9 @@ async fn calls_per_debit(kind: StoreKind) {
     assert_eq!(cold.app.store.round_trips() - before, 2, "a first debit on an instance reads the balance first");
 }
 
-#[tokio::test]
-async fn calls_per_debit_in_memory() {
-    calls_per_debit(StoreKind::Memory).await;
-}
-
-#[tokio::test]
-async fn calls_per_debit_on_dynamodb() {
-    calls_per_debit(StoreKind::DynamoDb).await;
-}
-
-async fn hundred_debits_against_fifty(kind: StoreKind) {
+#[rstest]
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn hundred_concurrent_debits_against_fifty(#[values(StoreKind::Memory, StoreKind::DynamoDb)] kind: StoreKind) {
     let t = testing::app(kind.store().await, None, &[]);
     seed(&t.app, USER, 50).await;
     let token = token(&t);
@@ -252,17 +247,11 @@ async fn hundred_debits_against_fifty(kind: StoreKind) {
     assert_ledger_consistent(&t.app, USER).await;
 }
 
+#[rstest]
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn hundred_concurrent_debits_against_fifty_in_memory() {
-    hundred_debits_against_fifty(StoreKind::Memory).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn hundred_concurrent_debits_against_fifty_on_dynamodb() {
-    hundred_debits_against_fifty(StoreKind::DynamoDb).await;
-}
-
-async fn twenty_racing_retries(kind: StoreKind) {
+async fn twenty_racing_retries_of_one_key_debit_once(
+    #[values(StoreKind::Memory, StoreKind::DynamoDb)] kind: StoreKind,
+) {
     let t = testing::app(kind.store().await, None, &[]);
     seed(&t.app, USER, 100).await;
     let token = token(&t);
@@ -277,16 +266,6 @@ async fn twenty_racing_retries(kind: StoreKind) {
     assert_eq!(credits::ledger(&t.app, USER).await.unwrap().len(), 2);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn twenty_racing_retries_of_one_key_debit_once_in_memory() {
-    twenty_racing_retries(StoreKind::Memory).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn twenty_racing_retries_of_one_key_debit_once_on_dynamodb() {
-    twenty_racing_retries(StoreKind::DynamoDb).await;
-}
-
 /// The balance equals the sum of the ledger, and every entry's balance_after is the running sum.
 async fn assert_ledger_consistent(app: &App, user: &str) {
     let entries = credits::ledger(app, user).await.unwrap();
@@ -299,7 +278,11 @@ async fn assert_ledger_consistent(app: &App, user: &str) {
     assert_eq!(credits::balance(app, user).await.unwrap(), running);
 }
 
-async fn ledger_replays_to_the_balance(kind: StoreKind) {
+#[rstest]
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_ledger_replays_to_the_balance_after_a_random_workload(
+    #[values(StoreKind::Memory, StoreKind::DynamoDb)] kind: StoreKind,
+) {
     let store = kind.store().await;
     // Two instances, so hints go stale as they would across Lambda instances.
     let instances = [testing::app(store.clone(), None, &[]), testing::app(store, None, &[])];
@@ -333,14 +316,4 @@ async fn ledger_replays_to_the_balance(kind: StoreKind) {
         task.await.unwrap();
     }
     assert_ledger_consistent(&instances[0].app, USER).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn the_ledger_replays_to_the_balance_after_a_random_workload_in_memory() {
-    ledger_replays_to_the_balance(StoreKind::Memory).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn the_ledger_replays_to_the_balance_after_a_random_workload_on_dynamodb() {
-    ledger_replays_to_the_balance(StoreKind::DynamoDb).await;
 }

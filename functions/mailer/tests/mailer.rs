@@ -82,7 +82,12 @@ async fn the_schedule_sends_what_a_dead_delivery_abandoned_and_gives_up_after_th
     verify(&t, &from).await;
     let session = testing::paid_session("cs_test_mailc", "ord_mailc", None, "buyer@example.com");
     let event = Event::parse(&testing::event("checkout.session.completed", session)).unwrap();
-    let queued = mail::render(mail::MailKind::Receipt, "buyer@example.com", &json!({ "product": "Pro" })).unwrap();
+    let queued = mail::render(
+        mail::MailKind::Receipt,
+        "buyer@example.com",
+        &json!({ "product": "Pro", "amount": "9.00 USD", "date": "2026-11-23", "invoice_url": null }),
+    )
+    .unwrap();
     let write = mail::queue(
         &event.id,
         "buyer@example.com",

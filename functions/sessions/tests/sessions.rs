@@ -1,6 +1,7 @@
 //! Sessions, usage and entitlements through the sessions handler, on both stores where it
 //! matters: plan caps, downgrades, quotas that reset by themselves, and the concurrency cases.
 
+use rstest::rstest;
 use serde_json::{Value, json};
 use tollgate::App;
 use tollgate::auth::tokens::Subject;
@@ -103,7 +104,9 @@ async fn the_free_cap_is_five_and_pro_is_fifty() {
     assert_eq!(create(&t.app, &pro, json!({ "data": {} })).await.1["error"]["limit"], 50);
 }
 
-async fn a_downgrade_keeps_every_session(kind: StoreKind) {
+#[rstest]
+#[tokio::test]
+async fn a_downgrade_keeps_every_session(#[values(StoreKind::Memory, StoreKind::DynamoDb)] kind: StoreKind) {
     let t = testing::app(kind.store().await, None, &[]);
     let pi = buy_pro(&t, 2).await;
     let pro = token_on(&t.app, "pro");
@@ -124,16 +127,6 @@ async fn a_downgrade_keeps_every_session(kind: StoreKind) {
         assert_eq!(call(&t.app, "DELETE", &format!("/api/sessions/{id}"), None, &pro).await.0, 200);
     }
     assert_eq!(create(&t.app, &pro, json!({ "data": {} })).await.0, 201, "back under the free cap of 5");
-}
-
-#[tokio::test]
-async fn a_downgrade_keeps_every_session_and_refuses_new_ones_until_under_the_cap_in_memory() {
-    a_downgrade_keeps_every_session(StoreKind::Memory).await;
-}
-
-#[tokio::test]
-async fn a_downgrade_keeps_every_session_and_refuses_new_ones_until_under_the_cap_on_dynamodb() {
-    a_downgrade_keeps_every_session(StoreKind::DynamoDb).await;
 }
 
 #[tokio::test]
@@ -225,7 +218,11 @@ async fn entries_are_kept_in_order_up_to_the_configured_number() {
     assert!(left.items.is_empty(), "a deleted session's entries go with it");
 }
 
-async fn thirty_creates_one_below_the_cap(kind: StoreKind) {
+#[rstest]
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn thirty_concurrent_creates_one_below_the_cap_make_one(
+    #[values(StoreKind::Memory, StoreKind::DynamoDb)] kind: StoreKind,
+) {
     let t = testing::app(kind.store().await, None, &[]);
     let token = token_on(&t.app, "free");
     for _ in 0..4 {
@@ -244,21 +241,13 @@ async fn thirty_creates_one_below_the_cap(kind: StoreKind) {
     assert_eq!(all["sessions"].as_array().unwrap().len(), 5);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn thirty_concurrent_creates_one_below_the_cap_make_one_in_memory() {
-    thirty_creates_one_below_the_cap(StoreKind::Memory).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn thirty_concurrent_creates_one_below_the_cap_make_one_on_dynamodb() {
-    thirty_creates_one_below_the_cap(StoreKind::DynamoDb).await;
-}
-
 async fn use_feature(app: &App, token: &str, feature: &str, body: Value) -> (u16, Value) {
     call(app, "POST", &format!("/api/usage/{feature}"), Some(body), token).await
 }
 
-async fn a_monthly_quota_resets(kind: StoreKind) {
+#[rstest]
+#[tokio::test]
+async fn a_monthly_quota_resets(#[values(StoreKind::Memory, StoreKind::DynamoDb)] kind: StoreKind) {
     let t = testing::app(kind.store().await, None, &[]);
     let token = token_on(&t.app, "free");
     let (status, first) = use_feature(&t.app, &token, "quizzes", json!({})).await;
@@ -282,16 +271,6 @@ async fn a_monthly_quota_resets(kind: StoreKind) {
         (200, &json!(1), &json!("2026-03-01T00:00:00Z")),
         "a new month starts at zero"
     );
-}
-
-#[tokio::test]
-async fn a_monthly_quota_is_402_when_used_up_and_resets_next_month_in_memory() {
-    a_monthly_quota_resets(StoreKind::Memory).await;
-}
-
-#[tokio::test]
-async fn a_monthly_quota_is_402_when_used_up_and_resets_next_month_on_dynamodb() {
-    a_monthly_quota_resets(StoreKind::DynamoDb).await;
 }
 
 #[tokio::test]
@@ -355,7 +334,11 @@ async fn a_repeated_key_counts_once() {
     assert_eq!(use_feature(&t.app, &token, "quizzes", json!({})).await.1["used"], 2);
 }
 
-async fn thirty_uses_with_one_unit_left(kind: StoreKind) {
+#[rstest]
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn thirty_concurrent_uses_with_one_unit_left_make_one(
+    #[values(StoreKind::Memory, StoreKind::DynamoDb)] kind: StoreKind,
+) {
     let t = testing::app(kind.store().await, None, &[]);
     let token = token_on(&t.app, "free");
     assert_eq!(use_feature(&t.app, &token, "ai_chat", json!({ "amount": 4 })).await.0, 200);
@@ -370,17 +353,9 @@ async fn thirty_uses_with_one_unit_left(kind: StoreKind) {
     assert_eq!(now["features"]["ai_chat"]["used"], 5);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn thirty_concurrent_uses_with_one_unit_left_make_one_in_memory() {
-    thirty_uses_with_one_unit_left(StoreKind::Memory).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn thirty_concurrent_uses_with_one_unit_left_make_one_on_dynamodb() {
-    thirty_uses_with_one_unit_left(StoreKind::DynamoDb).await;
-}
-
-async fn round_trips_per_call(kind: StoreKind) {
+#[rstest]
+#[tokio::test]
+async fn round_trips_per_call(#[values(StoreKind::Memory, StoreKind::DynamoDb)] kind: StoreKind) {
     let store = kind.store().await;
     let warm = testing::app(store.clone(), None, &[]);
     let token = token_on(&warm.app, "free");
@@ -397,16 +372,6 @@ async fn round_trips_per_call(kind: StoreKind) {
     let before = cold.app.store.round_trips();
     assert_eq!(use_feature(&cold.app, &token, "ai_chat", json!({})).await.0, 200);
     assert_eq!(cold.app.store.round_trips() - before, 2, "read, then write, on an instance that does not");
-}
-
-#[tokio::test]
-async fn round_trips_per_create_and_use_in_memory() {
-    round_trips_per_call(StoreKind::Memory).await;
-}
-
-#[tokio::test]
-async fn round_trips_per_create_and_use_on_dynamodb() {
-    round_trips_per_call(StoreKind::DynamoDb).await;
 }
 
 #[tokio::test]

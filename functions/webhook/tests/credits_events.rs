@@ -1,6 +1,7 @@
 //! Credits from Stripe's events: pack purchases credit once, refunds take back what is unspent,
 //! and paid invoices of plans that grant credits credit once per invoice.
 
+use rstest::rstest;
 use serde_json::{Value, json};
 use tollgate::domain::claims;
 use tollgate::domain::credits::{self, Change, Floor};
@@ -38,7 +39,11 @@ async fn spend(t: &TestApp, user: &str, amount: i64) {
     credits::apply(&t.app, &change, &|_| Default::default()).await.unwrap();
 }
 
-async fn a_pack_purchase_credits_once_and_its_refund_takes_back_the_unspent(kind: StoreKind) {
+#[rstest]
+#[tokio::test]
+async fn a_pack_purchase_credits_once_and_its_refund_takes_back_the_unspent(
+    #[values(StoreKind::Memory, StoreKind::DynamoDb)] kind: StoreKind,
+) {
     let t = testing::app(kind.store().await, None, &[]);
     let session = pack_session("cs_test_pack", "ord_pack", Some("usr_pack"), "pack@example.com");
     let body = event("checkout.session.completed", session.clone());
@@ -58,16 +63,6 @@ async fn a_pack_purchase_credits_once_and_its_refund_takes_back_the_unspent(kind
     assert_eq!((taken.delta, taken.shortfall, taken.reason), (-30, Some(70), Reason::Refund));
     assert_eq!(deliver(&t, &refund).await.1["duplicate"], true);
     assert_eq!(credits::ledger(&t.app, "usr_pack").await.unwrap().len(), 3);
-}
-
-#[tokio::test]
-async fn a_pack_purchase_credits_once_and_its_refund_takes_back_the_unspent_in_memory() {
-    a_pack_purchase_credits_once_and_its_refund_takes_back_the_unspent(StoreKind::Memory).await;
-}
-
-#[tokio::test]
-async fn a_pack_purchase_credits_once_and_its_refund_takes_back_the_unspent_on_dynamodb() {
-    a_pack_purchase_credits_once_and_its_refund_takes_back_the_unspent(StoreKind::DynamoDb).await;
 }
 
 #[tokio::test]
@@ -145,7 +140,9 @@ fn older_invoice(id: &str) -> Value {
     invoice
 }
 
-async fn a_paid_invoice_credits_once_per_invoice(kind: StoreKind) {
+#[rstest]
+#[tokio::test]
+async fn a_paid_invoice_credits_once_per_invoice(#[values(StoreKind::Memory, StoreKind::DynamoDb)] kind: StoreKind) {
     let t = subscription_app(kind.store().await);
     let first = event_with_id("evt_test_inv_a", "invoice.paid", current_invoice("in_1", Some("usr_studio")));
     let before = t.app.store.round_trips();
@@ -166,16 +163,6 @@ async fn a_paid_invoice_credits_once_per_invoice(kind: StoreKind) {
         1000,
         "the next period's invoice, older API shape"
     );
-}
-
-#[tokio::test]
-async fn a_paid_invoice_credits_once_per_invoice_in_memory() {
-    a_paid_invoice_credits_once_per_invoice(StoreKind::Memory).await;
-}
-
-#[tokio::test]
-async fn a_paid_invoice_credits_once_per_invoice_on_dynamodb() {
-    a_paid_invoice_credits_once_per_invoice(StoreKind::DynamoDb).await;
 }
 
 #[tokio::test]

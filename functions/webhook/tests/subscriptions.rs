@@ -3,6 +3,7 @@
 //! follows status (trial, active, past_due grace, cancel at period end); billing events are
 //! audited and their emails sent once.
 
+use rstest::rstest;
 use serde_json::{Value, json};
 use tollgate::domain::{billing, credits, entitlements, mail, subscriptions};
 use tollgate::store::Write;
@@ -226,7 +227,11 @@ async fn stripe_calls(server: &MockServer) -> usize {
     server.received_requests().await.unwrap_or_default().len()
 }
 
-async fn a_tie_or_an_older_event_stores_stripes_current_state(kind: StoreKind) {
+#[rstest]
+#[tokio::test]
+async fn a_tie_or_an_older_event_stores_stripes_current_state(
+    #[values(StoreKind::Memory, StoreKind::DynamoDb)] kind: StoreKind,
+) {
     let stripe = stripe().await;
     let t = app_on(kind, &stripe).await;
     add_user(&t, "tie").await;
@@ -246,17 +251,11 @@ async fn a_tie_or_an_older_event_stores_stripes_current_state(kind: StoreKind) {
     assert_eq!(subscriptions::subscriptions_of(&t.app, &usr).await.unwrap()[0].status, "canceled");
 }
 
+#[rstest]
 #[tokio::test]
-async fn a_tie_or_an_older_event_stores_stripes_current_state_in_memory() {
-    a_tie_or_an_older_event_stores_stripes_current_state(StoreKind::Memory).await;
-}
-
-#[tokio::test]
-async fn a_tie_or_an_older_event_stores_stripes_current_state_on_dynamodb() {
-    a_tie_or_an_older_event_stores_stripes_current_state(StoreKind::DynamoDb).await;
-}
-
-async fn trial_then_active_then_past_due_keeps_access_for_the_grace_period(kind: StoreKind) {
+async fn trial_then_active_then_past_due_keeps_access_for_the_grace_period(
+    #[values(StoreKind::Memory, StoreKind::DynamoDb)] kind: StoreKind,
+) {
     let stripe = stripe().await;
     let t = app_on(kind, &stripe).await;
     add_user(&t, "grace").await;
@@ -302,16 +301,6 @@ async fn trial_then_active_then_past_due_keeps_access_for_the_grace_period(kind:
     deliver(&t, &event_at("evt_g5", "customer.subscription.updated", unpaid, renewal + 8 * DAY)).await;
     t.clock.set(renewal + 3600);
     assert_eq!(plan(&t).await.plan.key, "free", "unpaid removes the plan whatever the time");
-}
-
-#[tokio::test]
-async fn trial_then_active_then_past_due_keeps_access_for_the_grace_period_in_memory() {
-    trial_then_active_then_past_due_keeps_access_for_the_grace_period(StoreKind::Memory).await;
-}
-
-#[tokio::test]
-async fn trial_then_active_then_past_due_keeps_access_for_the_grace_period_on_dynamodb() {
-    trial_then_active_then_past_due_keeps_access_for_the_grace_period(StoreKind::DynamoDb).await;
 }
 
 #[tokio::test]
@@ -387,7 +376,11 @@ async fn an_older_invoice_shape_is_audited_with_its_subscription() {
     );
 }
 
-async fn concurrent_and_repeated_deliveries_apply_once_and_email_once(kind: StoreKind) {
+#[rstest]
+#[tokio::test]
+async fn concurrent_and_repeated_deliveries_apply_once_and_email_once(
+    #[values(StoreKind::Memory, StoreKind::DynamoDb)] kind: StoreKind,
+) {
     let stripe = stripe().await;
     let t = app_on(kind, &stripe).await;
     add_user(&t, "dup").await;
@@ -411,16 +404,6 @@ async fn concurrent_and_repeated_deliveries_apply_once_and_email_once(kind: Stor
         mail::outcomes(&t.app, "evt_dup_6").await.unwrap(),
         vec![("subscription_canceled".into(), "sent".into())]
     );
-}
-
-#[tokio::test]
-async fn concurrent_and_repeated_deliveries_apply_once_and_email_once_in_memory() {
-    concurrent_and_repeated_deliveries_apply_once_and_email_once(StoreKind::Memory).await;
-}
-
-#[tokio::test]
-async fn concurrent_and_repeated_deliveries_apply_once_and_email_once_on_dynamodb() {
-    concurrent_and_repeated_deliveries_apply_once_and_email_once(StoreKind::DynamoDb).await;
 }
 
 /// SES on the local AWS-compatible server refuses an unverified sender: the failure is logged,

@@ -1,6 +1,7 @@
 //! The webhook handler: signatures over raw bytes, exactly-once application, every handled
 //! event, built from Stripe's fixture objects.
 
+use rstest::rstest;
 use serde_json::{Value, json};
 use tollgate::domain::entitlements::entitlement;
 use tollgate::store::schema::{Grant, Holder, Order, OrderStatus, keys};
@@ -157,7 +158,11 @@ async fn livemode_must_match_the_key() {
     assert!(order(&t, "ord_live").await.is_none());
 }
 
-async fn paid_checkout_grants_pro_once_in_one_transaction(kind: StoreKind) {
+#[rstest]
+#[tokio::test]
+async fn paid_checkout_grants_pro_once_in_one_transaction(
+    #[values(StoreKind::Memory, StoreKind::DynamoDb)] kind: StoreKind,
+) {
     let t = testing::app(kind.store().await, None, &[]);
     let body = paid_event("cs_test_once", "ord_once", Some("usr_once"));
     let before = t.app.store.round_trips();
@@ -186,17 +191,9 @@ async fn paid_checkout_grants_pro_once_in_one_transaction(kind: StoreKind) {
     assert_eq!(t.outbox.all().len(), 1, "the receipt is sent once");
 }
 
-#[tokio::test]
-async fn paid_checkout_grants_pro_once_in_one_transaction_in_memory() {
-    paid_checkout_grants_pro_once_in_one_transaction(StoreKind::Memory).await;
-}
-
-#[tokio::test]
-async fn paid_checkout_grants_pro_once_in_one_transaction_on_dynamodb() {
-    paid_checkout_grants_pro_once_in_one_transaction(StoreKind::DynamoDb).await;
-}
-
-async fn twenty_concurrent_deliveries_apply_once(kind: StoreKind) {
+#[rstest]
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn twenty_concurrent_deliveries_apply_once(#[values(StoreKind::Memory, StoreKind::DynamoDb)] kind: StoreKind) {
     let t = testing::app(kind.store().await, None, &[]);
     let body = event_with_id(
         "evt_test_concurrent",
@@ -223,16 +220,6 @@ async fn twenty_concurrent_deliveries_apply_once(kind: StoreKind) {
     let grants = tollgate::domain::entitlements::grants(&t.app, &email).await.unwrap();
     assert_eq!(grants.len(), 1, "one grant");
     assert_eq!(order(&t, "ord_conc").await.unwrap().status, OrderStatus::Paid);
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn twenty_concurrent_deliveries_apply_once_in_memory() {
-    twenty_concurrent_deliveries_apply_once(StoreKind::Memory).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn twenty_concurrent_deliveries_apply_once_on_dynamodb() {
-    twenty_concurrent_deliveries_apply_once(StoreKind::DynamoDb).await;
 }
 
 #[tokio::test]
@@ -323,7 +310,9 @@ async fn an_expired_session_expires_its_pending_order_only() {
     assert_eq!(order(&t, "ord_paid").await.unwrap().status, OrderStatus::Paid);
 }
 
-async fn a_full_refund_revokes_in_two_round_trips(kind: StoreKind) {
+#[rstest]
+#[tokio::test]
+async fn a_full_refund_revokes_in_two_round_trips(#[values(StoreKind::Memory, StoreKind::DynamoDb)] kind: StoreKind) {
     let t = testing::app(kind.store().await, None, &[]);
     deliver(&t, &paid_event("cs_test_refund12", "ord_refund", Some("usr_r"))).await;
     let pi = order(&t, "ord_refund").await.unwrap().payment_intent.unwrap();
@@ -343,17 +332,11 @@ async fn a_full_refund_revokes_in_two_round_trips(kind: StoreKind) {
     assert_eq!(deliver(&t, &refund).await.1["duplicate"], true);
 }
 
+#[rstest]
 #[tokio::test]
-async fn a_full_refund_revokes_in_two_round_trips_in_memory() {
-    a_full_refund_revokes_in_two_round_trips(StoreKind::Memory).await;
-}
-
-#[tokio::test]
-async fn a_full_refund_revokes_in_two_round_trips_on_dynamodb() {
-    a_full_refund_revokes_in_two_round_trips(StoreKind::DynamoDb).await;
-}
-
-async fn a_refund_delivered_before_its_purchase_wins(kind: StoreKind) {
+async fn a_refund_delivered_before_its_purchase_wins(
+    #[values(StoreKind::Memory, StoreKind::DynamoDb)] kind: StoreKind,
+) {
     let t = testing::app(kind.store().await, None, &[]);
     let session = paid_session("cs_test_early_refund", "ord_early_refund", Some("usr_er"), "ada@example.com");
     let pi = session["payment_intent"].as_str().unwrap().to_string();
@@ -367,16 +350,6 @@ async fn a_refund_delivered_before_its_purchase_wins(kind: StoreKind) {
     assert_eq!(order(&t, "ord_early_refund").await.unwrap().status, OrderStatus::Refunded);
     assert!(!grant(&t, &user("usr_er"), "ord_early_refund").await.unwrap().is_active());
     assert!(!entitlement(&t.app, "usr_er").await.unwrap().pro, "a refunded purchase never grants");
-}
-
-#[tokio::test]
-async fn a_refund_delivered_before_its_purchase_wins_in_memory() {
-    a_refund_delivered_before_its_purchase_wins(StoreKind::Memory).await;
-}
-
-#[tokio::test]
-async fn a_refund_delivered_before_its_purchase_wins_on_dynamodb() {
-    a_refund_delivered_before_its_purchase_wins(StoreKind::DynamoDb).await;
 }
 
 #[tokio::test]

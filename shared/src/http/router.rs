@@ -48,6 +48,10 @@ impl Params {
                 .collect(),
         )
     }
+    /// Whether a parameter is empty (`//` in the path).
+    pub fn any_empty(&self) -> bool {
+        self.0.iter().any(|(_, v)| v.is_empty())
+    }
     /// A parameter the route's template names (empty if it names none such).
     pub fn get(&self, name: &str) -> &str {
         self.0.iter().find(|(n, _)| n == name).map_or("", |(_, v)| v.as_str())
