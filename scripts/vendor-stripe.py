@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Regenerates shared/testdata/stripe/ from Stripe's published reference files.
+"""Regenerates testkit/testdata/stripe/ from Stripe's published reference files.
 
 Usage: scripts/vendor-stripe.py DIR   (DIR holds fixtures3.json and spec3-2022-03-18.json from
 stripe/openapi). The tests read only what this writes: every fixture object, and from the API
@@ -29,7 +29,7 @@ def main() -> None:
     if len(sys.argv) != 2:
         sys.exit(__doc__)
     source = pathlib.Path(sys.argv[1])
-    target = pathlib.Path(__file__).resolve().parent.parent / "shared" / "testdata" / "stripe"
+    target = pathlib.Path(__file__).resolve().parent.parent / "testkit" / "testdata" / "stripe"
     target.mkdir(parents=True, exist_ok=True)
     fixtures = json.loads((source / "fixtures3.json").read_text())
     (target / "fixtures3.json").write_text(json.dumps(fixtures, indent=1, sort_keys=True) + "\n")

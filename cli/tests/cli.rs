@@ -54,7 +54,7 @@ async fn send_posts_the_payload_signed() {
 #[tokio::test]
 async fn table_create_makes_a_table_the_store_can_use() {
     let table = format!("tollgate-cli-{}", std::process::id());
-    let endpoint = tollgate::testing::dynamodb_endpoint();
+    let endpoint = tollgate_testkit::dynamodb_endpoint();
     let out = Command::new(BIN).args(["table", "create", "--table", &table, "--endpoint", &endpoint]).output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let store =

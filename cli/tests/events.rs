@@ -11,7 +11,7 @@ use tollgate::auth::tokens::Subject;
 use tollgate::domain::credits::{self, Change, Floor};
 use tollgate::store::Store;
 use tollgate::store::schema::Reason;
-use tollgate::testing::{self, status_and_json};
+use tollgate_testkit::{self as testing, status_and_json};
 
 const EXPECTED: &[(&str, u16)] = &[
     ("auth-request-code.json", 202),

@@ -15,7 +15,7 @@ use serde_json::{Value, json};
 use support::{Bought, Harness};
 use tollgate::domain::credits;
 use tollgate::store::faults::{Fault, Faults};
-use tollgate::testing::StoreKind;
+use tollgate_testkit::StoreKind;
 
 /// The scenario's actors and what they bought, as the steps need them.
 struct World {

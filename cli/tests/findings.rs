@@ -9,7 +9,7 @@ use support::Harness;
 use tollgate::domain::credits;
 use tollgate::store::Store;
 use tollgate::store::schema::Reason;
-use tollgate::testing::{self, StoreKind};
+use tollgate_testkit::{self as testing, StoreKind};
 
 #[rstest]
 #[tokio::test]

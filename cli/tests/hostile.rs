@@ -4,8 +4,8 @@
 
 use proptest::prelude::*;
 use serde_json::Value;
-use tollgate::testing::{self, raw_request};
 use tollgate_cli::dev::dispatch;
+use tollgate_testkit::{self as testing, raw_request};
 
 fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap()

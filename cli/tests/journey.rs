@@ -4,11 +4,11 @@
 
 use rstest::rstest;
 use serde_json::{Value, json};
-use tollgate::testing::{
-    self, StoreKind, TestApp, assert_real_form_fields, form_fields, last_code, request, status_and_json,
+use tollgate_cli::route;
+use tollgate_testkit::{
+    self as testing, StoreKind, TestApp, assert_real_form_fields, form_fields, last_code, request, status_and_json,
     webhook_request,
 };
-use tollgate_cli::route;
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 

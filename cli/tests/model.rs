@@ -22,7 +22,7 @@ use serde_json::{Value, json};
 use tollgate::App;
 use tollgate::domain::credits;
 use tollgate::store::schema::Reason;
-use tollgate::testing::{self, StoreKind, request, status_and_json, webhook_request};
+use tollgate_testkit::{self as testing, StoreKind, request, status_and_json, webhook_request};
 
 const EMAILS: [&str; 2] = ["ann@example.com", "bob@example.com"];
 const ADMIN: &str = "admin@example.com";

@@ -3,8 +3,8 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use tollgate::testing::{self, raw_request};
 use tollgate_cli::FUNCTIONS;
+use tollgate_testkit::{self as testing, raw_request};
 
 /// template.yaml's resources of type function: name -> its HttpApi events' (method, path), and
 /// whether it has a function URL.

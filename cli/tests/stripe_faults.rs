@@ -10,7 +10,7 @@ use serde_json::json;
 use support::Harness;
 use tollgate::domain::members;
 use tollgate::store::schema::{Order, OrderStatus, keys};
-use tollgate::testing::{self, StoreKind};
+use tollgate_testkit::{self as testing, StoreKind};
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 

@@ -16,8 +16,6 @@ pub mod http;
 pub mod runtime;
 pub mod store;
 pub mod stripe;
-#[cfg(feature = "testing")]
-pub mod testing;
 
 pub use app::App;
 pub use error::{Error, Result};

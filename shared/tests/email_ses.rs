@@ -1,7 +1,7 @@
 //! The production email sender against SES v2 on the local AWS-compatible server.
 
 use tollgate::email::{Email, EmailSender};
-use tollgate::testing::dynamodb_endpoint;
+use tollgate_testkit::dynamodb_endpoint;
 
 fn mail(to: &str) -> Email {
     Email {

@@ -148,13 +148,13 @@ fn every_form_sent_to_stripe() {
     };
     for (name, request) in [("anonymous", anonymous), ("member", member), ("subscription", subscription)] {
         let form = request.form();
-        tollgate::testing::assert_real_form_fields("/v1/checkout/sessions", &form);
+        tollgate_testkit::assert_real_form_fields("/v1/checkout/sessions", &form);
         insta::assert_snapshot!(format!("form_checkout_{name}"), form_text(&form));
     }
     let customer = customer_form("ada@example.com", "usr_1");
-    tollgate::testing::assert_real_form_fields("/v1/customers", &customer);
+    tollgate_testkit::assert_real_form_fields("/v1/customers", &customer);
     insta::assert_snapshot!("form_customer", form_text(&customer));
     let portal = portal_form("cus_1", "https://app.example.com/account");
-    tollgate::testing::assert_real_form_fields("/v1/billing_portal/sessions", &portal);
+    tollgate_testkit::assert_real_form_fields("/v1/billing_portal/sessions", &portal);
     insta::assert_snapshot!("form_portal", form_text(&portal));
 }

@@ -2,7 +2,7 @@
 //! give the same answers and the same guarantees under concurrency.
 
 use tollgate::store::{Condition, GSI1PK, GSI1SK, Item, Key, Label, Query, Store, StoreError, Tx, Update, Write};
-use tollgate::testing::{StoreKind, count_successes};
+use tollgate_testkit::{StoreKind, count_successes};
 
 fn key(pk: &str, sk: &str) -> Key {
     Key::new(pk, sk)

@@ -9,8 +9,8 @@ use serde_json::{Value, json};
 use tollgate::store::Store;
 use tollgate::store::faults::Faults;
 use tollgate::stripe::Simulator;
-use tollgate::testing::{self, StoreKind, TestApp, last_code, request, status_and_json, webhook_request};
 use tollgate_cli::route;
+use tollgate_testkit::{self as testing, StoreKind, TestApp, last_code, request, status_and_json, webhook_request};
 
 pub struct Harness {
     pub t: TestApp,

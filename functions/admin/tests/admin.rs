@@ -4,8 +4,8 @@ use serde_json::{Value, json};
 use tollgate::auth::tokens::Subject;
 use tollgate::domain::{credits, users};
 use tollgate::store::Store;
-use tollgate::testing::{self, TestApp, request, status_and_json};
 use tollgate_admin::handle;
+use tollgate_testkit::{self as testing, TestApp, request, status_and_json};
 
 const ADMIN: &str = "boss@example.com";
 

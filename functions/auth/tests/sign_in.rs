@@ -3,8 +3,8 @@
 use rstest::rstest;
 use serde_json::{Value, json};
 use tollgate::store::Store;
-use tollgate::testing::{self, StoreKind, TestApp, last_code, raw_request, request, status_and_json};
 use tollgate_auth::handle;
+use tollgate_testkit::{self as testing, StoreKind, TestApp, last_code, raw_request, request, status_and_json};
 
 const EMAIL: &str = "ada@example.com";
 

@@ -4,8 +4,8 @@
 use serde_json::{Value, json};
 use tollgate::store::schema::{Order, OrderStatus, User, keys};
 use tollgate::store::{Store, Write};
-use tollgate::testing::{self, TestApp, assert_real_form_fields, form_fields, request, status_and_json};
 use tollgate_checkout::handle;
+use tollgate_testkit::{self as testing, TestApp, assert_real_form_fields, form_fields, request, status_and_json};
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, Request, ResponseTemplate};
 

@@ -7,8 +7,8 @@ use tollgate::domain::subscriptions::{OPEN_ENDED, SubscriptionRecord};
 use tollgate::store::schema::{User, keys};
 use tollgate::store::{Item, Store, Write};
 use tollgate::stripe::Event;
-use tollgate::testing::{self, NOW, TestApp, assert_real_form_fields, form_fields, request, status_and_json};
 use tollgate_checkout::handle;
+use tollgate_testkit::{self as testing, NOW, TestApp, assert_real_form_fields, form_fields, request, status_and_json};
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 

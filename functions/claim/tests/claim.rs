@@ -6,8 +6,8 @@ use serde_json::{Value, json};
 use tollgate::auth::tokens::Subject;
 use tollgate::store::Store;
 use tollgate::store::schema::{Grant, Holder, Order, OrderStatus, keys};
-use tollgate::testing::{self, TestApp, event, paid_session, refunded_charge, request, status_and_json};
 use tollgate_claim::handle;
+use tollgate_testkit::{self as testing, TestApp, event, paid_session, refunded_charge, request, status_and_json};
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 

@@ -8,7 +8,7 @@ use serde_json::json;
 use tollgate::domain::credits::{self, Change, Floor};
 use tollgate::store::Store;
 use tollgate::store::schema::{Reason, RequestKey};
-use tollgate::testing::{self, request};
+use tollgate_testkit::{self as testing, request};
 
 const WARMUP: usize = 2_000;
 const DEBITS: usize = 50_000;

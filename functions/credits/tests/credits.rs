@@ -8,8 +8,8 @@ use tollgate::App;
 use tollgate::domain::credits::{self, Change, Floor, Outcome};
 use tollgate::store::Store;
 use tollgate::store::schema::{Reason, RequestKey};
-use tollgate::testing::{self, StoreKind, TestApp, count_successes, raw_request, request, status_and_json};
 use tollgate_credits::handle;
+use tollgate_testkit::{self as testing, StoreKind, TestApp, count_successes, raw_request, request, status_and_json};
 
 const USER: &str = "usr_credits";
 

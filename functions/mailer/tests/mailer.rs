@@ -8,8 +8,8 @@ use tollgate::domain::stripe_events;
 use tollgate::email::EmailSender;
 use tollgate::store::schema::keys;
 use tollgate::stripe::Event;
-use tollgate::testing::{self, StoreKind, TestApp, dynamodb_endpoint};
 use tollgate_mailer::handle;
+use tollgate_testkit::{self as testing, StoreKind, TestApp, dynamodb_endpoint};
 
 /// An app on the DynamoDB server whose email goes to SES from an address not yet verified.
 async fn app() -> (TestApp, String) {

@@ -7,10 +7,11 @@ use tollgate::App;
 use tollgate::auth::tokens::Subject;
 use tollgate::domain::stripe_events;
 use tollgate::store::Store;
-use tollgate::testing::{
-    self, StoreKind, TestApp, count_successes, event, paid_session, refunded_charge, request, status_and_json,
-};
 use tollgate_sessions::handle;
+use tollgate_testkit::{
+    self as testing, StoreKind, TestApp, count_successes, event, paid_session, refunded_charge, request,
+    status_and_json,
+};
 
 const USER: &str = "usr_sessions";
 const EMAIL: &str = "s@example.com";

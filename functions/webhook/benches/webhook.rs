@@ -5,7 +5,9 @@
 
 use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
 use tollgate::store::Store;
-use tollgate::testing::{self, PRO_MONTHLY_PRICE, event, event_at, paid_session, subscription_object, webhook_request};
+use tollgate_testkit::{
+    self as testing, PRO_MONTHLY_PRICE, event, event_at, paid_session, subscription_object, webhook_request,
+};
 
 fn webhook(c: &mut Criterion) {
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();

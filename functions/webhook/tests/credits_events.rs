@@ -8,8 +8,8 @@ use tollgate::domain::credits::{self, Change, Floor};
 use tollgate::store::Store;
 use tollgate::store::schema::Reason;
 use tollgate::store::schema::User;
-use tollgate::testing::{
-    self, StoreKind, TestApp, event, event_with_id, refunded_charge, status_and_json, webhook_request,
+use tollgate_testkit::{
+    self as testing, StoreKind, TestApp, event, event_with_id, refunded_charge, status_and_json, webhook_request,
 };
 use tollgate_webhook::handle;
 

@@ -8,9 +8,9 @@ use serde_json::{Value, json};
 use tollgate::domain::{billing, credits, entitlements, mail, subscriptions};
 use tollgate::store::Write;
 use tollgate::store::schema::User;
-use tollgate::testing::{
-    self, NOW, PRO_MONTHLY_PRICE, StoreKind, TestApp, event_at, older_shape, status_and_json, subscription_invoice,
-    subscription_object, webhook_request,
+use tollgate_testkit::{
+    self as testing, NOW, PRO_MONTHLY_PRICE, StoreKind, TestApp, event_at, older_shape, status_and_json,
+    subscription_invoice, subscription_object, webhook_request,
 };
 use tollgate_webhook::handle;
 use wiremock::matchers::{method, path_regex};

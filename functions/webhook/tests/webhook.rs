@@ -6,9 +6,9 @@ use serde_json::{Value, json};
 use tollgate::domain::entitlements::entitlement;
 use tollgate::store::schema::{Grant, Holder, Order, OrderStatus, keys};
 use tollgate::store::{Store, Write};
-use tollgate::testing::{
-    self, NOW, StoreKind, TestApp, event, event_with_id, paid_session, raw_request, refunded_charge, status_and_json,
-    webhook_request,
+use tollgate_testkit::{
+    self as testing, NOW, StoreKind, TestApp, event, event_with_id, paid_session, raw_request, refunded_charge,
+    status_and_json, webhook_request,
 };
 use tollgate_webhook::handle;
 use wiremock::matchers::{method, path};

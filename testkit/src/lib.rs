@@ -1,0 +1,150 @@
+//! Test support for the workspace's tests (a dev-dependency only): fresh DynamoDB tables on the
+//! local server `make test` starts, apps wired for tests, Stripe's real fixtures and API spec
+//! (the form bodies Tollgate sends; vendored in `testkit/testdata/stripe` by
+//! `scripts/vendor-stripe.py`), Stripe object builders, and requests as API Gateway sends them.
+
+mod requests;
+mod stripe;
+
+pub use requests::*;
+pub use stripe::*;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use tollgate::App;
+use tollgate::catalog::{BUILT_IN, Catalog, PriceResolver};
+use tollgate::clock::FixedClock;
+use tollgate::config::Config;
+use tollgate::email::{EmailSender, Outbox};
+use tollgate::store::{DynamoDbStore, Store};
+use tollgate::stripe::{Simulator, Stripe, StripeClient};
+
+pub const WEBHOOK_SECRET: &str = "whsec_test_tollgate";
+pub const STRIPE_KEY: &str = "sk_test_tollgate";
+pub const PRO_PRICE: &str = "price_test_pro";
+pub const CREDITS_100_PRICE: &str = "price_test_credits_100";
+/// A fixed "now" for tests: 2026-01-15T12:00:00Z.
+pub const NOW: i64 = 1_768_478_400;
+
+/// The DynamoDB-compatible server's URL. Tests that need it fail (never skip) without it.
+pub fn dynamodb_endpoint() -> String {
+    std::env::var("TOLLGATE_TEST_DYNAMODB_ENDPOINT").unwrap_or_else(|_| {
+        panic!("TOLLGATE_TEST_DYNAMODB_ENDPOINT is not set: run the tests with `make test`, which starts the DynamoDB server")
+    })
+}
+
+/// A store on a fresh, uniquely named table of the test DynamoDB server.
+pub async fn dynamodb_store() -> Store {
+    let table = format!("tollgate-test-{}", uuid::Uuid::new_v4().simple());
+    let store = DynamoDbStore::connect(&table, Some(&dynamodb_endpoint())).await;
+    store.create_table().await.expect("create a test table on the DynamoDB server");
+    Store::dynamodb(store)
+}
+
+/// Which store a test runs on; suites run once per kind.
+#[derive(Debug, Clone, Copy)]
+pub enum StoreKind {
+    Memory,
+    DynamoDb,
+}
+
+impl StoreKind {
+    pub async fn store(self) -> Store {
+        match self {
+            StoreKind::Memory => Store::memory(),
+            StoreKind::DynamoDb => dynamodb_store().await,
+        }
+    }
+}
+
+/// A development configuration with test secrets, plus any overrides.
+pub fn config(overrides: &[(&str, &str)]) -> Config {
+    let mut vars: HashMap<String, String> = [
+        ("TOLLGATE_ENV", "development"),
+        ("STORE", "memory"),
+        ("STRIPE_WEBHOOK_SECRET", WEBHOOK_SECRET),
+        ("JWT_SECRET", "test-secret-test-secret-test-secret-0123"),
+        ("CHECKOUT_SUCCESS_URL", "https://app.example.com/success?session_id={CHECKOUT_SESSION_ID}"),
+        ("CHECKOUT_CANCEL_URL", "https://app.example.com/cancel"),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect();
+    for (k, v) in overrides {
+        vars.insert(k.to_string(), v.to_string());
+    }
+    Config::from_source(&vars).expect("a valid test configuration")
+}
+
+pub fn catalog() -> Catalog {
+    catalog_from(BUILT_IN)
+}
+
+/// A catalog from TOML text, with the test prices for `STRIPE_PRICE_*` variables.
+pub fn catalog_from(text: &str) -> Catalog {
+    let lookup = |name: &str| match name {
+        "STRIPE_PRICE_PRO" => Some(PRO_PRICE.to_string()),
+        "STRIPE_PRICE_CREDITS_100" => Some(CREDITS_100_PRICE.to_string()),
+        other => other.strip_prefix("STRIPE_PRICE_").map(|rest| format!("price_test_{}", rest.to_lowercase())).or_else(
+            || other.strip_prefix("STRIPE_COUPON_").map(|rest| format!("coupon_test_{}", rest.to_lowercase())),
+        ),
+    };
+    let resolver = PriceResolver { lookup: &lookup, simulated: false };
+    Catalog::parse(text, "test catalog", &resolver).expect("the test catalog parses")
+}
+
+/// An app for tests: the given store, Stripe at `stripe_base` (a mock server) or simulated,
+/// console email kept in an outbox, and a clock that stands still at `NOW`.
+pub struct TestApp {
+    pub app: App,
+    pub clock: FixedClock,
+    pub outbox: Outbox,
+}
+
+pub fn app(store: Store, stripe_base: Option<&str>, overrides: &[(&str, &str)]) -> TestApp {
+    app_with_catalog(store, stripe_base, overrides, catalog())
+}
+
+pub fn app_with_catalog(
+    store: Store,
+    stripe_base: Option<&str>,
+    overrides: &[(&str, &str)],
+    catalog: Catalog,
+) -> TestApp {
+    let mut vars: Vec<(&str, &str)> = overrides.to_vec();
+    if let Some(base) = stripe_base {
+        vars.push(("STRIPE_SECRET_KEY", STRIPE_KEY));
+        vars.push(("STRIPE_API_BASE", base));
+    }
+    let config = config(&vars);
+    let stripe = match &config.stripe.secret_key {
+        Some(key) => Stripe::Live(StripeClient::new(&config.stripe.api_base, key.clone(), config.stripe.call_budget)),
+        None => Stripe::Simulated(Simulator::new("http://127.0.0.1:3000")),
+    };
+    let clock = FixedClock::at(NOW);
+    let email = EmailSender::console(false);
+    let outbox = email.outbox().expect("console sender has an outbox").clone();
+    let app = App::new(config, catalog, store, stripe, email, Arc::new(clock.clone()));
+    TestApp { app, clock, outbox }
+}
+
+/// A valid access token for a user (plan `free`), minted at the app's time.
+pub fn token(app: &App, user_id: &str, email: &str) -> String {
+    let subject = tollgate::auth::tokens::Subject { user_id, email, plan: "free", pro: false, admin: false };
+    app.tokens.mint(&subject, app.now()).expect("a token").0
+}
+
+/// Starts `attempts` copies of `attempt(i)` at once and counts those that succeed.
+pub async fn count_successes<F, Fut>(attempts: usize, attempt: F) -> usize
+where
+    F: Fn(usize) -> Fut,
+    Fut: std::future::Future<Output = bool> + Send + 'static,
+{
+    let tasks: Vec<_> = (0..attempts).map(|i| tokio::spawn(attempt(i))).collect();
+    let mut successes = 0;
+    for task in tasks {
+        successes += usize::from(task.await.expect("the attempt does not panic"));
+    }
+    successes
+}
