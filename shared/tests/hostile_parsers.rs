@@ -2,6 +2,7 @@
 //! for what they are not.
 
 use proptest::prelude::*;
+use proptest::test_runner::RngSeed;
 use tollgate::catalog::{Catalog, PriceResolver};
 use tollgate::store::cursor;
 use tollgate::stripe::Event;
@@ -22,7 +23,7 @@ fn header_strategy() -> impl Strategy<Value = String> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 2000, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: 2000, rng_seed: RngSeed::Fixed(tollgate_testkit::seed("hostile_parsers")), ..ProptestConfig::default() })]
 
     #[test]
     fn no_signature_header_panics_or_verifies_without_the_secret(

@@ -91,6 +91,8 @@ fn every_error_envelope() {
             fallback_url: Some("https://buy.stripe.com/test".into()),
         },
         Error::EmailFailed,
+        Error::StoreUnavailable(tollgate::store::StoreError::Unavailable("throttled".into())),
+        Error::Unhealthy { code: "store_unreachable", message: "the store did not answer".into() },
         Error::Retry { code: "unreadable_event", message: "invoice.paid: missing field `id`".into() },
         Error::internal("a secret detail that must not show"),
     ];

@@ -148,3 +148,13 @@ where
     }
     successes
 }
+
+/// The seed of a test's randomness: `TOLLGATE_TEST_SEED` when set (to replay a run), else a
+/// fresh one; printed either way, so any failure can be replayed.
+pub fn seed(test: &str) -> u64 {
+    let seed = std::env::var("TOLLGATE_TEST_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or_else(|| {
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(1, |d| d.as_nanos() as u64)
+    });
+    eprintln!("{test}: seed {seed} (replay: TOLLGATE_TEST_SEED={seed})");
+    seed
+}

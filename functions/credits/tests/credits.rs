@@ -1,7 +1,8 @@
 //! The credits handler: debits that never overdraw and never count twice, the ledger, and the
 //! guarantees under concurrency, on the memory store and the DynamoDB server alike.
 
-use rand::Rng;
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
 use rstest::rstest;
 use serde_json::{Value, json};
 use tollgate::App;
@@ -286,12 +287,13 @@ async fn the_ledger_replays_to_the_balance_after_a_random_workload(
     let store = kind.store().await;
     // Two instances, so hints go stale as they would across Lambda instances.
     let instances = [testing::app(store.clone(), None, &[]), testing::app(store, None, &[])];
+    let seed = testing::seed("the_ledger_replays_to_the_balance_after_a_random_workload");
     let tasks: Vec<_> = (0..60)
         .map(|i| {
             let app = instances[i % 2].app.clone();
             tokio::spawn(async move {
                 let (delta, floor) = {
-                    let mut rng = rand::rng();
+                    let mut rng = StdRng::seed_from_u64(seed.wrapping_add(i as u64));
                     match rng.random_range(0..3) {
                         0 => (rng.random_range(1..20), Floor::Refuse),
                         1 => (-rng.random_range(1..15), Floor::Refuse),

@@ -1,7 +1,8 @@
 //! The store: one table of items addressed by PK/SK strings, with conditional writes and
 //! all-or-nothing transactions. `DynamoDbStore` is production; `MemoryStore` is the embedded
-//! default for development and tests and gives the same guarantees. Domain code builds
-//! `Write`s (see `records`), so every business operation is one round trip where it can be.
+//! default for development and tests and gives the same guarantees. `schema` names every item
+//! kind and returns its writes as labelled transactions (`Tx`), so every business operation is
+//! one round trip where it can be and a refusal says which writes failed (`StoreError::refused`).
 
 pub mod codec;
 pub mod cursor;
