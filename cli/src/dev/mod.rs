@@ -30,12 +30,15 @@ pub use pages::{DEV_ROUTES, deliver};
 /// A dev page's answer (HTML, text, a redirect).
 pub type Page = hyper::Response<Full<Bytes>>;
 
+/// A dev page's handler: the app, the request and the path's parameters.
+pub type PageHandler = for<'a> fn(&'a App, &'a Request, &'a Params) -> Pin<Box<dyn Future<Output = Page> + Send + 'a>>;
+
 /// One of the dev server's own routes.
 #[derive(Clone, Copy)]
 pub struct DevRoute {
     pub method: &'static str,
     pub path: &'static str,
-    pub handler: for<'a> fn(&'a App, &'a Request, &'a Params) -> Pin<Box<dyn Future<Output = Page> + Send + 'a>>,
+    pub handler: PageHandler,
 }
 
 /// The process environment, in development unless told otherwise, with checkout returning to

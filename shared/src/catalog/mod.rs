@@ -109,6 +109,8 @@ pub enum Feature {
 pub enum UnlimitedWord {
     Unlimited,
 }
+
+/// A credit pack: a one-time price that adds `credits` to the buyer's balance.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Pack {
     pub key: String,

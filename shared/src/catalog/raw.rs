@@ -72,8 +72,7 @@ pub(super) struct RawCatalog {
     pub(super) packs: BTreeMap<String, RawPack>,
 }
 
-/// A credit pack: a one-time price that adds `credits` to the buyer's balance.
-
+/// A plan as the catalog gives it, checked.
 pub(super) fn build_plan(key: String, raw: RawPlan, prices: &PriceResolver) -> Result<Plan, CatalogError> {
     let invalid = |message: &str| CatalogError::Invalid { plan: key.clone(), message: message.to_string() };
     if key.is_empty() || !key.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_') {
