@@ -5,8 +5,8 @@ use serde::{Deserialize, Serialize};
 
 use super::keys;
 use crate::error::Error;
-use crate::store::codec::{decode_all, encode};
-use crate::store::{Label, Query, Store, Tx, Write, cursor};
+use crate::store::codec::encode;
+use crate::store::{Label, Store, Tx, Write};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BillingEvent {
@@ -39,9 +39,5 @@ pub async fn page(
     limit: usize,
     cursor: Option<&str>,
 ) -> Result<(Vec<BillingEvent>, Option<String>), Error> {
-    let after = cursor.map(|c| cursor::decode(c, keys::BILLING_SK)).transpose()?;
-    let query =
-        Query { pk: keys::user_pk(user_id), sk_prefix: keys::BILLING_SK.to_string(), newest_first: true, limit, after };
-    let page = store.query(&query).await?;
-    Ok((decode_all(&page.items)?, page.last_sk.as_deref().map(cursor::encode)))
+    super::newest_first(store, keys::user_pk(user_id), keys::BILLING_SK, limit, cursor).await
 }

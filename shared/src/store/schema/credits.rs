@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use super::keys;
 use crate::error::Error;
 use crate::store::codec::{decode_all, decode_opt, encode};
-use crate::store::{Condition, Label, Query, Store, StoreError, TTL, Tx, Update, Write, cursor};
+use crate::store::{Condition, Label, Query, Store, StoreError, TTL, Tx, Update, Write};
 
 /// Who chose a credit change's idempotency key. The two live under different prefixes, so no
 /// key a caller sends can ever name (and so pre-empt) one of Tollgate's own.
@@ -184,11 +184,7 @@ pub async fn history(
     limit: usize,
     cursor: Option<&str>,
 ) -> Result<(Vec<LedgerEntry>, Option<String>), Error> {
-    let after = cursor.map(|c| cursor::decode(c, keys::LEDGER_SK)).transpose()?;
-    let query =
-        Query { pk: keys::user_pk(user_id), sk_prefix: keys::LEDGER_SK.to_string(), newest_first: true, limit, after };
-    let page = store.query(&query).await?;
-    Ok((decode_all(&page.items)?, page.last_sk.as_deref().map(cursor::encode)))
+    super::newest_first(store, keys::user_pk(user_id), keys::LEDGER_SK, limit, cursor).await
 }
 
 /// Every entry, oldest first.

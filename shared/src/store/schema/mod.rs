@@ -61,6 +61,22 @@ pub use plans::{Plans, SubscriptionSummary};
 pub use subscriptions::SubscriptionRecord;
 pub use users::User;
 
+/// One page of a partition's items under `sk_prefix`, newest first, after an opaque cursor
+/// (refused unless it is one of this list's), and the cursor that continues after it.
+async fn newest_first<T: serde::de::DeserializeOwned>(
+    store: &crate::store::Store,
+    pk: String,
+    sk_prefix: &str,
+    limit: usize,
+    cursor: Option<&str>,
+) -> Result<(Vec<T>, Option<String>), crate::error::Error> {
+    use crate::store::cursor;
+    let after = cursor.map(|c| cursor::decode(c, sk_prefix)).transpose()?;
+    let query = crate::store::Query { pk, sk_prefix: sk_prefix.to_string(), newest_first: true, limit, after };
+    let page = store.query(&query).await?;
+    Ok((crate::store::codec::decode_all(&page.items)?, page.last_sk.as_deref().map(cursor::encode)))
+}
+
 /// Who holds a purchase: a user, or an email until its owner signs in and claims it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Holder {
