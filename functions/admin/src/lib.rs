@@ -1,5 +1,9 @@
 //! Administration: `POST /api/admin/credits/grant`, an administrator's grant or correction;
-//! `GET /api/admin/billing-events?user_id=`, a user's billing audit.
+//! `GET /api/admin/billing-events?user_id=`, a user's billing audit; `GET /api/admin/users/{user}`,
+//! everything about one user's access and money; `GET /api/diagnostics`, whether each part is
+//! configured and answering (open in development).
+
+mod report;
 
 use serde::Deserialize;
 use serde_json::json;
@@ -24,6 +28,12 @@ pub const ROUTES: &[Route] = &[
         path: "/api/admin/billing-events",
         handler: |app, req, _| Box::pin(billing_events(app, req)),
     },
+    Route {
+        method: "GET",
+        path: "/api/admin/users/{user}",
+        handler: |app, req, p| Box::pin(report::user(app, req, p.get("user"))),
+    },
+    Route { method: "GET", path: "/api/diagnostics", handler: |app, req, _| Box::pin(report::diagnostics(app, req)) },
 ];
 
 pub fn router(app: App) -> http::router::Router {

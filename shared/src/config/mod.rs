@@ -115,6 +115,8 @@ pub struct Config {
     pub grace_days: i64,
     /// When a disputed payment loses what it paid for.
     pub disputes: DisputePolicy,
+    /// What is deployed: `APP_VERSION`, else the crate's version.
+    pub version: String,
 }
 
 /// `DISPUTE_REVOKES`: when a dispute takes back what its payment paid for.
@@ -301,6 +303,10 @@ impl Config {
                 Some("lost") => DisputePolicy::WhenLost,
                 Some(_) => return Err(problem("DISPUTE_REVOKES", "must be opened or lost")),
             },
+            version: src
+                .get("APP_VERSION")
+                .filter(|v| !v.trim().is_empty())
+                .unwrap_or_else(|| concat!(env!("CARGO_PKG_VERSION"), " (no APP_VERSION)").to_string()),
         })
     }
 

@@ -17,6 +17,7 @@ pub mod sessions;
 pub mod sign_in;
 pub mod stripe_events;
 pub mod subscriptions;
+pub mod support;
 pub mod usage;
 pub mod users;
 pub mod waiting;

@@ -43,7 +43,8 @@ impl Params {
                 .zip(values)
                 .filter_map(|(name, value)| {
                     let name = name.strip_prefix('{')?.strip_suffix('}')?;
-                    Some((name.to_string(), value.to_string()))
+                    let value = percent_encoding::percent_decode_str(value).decode_utf8_lossy();
+                    Some((name.to_string(), value.into_owned()))
                 })
                 .collect(),
         )
@@ -186,5 +187,6 @@ mod tests {
         assert_eq!(p.get("id"), "ses_1");
         assert_eq!(p.get("other"), "");
         assert_eq!(Params::of("/api/credits", "/api/credits"), Params::default());
+        assert_eq!(Params::of("/u/{user}", "/u/ada%40example.com%20").get("user"), "ada@example.com ");
     }
 }

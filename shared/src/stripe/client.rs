@@ -247,6 +247,13 @@ impl StripeClient {
     }
 
     /// The subscription as Stripe holds it now (None: Stripe does not know it).
+    /// `GET /v1/balance`: the cheapest call that proves the key works.
+    pub async fn ping(&self) -> Result<(), StripeError> {
+        self.call::<serde_json::Value>(reqwest::Method::GET, "/v1/balance", None, None)
+            .await?
+            .map(|_| ())
+            .ok_or_else(|| StripeError::BadResponse("no balance".into()))
+    }
     pub async fn subscription(&self, id: &str) -> Result<Option<Subscription>, StripeError> {
         if !valid_id(id) {
             return Ok(None);
@@ -320,6 +327,14 @@ impl Stripe {
         match self {
             Stripe::Live(c) => c.checkout_session(id).await,
             Stripe::Simulated(s) => Ok(s.checkout_session(id)),
+        }
+    }
+    /// Whether Stripe answers with this key (a read of the account's balance); a simulated
+    /// Stripe always does.
+    pub async fn ping(&self) -> Result<(), StripeError> {
+        match self {
+            Stripe::Live(c) => c.ping().await,
+            Stripe::Simulated(_) => Ok(()),
         }
     }
     pub async fn line_item_prices(&self, session_id: &str) -> Result<Vec<String>, StripeError> {

@@ -1,0 +1,59 @@
+//! What support needs to answer "why am I not Pro?": everything Tollgate holds about one user's
+//! access and money, found by id or email, for administrators.
+
+use crate::app::App;
+use crate::auth::normalize_email;
+use crate::error::Error;
+use crate::store::schema::{BillingEvent, Grant, Holder, SubscriptionRecord, User};
+
+use super::credits::{self, History};
+use super::plans::{self, Entitlement};
+
+/// How many recent ledger entries and billing events a report shows.
+pub const RECENT: usize = 20;
+
+pub struct UserReport {
+    pub user: User,
+    pub entitlement: Entitlement,
+    /// Every grant the user holds or held.
+    pub grants: Vec<Grant>,
+    /// Purchases made anonymously with the user's email, not claimed yet.
+    pub unclaimed: Vec<Grant>,
+    pub subscriptions: Vec<SubscriptionRecord>,
+    pub credits: History,
+    pub billing_events: Vec<BillingEvent>,
+    /// The emails billing events queued: (event id, kind, status).
+    pub emails: Vec<(String, String, String)>,
+}
+
+/// The user named by an id (`usr_...`) or an email.
+pub async fn find(app: &App, key: &str) -> Result<Option<User>, Error> {
+    let id = if key.contains('@') {
+        let email = normalize_email(key).ok_or_else(|| Error::bad_request("invalid_email", "not a valid address"))?;
+        match super::users::user_id_for_email(&app.store, &email).await? {
+            Some(id) => id,
+            None => return Ok(None),
+        }
+    } else {
+        key.to_string()
+    };
+    let user = super::users::user_by_id(&app.store, &id).await?;
+    Ok(user)
+}
+
+pub async fn report(app: &App, key: &str) -> Result<Option<UserReport>, Error> {
+    let Some(user) = find(app, key).await? else { return Ok(None) };
+    let entitlement = plans::entitlement(app, &user.id).await?;
+    let grants = super::entitlements::grants(app, &Holder::User(user.id.clone())).await?;
+    let unclaimed = super::entitlements::grants(app, &Holder::Email(user.email.clone())).await?;
+    let subscriptions = super::subscriptions::subscriptions_of(app, &user.id).await?;
+    let credits = credits::history(app, &user.id, RECENT, None).await?;
+    let (billing_events, _) = super::billing::list(app, &user.id, RECENT, None).await?;
+    let mut emails = Vec::new();
+    for event in billing_events.iter().filter(|e| e.email.is_some()) {
+        for (kind, status) in super::mail::outcomes(app, &event.event_id).await? {
+            emails.push((event.event_id.clone(), kind, status));
+        }
+    }
+    Ok(Some(UserReport { user, entitlement, grants, unclaimed, subscriptions, credits, billing_events, emails }))
+}
