@@ -6,14 +6,23 @@ use crate::app::App;
 
 /// JSON logs (level from `RUST_LOG`, default info). Lambda adds the timestamp.
 pub fn init_logging() {
+    let _ = tracing::subscriber::set_global_default(json_logs(std::io::stdout));
+}
+
+/// The JSON log format every function writes (to `writer`; tests read it back).
+pub fn json_logs<W>(writer: W) -> impl tracing::Subscriber + Send + Sync
+where
+    W: for<'w> tracing_subscriber::fmt::MakeWriter<'w> + Send + Sync + 'static,
+{
     let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into());
-    let _ = tracing_subscriber::fmt()
+    tracing_subscriber::fmt()
         .json()
         .with_env_filter(filter)
         .with_target(false)
         .without_time()
         .with_current_span(false)
-        .try_init();
+        .with_writer(writer)
+        .finish()
 }
 
 /// Readable logs for the terminal (the dev server).

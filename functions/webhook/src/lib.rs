@@ -30,6 +30,10 @@ async fn receive(app: &App, req: &Request) -> Result<Reply, Error> {
         return Err(Error::PayloadTooLarge { limit: MAX_EVENT_BYTES });
     }
     let receipt = stripe_events::receive(app, body, http::header_value(req, "stripe-signature")).await?;
+    http::log::note_outcome(match receipt {
+        Receipt::Applied(outcome) | Receipt::Ignored(outcome) => outcome.as_str(),
+        Receipt::Duplicate => "duplicate",
+    });
     Ok(Reply::ok(match receipt {
         Receipt::Applied(outcome) => json!({ "received": true, "outcome": outcome.as_str() }),
         Receipt::Duplicate => json!({ "received": true, "duplicate": true }),

@@ -13,7 +13,9 @@ pub fn caller(app: &App, req: &Request) -> Result<Claims, Error> {
             let token = bearer_token(req).ok_or_else(|| {
                 Error::unauthorized("invalid_token", "the Authorization header is not a Bearer token")
             })?;
-            app.tokens.verify(token, app.now())
+            let claims = app.tokens.verify(token, app.now())?;
+            crate::http::log::note_user(&claims.sub);
+            Ok(claims)
         }
     }
 }

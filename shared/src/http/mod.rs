@@ -14,6 +14,7 @@ use serde_json::{Value, json};
 
 use crate::error::Error;
 
+pub mod log;
 pub mod router;
 pub use router::{Params, Route};
 
@@ -155,19 +156,46 @@ pub fn error_response(error: &Error, request_id: &str) -> Response {
     response
 }
 
-/// Runs a handler body and turns its outcome into the response, logging one line per request
-/// (route, status, code; never bodies, codes or tokens).
-pub async fn respond<F, Fut>(req: Request, route: F) -> Response
+/// Runs a handler body and turns its outcome into the response, logging one line per request:
+/// request id, function, method, route (the template), status, code, latency, and what the
+/// handler noted (user id; a webhook's event id, type and outcome). Never bodies, codes or tokens.
+pub async fn respond<F, Fut>(req: Request, route: &str, handle: F) -> Response
 where
     F: FnOnce(Request) -> Fut,
     Fut: Future<Output = Result<Reply, Error>>,
 {
+    let started = std::time::Instant::now();
     let request_id = request_id(&req);
     let method = req.method().to_string();
-    let path = req.uri().path().to_string();
-    match route(req).await {
+    let (outcome, noted) = log::noting(handle(req)).await;
+    let status = match &outcome {
+        Ok(reply) => reply.status,
+        Err(error) => error.status(),
+    };
+    let code = outcome.as_ref().err().map(Error::code);
+    let latency_ms = started.elapsed().as_millis() as u64;
+    macro_rules! line {
+        ($level:ident, $message:literal $(, $extra:tt)*) => {
+            tracing::$level!(
+                %request_id,
+                function = crate::http::log::function_name(),
+                %method,
+                route,
+                status,
+                code,
+                latency_ms,
+                user_id = noted.user_id.as_deref(),
+                event_id = noted.event_id.as_deref(),
+                event_type = noted.event_type.as_deref(),
+                outcome = noted.outcome,
+                $($extra,)*
+                $message
+            )
+        };
+    }
+    match outcome {
         Ok(reply) => {
-            tracing::info!(%request_id, %method, %path, status = reply.status, "request");
+            line!(info, "request");
             let mut response = json_response(reply.status, &reply.body, &request_id);
             for (name, value) in reply.headers {
                 if let Ok(v) = HeaderValue::from_str(&value) {
@@ -177,11 +205,11 @@ where
             response
         }
         Err(error) => {
-            let status = error.status();
             if status >= 500 {
-                tracing::error!(%request_id, %method, %path, status, code = error.code(), error = ?error, "request failed");
+                let detail = error.to_string();
+                line!(error, "request failed", detail);
             } else {
-                tracing::info!(%request_id, %method, %path, status, code = error.code(), "request refused");
+                line!(info, "request refused");
             }
             error_response(&error, &request_id)
         }

@@ -101,7 +101,7 @@ pub fn into_axum(response: Response) -> axum::response::Response {
 async fn serve(app: App, req: axum::extract::Request, route: Route) -> axum::response::Response {
     let params = Params::of(route.path, req.uri().path());
     let response = match into_request(req).await {
-        Ok(req) => respond(req, |req| async move { (route.handler)(&app, &req, &params).await }).await,
+        Ok(req) => respond(req, route.path, |req| async move { (route.handler)(&app, &req, &params).await }).await,
         Err(e) => error_response(&e, &crate::http::new_request_id()),
     };
     into_axum(response)

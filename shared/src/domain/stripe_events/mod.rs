@@ -47,6 +47,7 @@ pub async fn receive(app: &App, body: &[u8], signature_header: Option<&str>) -> 
         .map_err(|e| Error::bad_request(e.code(), e.to_string()))?;
     }
     let event = Event::parse(body).map_err(|e| Error::bad_request("not_a_stripe_event", e.to_string()))?;
+    crate::http::log::note_event(&event.id, &event.event_type);
     // From here the body is a validly signed Stripe event: 2xx (applied, duplicate or deliberately
     // ignored) or 5xx (retry me), never 4xx.
     if event.livemode != stripe.livemode() {
