@@ -8,7 +8,6 @@ mod report;
 use serde::Deserialize;
 use serde_json::json;
 use tollgate::auth::{admin, normalize_email};
-use tollgate::clock::rfc3339;
 use tollgate::domain::billing;
 use tollgate::domain::credits::{self, Change, Floor, Outcome};
 use tollgate::domain::users;
@@ -123,21 +122,6 @@ async fn billing_events(app: &App, req: &Request) -> Result<Reply, Error> {
     let limit = http::page_limit(req, 50, 200)?;
     let cursor = http::query_param(req, "cursor");
     let (events, next_cursor) = billing::list(app, &user_id, limit, cursor.as_deref()).await?;
-    let events: Vec<_> = events
-        .into_iter()
-        .map(|e| {
-            json!({
-                "event_id": e.event_id,
-                "type": e.event_type,
-                "created": rfc3339(e.created),
-                "amount": e.amount,
-                "currency": e.currency,
-                "status": e.status,
-                "subscription": e.subscription,
-                "invoice": e.invoice,
-                "email": e.email,
-            })
-        })
-        .collect();
+    let events: Vec<_> = events.iter().map(http::views::billing_event).collect();
     Ok(Reply::ok(json!({ "user_id": user_id, "events": events, "next_cursor": next_cursor })))
 }

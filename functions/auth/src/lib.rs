@@ -1,4 +1,5 @@
-//! Sign-in: `POST /api/auth/request-code`, `POST /api/auth/verify-code`, and `GET /healthz`.
+//! Sign-in: `POST /api/auth/request-code`, `POST /api/auth/verify-code`, and `GET /healthz`;
+//! the caller's data: `GET /api/me/export`.
 
 use serde::Deserialize;
 use serde_json::json;
@@ -11,7 +12,17 @@ pub const ROUTES: &[Route] = &[
     Route { method: "POST", path: "/api/auth/request-code", handler: |app, req, _| Box::pin(request_code(app, req)) },
     Route { method: "POST", path: "/api/auth/verify-code", handler: |app, req, _| Box::pin(verify_code(app, req)) },
     Route { method: "GET", path: "/healthz", handler: |app, _, _| Box::pin(healthz(app)) },
+    Route { method: "GET", path: "/api/me/export", handler: |app, req, _| Box::pin(export(app, req)) },
 ];
+
+/// Everything Tollgate holds about the caller, as JSON.
+async fn export(app: &App, req: &Request) -> Result<Reply, Error> {
+    let claims = tollgate::auth::caller(app, req)?;
+    let export = tollgate::domain::support::export(app, &claims.sub)
+        .await?
+        .ok_or_else(|| Error::not_found("user_not_found", "there is no account for this token"))?;
+    Ok(Reply::ok(http::views::export(&export, app.now())))
+}
 
 pub fn router(app: App) -> http::router::Router {
     http::router::router(app, ROUTES)

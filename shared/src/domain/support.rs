@@ -57,3 +57,43 @@ pub async fn report(app: &App, key: &str) -> Result<Option<UserReport>, Error> {
     }
     Ok(Some(UserReport { user, entitlement, grants, unclaimed, subscriptions, credits, billing_events, emails }))
 }
+
+/// Everything Tollgate holds about a user (the data-rights export): profile, plan, grants and
+/// unclaimed purchases, orders, subscriptions, the whole ledger, sessions with their entries,
+/// and billing events.
+pub struct Export {
+    pub report: UserReport,
+    pub orders: Vec<crate::store::schema::Order>,
+    pub ledger: Vec<crate::store::schema::LedgerEntry>,
+    pub sessions: Vec<(super::sessions::Session, Vec<super::sessions::Entry>)>,
+    pub billing_events: Vec<BillingEvent>,
+}
+
+pub async fn export(app: &App, user_id: &str) -> Result<Option<Export>, Error> {
+    let Some(report) = report(app, user_id).await? else { return Ok(None) };
+    let orders = crate::store::schema::orders::of_purchaser(&app.store, &report.user.email).await?;
+    let ledger = credits::ledger(app, user_id).await?;
+    let mut sessions = Vec::new();
+    let mut cursor = None;
+    loop {
+        let page = super::sessions::list(app, user_id, None, 100, cursor.as_deref()).await?;
+        for session in page.sessions {
+            sessions.push(super::sessions::get(app, user_id, &session.id).await?);
+        }
+        match page.next_cursor {
+            Some(next) => cursor = Some(next),
+            None => break,
+        }
+    }
+    let mut billing_events = Vec::new();
+    let mut cursor = None;
+    loop {
+        let (page, next) = super::billing::list(app, user_id, 200, cursor.as_deref()).await?;
+        billing_events.extend(page);
+        match next {
+            Some(next) => cursor = Some(next),
+            None => break,
+        }
+    }
+    Ok(Some(Export { report, orders, ledger, sessions, billing_events }))
+}

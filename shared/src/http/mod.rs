@@ -16,6 +16,7 @@ use crate::error::Error;
 
 pub mod log;
 pub mod router;
+pub mod views;
 pub use router::{Params, Route};
 
 pub type Request = lambda_http::Request;

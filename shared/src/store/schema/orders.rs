@@ -82,6 +82,11 @@ pub async fn get(store: &Store, id: &str) -> Result<Option<Order>, StoreError> {
     decode_opt(store.get(&keys::order(id)).await?.as_ref())
 }
 
+/// The orders bought with `email` (the purchaser index; eventually consistent).
+pub async fn of_purchaser(store: &Store, email: &str) -> Result<Vec<Order>, StoreError> {
+    crate::store::codec::decode_all(&store.query_index(&keys::purchaser_index(email), 1000).await?)
+}
+
 /// The order a checkout session paid for, once a purchase is recorded.
 pub async fn for_session(store: &Store, session_id: &str) -> Result<Option<String>, StoreError> {
     Ok(decode_opt::<SessionLink>(store.get(&keys::checkout_session(session_id)).await?.as_ref())?.map(|l| l.order_id))
