@@ -195,6 +195,18 @@ async fn forwarded_for_headers_do_not_change_the_address() {
 }
 
 #[tokio::test]
+async fn an_ipv6_64_is_one_address_for_the_sign_in_limit() {
+    let t = testing::app(Store::memory(), None, &[("RATE_LIMIT_IP", "1")]);
+    let from = |ip: &'static str, email: &str| {
+        let body = serde_json::to_vec(&json!({ "email": email })).unwrap();
+        raw_request("POST", "/api/auth/request-code", &[("content-type", "application/json")], body, ip)
+    };
+    assert_eq!(handle(&t.app, from("2001:db8:7:8::1", "a@example.com")).await.status(), 202);
+    assert_eq!(handle(&t.app, from("2001:db8:7:8:9::2", "b@example.com")).await.status(), 429, "the same /64");
+    assert_eq!(handle(&t.app, from("2001:db8:7:9::1", "c@example.com")).await.status(), 202, "another /64");
+}
+
+#[tokio::test]
 async fn codes_are_stored_only_as_hashes() {
     let t = app();
     request_code(&t, EMAIL).await;

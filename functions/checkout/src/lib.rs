@@ -56,7 +56,7 @@ async fn create(app: &App, req: &Request) -> Result<Reply, Error> {
         (None, None, _) => return Err(Error::bad_request("missing_field", "give plan or pack")),
         (Some(_), Some(_), _) => return Err(Error::bad_request("invalid_field", "give plan or pack, not both")),
     };
-    let started = orders::start_checkout(app, buyer, wanted).await?;
+    let started = orders::start_checkout(app, buyer, wanted, http::source_ip(req).as_deref()).await?;
     Ok(Reply::ok(json!({ "url": started.url, "session_id": started.session_id, "order_id": started.order_id })))
 }
 

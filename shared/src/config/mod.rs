@@ -92,6 +92,8 @@ pub struct AuthConfig {
     pub debug_codes: bool,
     pub email_limit: i64,
     pub ip_limit: i64,
+    /// Checkouts one address, and one user, may open per window.
+    pub checkout_limit: i64,
     pub window_secs: i64,
 }
 
@@ -280,6 +282,7 @@ impl Config {
             debug_codes: dev_only("DEBUG_AUTH_CODES", flag(src, "DEBUG_AUTH_CODES")?)?,
             email_limit: number(src, "RATE_LIMIT_EMAIL", 5, 1)?,
             ip_limit: number(src, "RATE_LIMIT_IP", 30, 1)?,
+            checkout_limit: number(src, "RATE_LIMIT_CHECKOUT", 20, 1)?,
             window_secs: number(src, "RATE_LIMIT_WINDOW_SECS", 900, 1)?,
         };
         Ok(Config {

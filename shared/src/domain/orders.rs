@@ -4,7 +4,8 @@
 use crate::app::App;
 use crate::catalog::{CheckoutMode, Interval};
 use crate::error::Error;
-use crate::store::schema::{Order, OrderStatus, User, orders};
+use crate::store::Label;
+use crate::store::schema::{Order, OrderStatus, User, codes, orders};
 use crate::stripe::{CheckoutRequest, SubscriptionTerms};
 
 use super::{members, subscriptions, users};
@@ -37,7 +38,12 @@ impl Wanted<'_> {
     }
 }
 
-pub async fn start_checkout(app: &App, buyer: Buyer, wanted: Wanted<'_>) -> Result<CheckoutStarted, Error> {
+pub async fn start_checkout(
+    app: &App,
+    buyer: Buyer,
+    wanted: Wanted<'_>,
+    source_ip: Option<&str>,
+) -> Result<CheckoutStarted, Error> {
     if let Wanted::Subscription { plan, interval } = wanted {
         let Buyer::User(user) = buyer else {
             return Err(Error::unauthorized(
@@ -45,7 +51,7 @@ pub async fn start_checkout(app: &App, buyer: Buyer, wanted: Wanted<'_>) -> Resu
                 "sign in to subscribe: a subscription belongs to an account",
             ));
         };
-        return start_subscription(app, user, plan, interval).await;
+        return start_subscription(app, user, plan, interval, source_ip).await;
     }
     let key = wanted.key().to_string();
     let (plan, pack, mode, price) = match wanted {
@@ -88,7 +94,7 @@ pub async fn start_checkout(app: &App, buyer: Buyer, wanted: Wanted<'_>) -> Resu
         }
         Buyer::Anonymous { email } => (None, email.clone(), None),
     };
-    let order_id = open_order(app, &plan, pack.as_deref(), &email, user_id.as_deref()).await?;
+    let order_id = open_order(app, &plan, pack.as_deref(), &email, user_id.as_deref(), source_ip).await?;
 
     let mut metadata = vec![("order_id".to_string(), order_id.clone())];
     match &pack {
@@ -129,13 +135,16 @@ pub async fn start_checkout(app: &App, buyer: Buyer, wanted: Wanted<'_>) -> Resu
 /// the expiry): Stripe expires a session within 24 hours.
 pub const PENDING_ORDER_RETENTION_SECS: i64 = 7 * 24 * 3600;
 
-/// Writes a pending order (before Stripe is asked, so every session has an order to land on).
+/// Writes a pending order (before Stripe is asked, so every session has an order to land on),
+/// counted in the same write against the caller's address and user (`RATE_LIMIT_CHECKOUT` per
+/// window each): one client cannot open unlimited orders and Stripe sessions.
 async fn open_order(
     app: &App,
     plan: &str,
     pack: Option<&str>,
     email: &str,
     user_id: Option<&str>,
+    source_ip: Option<&str>,
 ) -> Result<String, Error> {
     let order = Order {
         id: format!("ord_{}", uuid::Uuid::new_v4().simple()),
@@ -154,8 +163,23 @@ async fn open_order(
         refunded_at: None,
     };
     // A pending order whose checkout never completes is not kept for ever.
-    app.store.commit(orders::open(&order, order.created_at + PENDING_ORDER_RETENTION_SECS)).await?;
-    Ok(order.id)
+    let mut tx = orders::open(&order, order.created_at + PENDING_ORDER_RETENTION_SECS);
+    let (now, window, limit) = (order.created_at, app.config.auth.window_secs, app.config.auth.checkout_limit);
+    let window_start = now - now.rem_euclid(window);
+    if let Some(ip) = source_ip {
+        let subject = crate::http::rate_subject(ip);
+        tx.append(codes::count_request("checkout-ip", &subject, window_start, window, limit));
+    }
+    if let Some(user_id) = user_id {
+        tx.append(codes::count_request("checkout-user", user_id, window_start, window, limit));
+    }
+    match app.store.commit(tx).await {
+        Ok(()) => Ok(order.id),
+        Err(e) if e.refused(Label::RateLimit) => {
+            Err(Error::RateLimited { retry_after_secs: (window_start + window - now).max(1) as u64 })
+        }
+        Err(e) => Err(e.into()),
+    }
 }
 
 /// Asks Stripe for the session of a pending order; a refusal marks the order failed (and gives
@@ -202,7 +226,13 @@ async fn open_session(
 
 /// A subscription-mode session for a signed-in user with no live subscription, on their one
 /// Stripe customer, with the plan's trial (once per user), promotion codes and address rules.
-async fn start_subscription(app: &App, user: User, plan_key: &str, interval: &str) -> Result<CheckoutStarted, Error> {
+async fn start_subscription(
+    app: &App,
+    user: User,
+    plan_key: &str,
+    interval: &str,
+    source_ip: Option<&str>,
+) -> Result<CheckoutStarted, Error> {
     let plan = app
         .catalog
         .plan(plan_key)
@@ -227,7 +257,7 @@ async fn start_subscription(app: &App, user: User, plan_key: &str, interval: &st
     }
     let customer = users::ensure_customer(app, &user).await?;
     let trial_days = if subs.iter().any(|s| s.trial_end.is_some()) { 0 } else { offer.trial_days };
-    let order_id = open_order(app, &plan.key, None, &user.email, Some(&user.id)).await?;
+    let order_id = open_order(app, &plan.key, None, &user.email, Some(&user.id), source_ip).await?;
     let tags = vec![
         ("order_id".to_string(), order_id.clone()),
         ("plan".to_string(), plan.key.clone()),

@@ -38,7 +38,8 @@ pub async fn request_code(app: &App, raw_email: &str, source_ip: Option<&str>) -
     let mut tx = stored::issue(&email, &stored_code);
     tx.append(stored::count_request("email", &email, window_start, auth.window_secs, auth.email_limit));
     if let Some(ip) = source_ip {
-        tx.append(stored::count_request("ip", ip, window_start, auth.window_secs, auth.ip_limit));
+        let subject = crate::http::rate_subject(ip);
+        tx.append(stored::count_request("ip", &subject, window_start, auth.window_secs, auth.ip_limit));
     }
     match app.store.transact(tx).await {
         Ok(()) => {}

@@ -61,6 +61,20 @@ pub fn source_ip(req: &Request) -> Option<String> {
     }
 }
 
+/// Who a per-address limit counts: an IPv4 address, or an IPv6 address's /64 (one subscriber
+/// holds a whole /64, so counting single IPv6 addresses would limit nothing).
+pub fn rate_subject(ip: &str) -> String {
+    match ip.parse::<std::net::IpAddr>() {
+        Ok(std::net::IpAddr::V6(v6)) if v6.to_ipv4_mapped().is_none() => {
+            let s = v6.segments();
+            format!("{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
+        }
+        Ok(std::net::IpAddr::V6(v6)) => v6.to_ipv4_mapped().map(|v4| v4.to_string()).unwrap_or_default(),
+        Ok(std::net::IpAddr::V4(v4)) => v4.to_string(),
+        Err(_) => ip.to_string(),
+    }
+}
+
 pub fn bearer_token(req: &Request) -> Option<&str> {
     let value = req.headers().get(header::AUTHORIZATION)?.to_str().ok()?;
     let (scheme, token) = value.split_once(' ')?;
@@ -263,4 +277,19 @@ pub fn entitlement_fields(ent: &crate::domain::entitlements::Entitlement) -> ser
     fields.insert("plan_ends_at".into(), json!(ent.plan_ends_at.map(rfc3339)));
     fields.insert("subscription".into(), subscription.unwrap_or(Value::Null));
     fields
+}
+
+#[cfg(test)]
+mod tests {
+    use super::rate_subject;
+
+    #[test]
+    fn an_ipv6_address_counts_as_its_64_and_ipv4_as_itself() {
+        assert_eq!(rate_subject("198.51.100.7"), "198.51.100.7");
+        assert_eq!(rate_subject("2001:db8:1:2:aaaa::1"), "2001:db8:1:2::/64");
+        assert_eq!(rate_subject("2001:db8:1:2:ffff:ffff:ffff:ffff"), "2001:db8:1:2::/64");
+        assert_ne!(rate_subject("2001:db8:1:3::1"), rate_subject("2001:db8:1:2::1"));
+        assert_eq!(rate_subject("::ffff:198.51.100.7"), "198.51.100.7", "an IPv4-mapped address is its IPv4");
+        assert_eq!(rate_subject("not an address"), "not an address");
+    }
 }
