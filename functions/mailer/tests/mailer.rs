@@ -57,6 +57,8 @@ async fn a_refused_email_is_sent_by_the_mailer_once() {
     handle(&t.app, stream_record(&event_id, "101")).await.unwrap();
     let item = t.app.store.get(&keys::event_mail(&event_id, "receipt")).await.unwrap().unwrap();
     assert_eq!((item.num("attempts"), item.str("status")), (Some(2), Some("sent")));
+    assert!(item.get("text").is_none() && item.get("html").is_none(), "a sent email's body is not kept");
+    assert!(item.str("subject").is_some(), "its subject and outcome are");
     assert!(
         t.app.store.query_index(tollgate::store::schema::keys::OUTBOX_INDEX, 10).await.unwrap().is_empty(),
         "the outbox is empty"

@@ -14,6 +14,8 @@ pub struct MailRecord {
     pub kind: String,
     pub to: String,
     pub subject: String,
+    /// The body, until it is sent (a sent email keeps its subject and outcome, not its body).
+    #[serde(default)]
     pub text: String,
     pub html: Option<String>,
     /// `sending` (claimed by a sender), `sent` or `failed`.
@@ -81,9 +83,15 @@ pub fn claim(id: &MailId, from: &str, attempts: i64, now: i64) -> Tx {
     Tx::new().with(Label::Mail, Write::Update(update))
 }
 
-/// Sent: it leaves the outbox.
+/// Sent: it leaves the outbox, and its body is not kept (personal data no longer needed).
 pub fn sent(id: &MailId, now: i64) -> Tx {
-    let update = Update::new(id.key()).set("status", "sent").set("sent_at", now).remove(GSI1PK).remove(GSI1SK);
+    let update = Update::new(id.key())
+        .set("status", "sent")
+        .set("sent_at", now)
+        .remove("text")
+        .remove("html")
+        .remove(GSI1PK)
+        .remove(GSI1SK);
     Tx::new().with(Label::Mail, Write::Update(update))
 }
 
