@@ -95,3 +95,14 @@ fn secrets_do_not_print() {
     assert!(!shown.contains("0123456789abcdef"));
     assert!(!shown.contains("sk_test_123"));
 }
+
+#[test]
+fn the_checkout_limit_is_lenient_in_development_and_strict_by_default() {
+    let dev: HashMap<String, String> =
+        [("TOLLGATE_ENV", "development")].into_iter().map(|(k, v)| (k.into(), v.into())).collect();
+    assert_eq!(Config::from_source(&dev).unwrap().auth.checkout_limit, 1000);
+    let mut set = dev.clone();
+    set.insert("RATE_LIMIT_CHECKOUT".into(), "3".into());
+    assert_eq!(Config::from_source(&set).unwrap().auth.checkout_limit, 3);
+    assert_eq!(Config::from_source(&env(&production())).unwrap().auth.checkout_limit, 20);
+}
