@@ -146,22 +146,8 @@ async fn open_order(
     user_id: Option<&str>,
     source_ip: Option<&str>,
 ) -> Result<String, Error> {
-    let order = Order {
-        id: format!("ord_{}", uuid::Uuid::new_v4().simple()),
-        plan: plan.to_string(),
-        pack: pack.map(str::to_string),
-        status: OrderStatus::Pending,
-        email: Some(email.to_string()),
-        user_id: user_id.map(str::to_string),
-        checkout_session_id: None,
-        payment_intent: None,
-        subscription_id: None,
-        amount_total: None,
-        currency: None,
-        created_at: app.now(),
-        paid_at: None,
-        refunded_at: None,
-    };
+    let id = format!("ord_{}", uuid::Uuid::new_v4().simple());
+    let order = Order { pack: pack.map(str::to_string), ..Order::pending(&id, plan, Some(email), user_id, app.now()) };
     // A pending order whose checkout never completes is not kept for ever.
     let mut tx = orders::open(&order, order.created_at + PENDING_ORDER_RETENTION_SECS);
     let (now, window, limit) = (order.created_at, app.config.auth.window_secs, app.config.auth.checkout_limit);

@@ -73,22 +73,7 @@ async fn a_subscription_checkout_grants_the_plan_from_stripes_current_state() {
         .await;
     let t = app_on(StoreKind::Memory, &server).await;
     add_user(&t, "co").await;
-    let order = tollgate::store::schema::Order {
-        id: "ord_co".into(),
-        plan: "pro".into(),
-        pack: None,
-        status: tollgate::store::schema::OrderStatus::Pending,
-        email: Some("co@example.com".into()),
-        user_id: Some(usr.clone()),
-        checkout_session_id: None,
-        payment_intent: None,
-        amount_total: None,
-        currency: None,
-        created_at: NOW,
-        paid_at: None,
-        refunded_at: None,
-        subscription_id: None,
-    };
+    let order = tollgate::store::schema::Order::pending("ord_co", "pro", Some("co@example.com"), Some(&usr), NOW);
     t.app.store.write(Write::put(order.to_item())).await.unwrap();
     let session = testing::fixture_with(
         "checkout.session",

@@ -252,22 +252,7 @@ async fn delayed_payment_waits_for_async_success_or_failure() {
     );
     assert!(entitlement(&t.app, "usr_a").await.unwrap().pro);
 
-    let pending = Order {
-        id: "ord_fail".into(),
-        plan: "pro".into(),
-        pack: None,
-        status: OrderStatus::Pending,
-        email: None,
-        user_id: None,
-        checkout_session_id: None,
-        payment_intent: None,
-        amount_total: None,
-        currency: None,
-        created_at: NOW,
-        paid_at: None,
-        refunded_at: None,
-        subscription_id: None,
-    };
+    let pending = Order::pending("ord_fail", "pro", None, None, NOW);
     t.app.store.write(Write::put(pending.to_item())).await.unwrap();
     let mut failed = paid_session("cs_test_fail", "ord_fail", None, "ada@example.com");
     failed["payment_status"] = "unpaid".into();
@@ -279,20 +264,8 @@ async fn delayed_payment_waits_for_async_success_or_failure() {
 async fn an_expired_session_expires_its_pending_order_only() {
     let t = app();
     let pending = Order {
-        id: "ord_exp".into(),
-        plan: "pro".into(),
-        pack: None,
-        status: OrderStatus::Pending,
-        email: Some("ada@example.com".into()),
-        user_id: None,
         checkout_session_id: Some("cs_test_exp".into()),
-        payment_intent: None,
-        amount_total: None,
-        currency: None,
-        created_at: NOW,
-        paid_at: None,
-        refunded_at: None,
-        subscription_id: None,
+        ..Order::pending("ord_exp", "pro", Some("ada@example.com"), None, NOW)
     };
     t.app.store.write(Write::put(pending.to_item())).await.unwrap();
     let session = testing::fixture_with(

@@ -55,6 +55,25 @@ pub struct Order {
 }
 
 impl Order {
+    /// A new pending order: nothing paid, no session yet.
+    pub fn pending(id: &str, plan: &str, email: Option<&str>, user_id: Option<&str>, created_at: i64) -> Order {
+        Order {
+            id: id.to_string(),
+            plan: plan.to_string(),
+            pack: None,
+            status: OrderStatus::Pending,
+            email: email.map(str::to_string),
+            user_id: user_id.map(str::to_string),
+            checkout_session_id: None,
+            payment_intent: None,
+            subscription_id: None,
+            amount_total: None,
+            currency: None,
+            created_at,
+            paid_at: None,
+            refunded_at: None,
+        }
+    }
     /// The order's item (in the purchaser index when it has an email).
     pub fn to_item(&self) -> crate::store::Item {
         let item = encode(&keys::order(&self.id), self);
