@@ -26,10 +26,11 @@ pub async fn diagnose(app: &App) -> Value {
     let config = &app.config;
     let started = Instant::now();
     let store_answer = app.store.ping().await;
+    let store_ok = store_answer.is_ok();
     let store = json!({
         "kind": app.store.kind(),
         "table": match &config.store { StoreConfig::DynamoDb { table, .. } => Some(table.as_str()), StoreConfig::Memory => None },
-        "ok": store_answer.is_ok(),
+        "ok": store_ok,
         "error": store_answer.err().map(|e| e.to_string()),
         "latency_ms": millis(started),
     });
@@ -41,10 +42,11 @@ pub async fn diagnose(app: &App) -> Value {
     };
     let started = Instant::now();
     let stripe_answer = app.stripe.ping().await;
+    let stripe_ok = stripe_answer.is_ok();
     let stripe = json!({
         "mode": mode,
         "key_present": key.is_some(),
-        "reachable": stripe_answer.is_ok(),
+        "reachable": stripe_ok,
         "error": stripe_answer.err().map(|e| e.to_string()),
         "latency_ms": millis(started),
         "api_version": crate::stripe::client::API_VERSION,
@@ -66,7 +68,7 @@ pub async fn diagnose(app: &App) -> Value {
         EmailConfig::Ses { from } => json!({ "sender": "ses", "from": from }),
     };
     json!({
-        "ok": store.get("ok") == Some(&Value::Bool(true)) && stripe.get("reachable") == Some(&Value::Bool(true)),
+        "ok": store_ok && stripe_ok,
         "version": config.version,
         "environment": if config.is_development() { "development" } else { "production" },
         "store": store,

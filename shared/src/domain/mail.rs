@@ -137,8 +137,6 @@ pub fn queue(event_id: &str, user_id: &str, queued: &Queued, now: i64) -> Tx {
     })
 }
 
-pub use crate::store::schema::mail::MailId as QueuedId;
-
 /// What the outbox sender did with one queued email.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Sent {

@@ -189,7 +189,7 @@ where
     };
     let code = outcome.as_ref().err().map(Error::code);
     let latency_ms = started.elapsed().as_millis() as u64;
-    macro_rules! line {
+    macro_rules! request_line {
         ($level:ident, $message:literal $(, $extra:tt)*) => {
             tracing::$level!(
                 %request_id,
@@ -210,7 +210,7 @@ where
     }
     match outcome {
         Ok(reply) => {
-            line!(info, "request");
+            request_line!(info, "request");
             let mut response = json_response(reply.status, &reply.body, &request_id);
             for (name, value) in reply.headers {
                 if let Ok(v) = HeaderValue::from_str(&value) {
@@ -222,9 +222,9 @@ where
         Err(error) => {
             if status >= 500 {
                 let detail = error.to_string();
-                line!(error, "request failed", detail);
+                request_line!(error, "request failed", detail);
             } else {
-                line!(info, "request refused");
+                request_line!(info, "request refused");
             }
             error_response(&error, &request_id)
         }

@@ -44,13 +44,6 @@ impl StoreError {
     pub fn refused(&self, label: Label) -> bool {
         matches!(self, StoreError::Cancelled { failed } if failed.contains(&label))
     }
-    /// The labels whose conditions failed (empty unless the transaction was refused).
-    pub fn refusals(&self) -> &[Label] {
-        match self {
-            StoreError::Cancelled { failed } => failed,
-            _ => &[],
-        }
-    }
     pub fn is_condition(&self) -> bool {
         matches!(self, StoreError::ConditionFailed | StoreError::Cancelled { .. })
     }

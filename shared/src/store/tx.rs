@@ -64,12 +64,6 @@ impl Tx {
     pub fn push(&mut self, label: Label, write: Write) {
         self.writes.push((label, write));
     }
-    /// Adds `write` if there is one.
-    pub fn push_opt(&mut self, label: Label, write: Option<Write>) {
-        if let Some(write) = write {
-            self.push(label, write);
-        }
-    }
     pub fn append(&mut self, other: Tx) {
         self.writes.extend(other.writes);
     }
@@ -94,12 +88,6 @@ impl Tx {
     }
     pub fn into_writes(self) -> Vec<Write> {
         self.writes.into_iter().map(|(_, w)| w).collect()
-    }
-}
-
-impl Extend<(Label, Write)> for Tx {
-    fn extend<I: IntoIterator<Item = (Label, Write)>>(&mut self, iter: I) {
-        self.writes.extend(iter);
     }
 }
 
