@@ -11,7 +11,7 @@ use std::net::SocketAddr;
 use std::pin::Pin;
 
 use axum::extract::State;
-use axum::routing::{MethodRouter, on};
+use axum::routing::on;
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::{Bytes, Incoming};
 use hyper::server::conn::http1;
@@ -69,9 +69,7 @@ pub fn all_routes() -> Vec<(&'static str, &'static str)> {
 }
 
 fn dev_routes() -> axum::Router<App> {
-    let mut router = axum::Router::new();
-    let mut paths: std::collections::BTreeMap<&str, MethodRouter<App>> = Default::default();
-    for route in DEV_ROUTES.iter().copied() {
+    router::by_path(DEV_ROUTES.iter().copied().map(|route| {
         let endpoint =
             on(method_filter(route.method), move |State(app): State<App>, req: axum::extract::Request| async move {
                 let params = Params::of(route.path, req.uri().path());
@@ -83,13 +81,8 @@ fn dev_routes() -> axum::Router<App> {
                     Err(e) => router::into_axum(tollgate::http::error_response(&e, &tollgate::http::new_request_id())),
                 }
             });
-        let methods = paths.remove(route.path).unwrap_or_default();
-        paths.insert(route.path, methods.merge(endpoint));
-    }
-    for (path, methods) in paths {
-        router = router.route(path, methods);
-    }
-    router
+        (route.path, endpoint)
+    }))
 }
 
 /// The dev server's router: the functions' routes and its own, CORS for a local frontend on

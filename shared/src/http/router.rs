@@ -116,20 +116,27 @@ async fn refuse(req: axum::extract::Request, error: Error) -> axum::response::Re
     into_axum(error_response(&error, &id))
 }
 
-/// The routes of `routes`, by path, with 405 for another method on a known path (state still
-/// to be given: `finish` does, with the 404 for unknown paths).
-pub fn routes(routes: &[Route]) -> Router<App> {
+/// Endpoints grouped by path: each path's methods, with 405 (in the envelope) for another
+/// method on a known path. The state is given later (`finish`).
+pub fn by_path(endpoints: impl IntoIterator<Item = (&'static str, MethodRouter<App>)>) -> Router<App> {
     let mut paths: BTreeMap<&'static str, MethodRouter<App>> = BTreeMap::new();
-    for route in routes.iter().copied() {
-        let endpoint = on(method_filter(route.method), move |State(app): State<App>, req| serve(app, req, route));
-        let methods = paths.remove(route.path).unwrap_or_default();
-        paths.insert(route.path, methods.merge(endpoint));
+    for (path, endpoint) in endpoints {
+        let methods = paths.remove(path).unwrap_or_default();
+        paths.insert(path, methods.merge(endpoint));
     }
     let mut router = Router::new();
     for (path, methods) in paths {
         router = router.route(path, methods.fallback(|req| refuse(req, Error::MethodNotAllowed)));
     }
     router
+}
+
+/// The routes of a table.
+pub fn routes(routes: &[Route]) -> Router<App> {
+    by_path(routes.iter().copied().map(|route| {
+        let endpoint = on(method_filter(route.method), move |State(app): State<App>, req| serve(app, req, route));
+        (route.path, endpoint)
+    }))
 }
 
 /// A router ready to serve: unknown paths answer 404 in the envelope.
