@@ -86,7 +86,6 @@ pub fn export(export: &Export, exported_at: i64) -> Value {
     if let Value::Object(map) = &mut body {
         map.insert("exported_at".into(), json!(rfc3339(exported_at)));
         map.insert("ledger".into(), export.ledger.iter().map(ledger_entry).collect());
-        map.insert("billing_events".into(), export.billing_events.iter().map(billing_event).collect());
         let orders = export.orders.iter().map(|o| {
             json!({
                 "id": o.id,
