@@ -50,6 +50,25 @@ pub fn rfc3339(epoch_secs: i64) -> String {
         .unwrap_or_default()
 }
 
+/// The UTC calendar day of an epoch second, as `2026-11-23`.
+pub fn day_id(epoch_secs: i64) -> String {
+    let date = time::OffsetDateTime::from_unix_timestamp(epoch_secs).unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
+    format!("{:04}-{:02}-{:02}", date.year(), date.month() as u8, date.day())
+}
+
+/// The epoch second a `2026-11-23` day starts at (UTC), None unless it is such a day.
+pub fn day_start(day: &str) -> Option<i64> {
+    let mut parts = day.split('-');
+    let (year, month, date) = (parts.next()?, parts.next()?, parts.next()?);
+    let digits = |s: &str, n: usize| s.len() == n && s.bytes().all(|b| b.is_ascii_digit());
+    if parts.next().is_some() || !digits(year, 4) || !digits(month, 2) || !digits(date, 2) {
+        return None;
+    }
+    let month = time::Month::try_from(month.parse::<u8>().ok()?).ok()?;
+    let date = time::Date::from_calendar_date(year.parse().ok()?, month, date.parse().ok()?).ok()?;
+    Some(date.midnight().assume_utc().unix_timestamp())
+}
+
 /// The UTC calendar month of an epoch second, as `2026-11`.
 pub fn month_id(epoch_secs: i64) -> String {
     let date = time::OffsetDateTime::from_unix_timestamp(epoch_secs).unwrap_or(time::OffsetDateTime::UNIX_EPOCH);

@@ -28,6 +28,9 @@ pub(super) struct Tollgate {
     pending: Vec<Vec<u8>>,
     delivered: Vec<Vec<u8>>,
     keys: HashMap<KeyRef, String>,
+    /// Webhook deliveries and sign-ins made: what the admin metrics must count.
+    deliveries: i64,
+    sign_ins: i64,
 }
 
 impl Tollgate {
@@ -146,6 +149,8 @@ impl StateMachineTest for Tollgate {
             pending: vec![],
             delivered: vec![],
             keys: HashMap::new(),
+            deliveries: 0,
+            sign_ins: 3,
         }
     }
 
@@ -190,6 +195,7 @@ impl StateMachineTest for Tollgate {
             Op::SignIn { user } => {
                 let (token, id) = sut.sign_in(via, EMAILS[user]);
                 assert_eq!(id, sut.users[user], "one user per email");
+                sut.sign_ins += 1;
                 sut.tokens[user] = token;
             }
             Op::Cancel { user } => {
@@ -200,11 +206,13 @@ impl StateMachineTest for Tollgate {
             Op::Deliver { pick } => {
                 let body = sut.pending.remove(pick % sut.pending.len());
                 sut.deliver(via, &body);
+                sut.deliveries += 1;
                 sut.delivered.push(body);
             }
             Op::Redeliver { pick } => {
                 let body = sut.delivered[pick % sut.delivered.len()].clone();
                 sut.deliver(via, &body);
+                sut.deliveries += 1;
             }
             Op::ClaimSession { purchase: p } => {
                 let buyer = model.purchases[p].buyer;
@@ -271,5 +279,35 @@ impl StateMachineTest for Tollgate {
             let (_, ent) = sut.call(0, "GET", "/api/entitlements", None, Some(&sut.tokens[user]));
             assert_eq!(ent["plan"], model.plan(user), "{}: the plan the model expects", email);
         }
+        check_metrics(sut, model);
     }
+}
+
+/// The admin metrics' counters, kept by the changes themselves, against what the store holds and
+/// what the sequence did: every delivery and sign-in counted once, the credits outstanding equal
+/// to the balances, the subscriptions by plan and status, paying and MRR equal to the records.
+fn check_metrics(sut: &Tollgate, model: &Model) {
+    let (status, metrics) = sut.call(1, "GET", "/api/admin/metrics", None, Some(&sut.admin));
+    assert_eq!(status, 200, "{metrics}");
+    assert_eq!(metrics["webhooks"]["totals"]["received"], sut.deliveries, "every delivery counted once: {metrics}");
+    assert_eq!(metrics["sign_ins"]["totals"]["sign_ins"], sut.sign_ins, "{metrics}");
+    assert_eq!(metrics["credits"]["outstanding"], model.balance.iter().sum::<i64>(), "{metrics}");
+    let store = &sut.apps[0].store;
+    let records: Vec<_> = sut
+        .users
+        .iter()
+        .flat_map(|u| sut.rt.block_on(tollgate::store::schema::subscriptions::of(store, u)).unwrap())
+        .collect();
+    let mut by_plan = serde_json::Map::new();
+    for r in &records {
+        let plan = by_plan.entry(r.plan.clone()).or_insert_with(|| json!({}));
+        let n = plan[&r.status].as_i64().unwrap_or(0);
+        plan[&r.status] = json!(n + 1);
+    }
+    let subs = &metrics["subscriptions"];
+    assert_eq!(subs["by_plan"], Value::Object(by_plan), "{metrics}");
+    let paying: Vec<_> = records.iter().filter(|r| r.is_paying()).collect();
+    assert_eq!(subs["paying"], paying.len() as i64, "{metrics}");
+    let mrr: i64 = paying.iter().map(|r| r.monthly_amount()).sum();
+    assert_eq!(subs["mrr"]["usd"].as_i64().unwrap_or(0), mrr, "{metrics}");
 }

@@ -1,6 +1,7 @@
 //! Administration: `POST /api/admin/credits/grant`, an administrator's grant or correction;
 //! `GET /api/admin/billing-events?user_id=`, a user's billing audit; `GET /api/admin/users/{user}`,
-//! everything about one user's access and money; `GET /api/diagnostics`, whether each part is
+//! everything about one user's access and money; `GET /api/admin/metrics`, webhook deliveries,
+//! sign-ins, credits and subscriptions (MRR); `GET /api/diagnostics`, whether each part is
 //! configured and answering (open in development).
 
 mod report;
@@ -32,6 +33,7 @@ pub const ROUTES: &[Route] = &[
         path: "/api/admin/users/{user}",
         handler: |app, req, p| Box::pin(report::user(app, req, p.get("user"))),
     },
+    Route { method: "GET", path: "/api/admin/metrics", handler: |app, req, _| Box::pin(report::metrics(app, req)) },
     Route { method: "GET", path: "/api/diagnostics", handler: |app, req, _| Box::pin(report::diagnostics(app, req)) },
 ];
 

@@ -1,8 +1,8 @@
-//! Support's views: one user's access and money, and the deployment's diagnostics.
+//! Support's views: one user's access and money, the deployment's metrics and diagnostics.
 
 use tollgate::auth::admin;
-use tollgate::domain::{health, support};
-use tollgate::http::{Reply, Request, views};
+use tollgate::domain::{health, metrics, support};
+use tollgate::http::{self, Reply, Request, views};
 use tollgate::{App, Error};
 
 /// `GET /api/admin/users/{user}`: by id (`usr_...`) or email.
@@ -22,4 +22,13 @@ pub async fn diagnostics(app: &App, req: &Request) -> Result<Reply, Error> {
         admin(app, req)?;
     }
     Ok(Reply::ok(health::diagnose(app).await))
+}
+
+/// `GET /api/admin/metrics?from=YYYY-MM-DD&to=YYYY-MM-DD` (default: the 30 days to today, UTC).
+pub async fn metrics(app: &App, req: &Request) -> Result<Reply, Error> {
+    admin(app, req)?;
+    let (from, to) =
+        metrics::range(app.now(), http::query_param(req, "from").as_deref(), http::query_param(req, "to").as_deref())?;
+    let report = metrics::report(app, &from, &to).await?;
+    Ok(Reply::ok(serde_json::to_value(report).map_err(|e| Error::internal(e.to_string()))?))
 }

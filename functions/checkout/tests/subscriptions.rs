@@ -98,6 +98,9 @@ async fn store_subscription(t: &TestApp, id: &str, status: &str, trial_end: Opti
         as_of: NOW,
         applied: "evt_test".into(),
         version: 1,
+        amount: Some(900),
+        currency: Some("usd".into()),
+        trial_start: None,
     };
     t.app.store.write(Write::put(record.to_item())).await.unwrap();
 }

@@ -117,7 +117,8 @@ pub struct Config {
     pub grace_days: i64,
     /// When a disputed payment loses what it paid for.
     pub disputes: DisputePolicy,
-    /// What is deployed: `APP_VERSION`, else the crate's version.
+    /// What is deployed: `APP_VERSION`, else the build's git revision (`make build`/`make package`
+    /// set `TOLLGATE_GIT_REV`), else the crate's version.
     pub version: String,
 }
 
@@ -307,10 +308,7 @@ impl Config {
                 Some("lost") => DisputePolicy::WhenLost,
                 Some(_) => return Err(problem("DISPUTE_REVOKES", "must be opened or lost")),
             },
-            version: src
-                .get("APP_VERSION")
-                .filter(|v| !v.trim().is_empty())
-                .unwrap_or_else(|| concat!(env!("CARGO_PKG_VERSION"), " (no APP_VERSION)").to_string()),
+            version: src.get("APP_VERSION").filter(|v| !v.trim().is_empty()).unwrap_or_else(build_version),
         })
     }
 
@@ -340,3 +338,11 @@ fn dynamodb_store(src: &dyn Source) -> Result<StoreConfig, ConfigError> {
 
 #[cfg(test)]
 mod tests;
+
+/// The crate's version and, when the build was given one, its git revision.
+fn build_version() -> String {
+    match option_env!("TOLLGATE_GIT_REV") {
+        Some(rev) if !rev.is_empty() => format!("{}+{rev}", env!("CARGO_PKG_VERSION")),
+        _ => concat!(env!("CARGO_PKG_VERSION"), " (no APP_VERSION)").to_string(),
+    }
+}

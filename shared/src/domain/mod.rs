@@ -7,6 +7,7 @@ pub mod entitlements;
 pub mod health;
 pub mod mail;
 pub mod members;
+pub mod metrics;
 pub mod orders;
 pub mod pace;
 pub mod plans;

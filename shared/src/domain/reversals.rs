@@ -15,7 +15,7 @@ use crate::store::{Label, StoreError, Tx};
 use crate::stripe::Event;
 
 use super::credits::{self, Change, Floor};
-use super::stripe_events::{Outcome, Receipt, event_record, record_event_once, record_only, settle};
+use super::stripe_events::{Delivery, Outcome, Receipt, event_record, record_event_once, record_only, settle};
 
 /// What reverses a payment.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -133,7 +133,7 @@ async fn take_back(
     };
     let now = app.now();
     let with = |entry: &crate::store::schema::LedgerEntry| {
-        let mut tx = event_record(event, Outcome::CreditsTakenBack, now);
+        let mut tx = event_record(event, Outcome::CreditsTakenBack, Delivery::Applied, now);
         tx.append(payments::mark_reversed(read, &cause.tag(), Some(-entry.delta), now));
         if let Some(order) = &order {
             tx.append(order.clone());
@@ -164,7 +164,7 @@ async fn revoke_grant(
 ) -> Result<Option<Receipt>, Error> {
     let now = app.now();
     let outcome = if matches!(cause, Cause::Refund) { Outcome::PurchaseRevoked } else { Outcome::PurchaseDisputed };
-    let mut tx = event_record(event, outcome, now);
+    let mut tx = event_record(event, outcome, Delivery::Applied, now);
     tx.append(payments::mark_reversed(read, &cause.tag(), None, now));
     if let Some(order) = order {
         tx.append(order);
@@ -216,7 +216,7 @@ pub async fn restore(app: &App, event: &Event, payment_id: &str, dispute_id: &st
                 key: Some(RequestKey::Own(&key)),
             };
             let with = |_: &_| {
-                let mut tx = event_record(event, Outcome::DisputeWon, now);
+                let mut tx = event_record(event, Outcome::DisputeWon, Delivery::Applied, now);
                 tx.append(effects.clone());
                 tx
             };

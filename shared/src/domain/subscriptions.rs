@@ -174,9 +174,13 @@ async fn store(
             as_of: *as_of,
             applied: applied_by.clone(),
             version: stored_at.map_or(1, |i| subs[i].version + 1),
+            amount: sub.amount(),
+            currency: sub.currency.clone(),
+            trial_start: sub.trial_start,
         };
         let mut tx = with(&record);
         tx.append(stored::put(&record, stored_at.map(|i| subs[i].version)));
+        tx.append(stored::count_change(stored_at.map(|i| &subs[i]), &record, app.now()));
         for other in subs.iter().filter(|s| s.id != record.id) {
             tx.append(stored::unchanged(other));
         }

@@ -28,7 +28,9 @@ pub async fn wait_for_customer(app: &App, event: &Event, customer: Option<String
             message: "retry when the customer is linked".into(),
         });
     }
-    app.store.commit(customers::wait(&customer, event.created, &event.id, body, app.now())).await?;
+    let mut wait = customers::wait(&customer, event.created, &event.id, body, app.now());
+    wait.append(stripe_events::count_delivery(&event.id, stripe_events::Delivery::Waiting, app.now()));
+    app.store.commit(wait).await?;
     tracing::warn!(event_id = %event.id, event_type = %event.event_type, "event waits for its customer to be linked");
     // The link may have committed between the lookup and this write: then apply it now.
     if super::users::owner_of_customer(&app.store, &customer).await?.is_some() {

@@ -204,6 +204,21 @@ impl Update {
         self
     }
 
+    /// Folds another counter update of the same item into this one (sums `ADD`s of one name).
+    pub fn merge(&mut self, other: &Update) {
+        for (name, by) in &other.add {
+            match self.add.iter_mut().find(|(n, _)| n == name) {
+                Some((_, sum)) => *sum += by,
+                None => self.add.push((name.clone(), *by)),
+            }
+        }
+        for (name, value) in &other.set_if_absent {
+            if !self.set_if_absent.iter().any(|(n, _)| n == name) {
+                self.set_if_absent.push((name.clone(), value.clone()));
+            }
+        }
+    }
+
     /// The item after this update, from the item before it.
     pub fn apply(&self, before: Option<&Item>) -> Item {
         let mut item = before.cloned().unwrap_or_else(|| Item::new(&self.key));

@@ -45,6 +45,9 @@ pub enum Label {
     SessionEntry,
     /// An event that waited for its customer.
     Waiting,
+    /// An admin-metrics counter (`ADD` only, never refused): counters of one item in one
+    /// transaction are merged into one write.
+    Metric,
 }
 
 /// Writes that commit all together or not at all.
@@ -58,14 +61,26 @@ impl Tx {
         Tx::default()
     }
     pub fn with(mut self, label: Label, write: Write) -> Self {
-        self.writes.push((label, write));
+        self.push(label, write);
         self
     }
     pub fn push(&mut self, label: Label, write: Write) {
+        if let (Label::Metric, Write::Update(more)) = (label, &write) {
+            let same = self.writes.iter_mut().find_map(|(l, w)| match (l, w) {
+                (Label::Metric, Write::Update(u)) if u.key == more.key => Some(u),
+                _ => None,
+            });
+            if let Some(counter) = same {
+                counter.merge(more);
+                return;
+            }
+        }
         self.writes.push((label, write));
     }
     pub fn append(&mut self, other: Tx) {
-        self.writes.extend(other.writes);
+        for (label, write) in other.writes {
+            self.push(label, write);
+        }
     }
     pub fn len(&self) -> usize {
         self.writes.len()

@@ -3,7 +3,7 @@
 
 use serde_json::json;
 
-use super::{Outcome, Receipt, record_event_once, record_only, settle, user_for, with_mail};
+use super::{Delivery, Outcome, Receipt, record_event_once, record_only, settle, user_for, with_mail};
 use crate::app::App;
 use crate::domain::billing::{self, BillingEvent};
 use crate::domain::mail::{self, MailKind, Queued};
@@ -59,7 +59,7 @@ pub(super) async fn completed(app: &App, event: &Event, session: CheckoutSession
     // The receipt goes out only for a purchase that stands (not one whose refund came first).
     let event_writes = |recorded: Recorded| {
         let outcome = if recorded == Recorded::Paid { Outcome::PurchaseRecorded } else { Outcome::PurchaseRefunded };
-        let mut tx = super::event_record(event, outcome, now);
+        let mut tx = super::event_record(event, outcome, Delivery::Applied, now);
         if let Some(audit) = &audit {
             tx.append(billing::write(audit));
         }
@@ -107,7 +107,7 @@ async fn subscription_started(app: &App, event: &Event, session: CheckoutSession
         return waiting::wait_for_customer(app, event, session.customer()).await;
     };
     let now = app.now();
-    let mut effects = super::event_record(event, Outcome::SubscriptionStarted, now);
+    let mut effects = super::event_record(event, Outcome::SubscriptionStarted, Delivery::Applied, now);
     if let Some(order_id) = session.metadata.get("order_id") {
         effects.append(orders::subscription_paid(order_id, &session.id, &subscription_id, now));
     }

@@ -4,7 +4,7 @@
 
 use serde_json::json;
 
-use super::{Outcome, Receipt, letter, record_event_once, record_only, settle, user_for, with_mail};
+use super::{Delivery, Outcome, Receipt, letter, record_event_once, record_only, settle, user_for, with_mail};
 use crate::app::App;
 use crate::catalog::Plan;
 use crate::domain::billing::{self, BillingEvent};
@@ -82,7 +82,7 @@ pub(super) async fn changed(
     };
     let pointers = invoice_pointers(&invoice, &user_id, credits);
     let with = |_: &_| {
-        let mut tx = super::event_record(event, Outcome::CreditsGranted, now);
+        let mut tx = super::event_record(event, Outcome::CreditsGranted, Delivery::Applied, now);
         tx.append(audit_and_mail());
         tx.append(pointers.clone());
         tx

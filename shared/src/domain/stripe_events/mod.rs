@@ -17,6 +17,7 @@ pub use outcome::Outcome;
 
 use crate::app::App;
 use crate::error::Error;
+use crate::store::schema::metrics::{self, Family};
 use crate::store::schema::{EventRecord, events};
 use crate::store::{Label, StoreError, Tx};
 use crate::stripe::{Event, Handled, signature};
@@ -33,8 +34,84 @@ pub enum Receipt {
     Ignored(Outcome),
 }
 
-/// Verifies, parses and applies one delivery.
+tokio::task_local! {
+    /// The id of the event being delivered: only its own record counts as a delivery (an
+    /// event a claim applies, or one that waited, was counted when it was delivered).
+    static DELIVERED: String;
+}
+
+/// A delivery's class in the admin metrics' webhook counters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Delivery {
+    Applied,
+    Ignored,
+    Waiting,
+    Duplicate,
+    Rejected,
+    Error,
+}
+
+impl Delivery {
+    pub const ALL: [Delivery; 6] = [
+        Delivery::Applied,
+        Delivery::Ignored,
+        Delivery::Waiting,
+        Delivery::Duplicate,
+        Delivery::Rejected,
+        Delivery::Error,
+    ];
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Delivery::Applied => "applied",
+            Delivery::Ignored => "ignored",
+            Delivery::Waiting => "waiting",
+            Delivery::Duplicate => "duplicate",
+            Delivery::Rejected => "rejected",
+            Delivery::Error => "error",
+        }
+    }
+}
+
+/// The delivery's counter, when `event` is the event being delivered: folded into the write that
+/// records it, so the count commits exactly when the record does.
+pub(crate) fn count_delivery(event_id: &str, class: Delivery, now: i64) -> Tx {
+    if DELIVERED.try_with(|id| id == event_id).unwrap_or(false) {
+        metrics::count_day(Family::Webhook, event_id, now, &metrics::Counts::from([(class.as_str().to_string(), 1)]))
+    } else {
+        Tx::new()
+    }
+}
+
+/// Verifies, parses and applies one delivery, and counts it: an applied, ignored or waiting
+/// delivery in the transaction that recorded it; one that recorded nothing (a duplicate, a
+/// rejection, an error) with a write of its own, which may fail without changing the answer.
 pub async fn receive(app: &App, body: &[u8], signature_header: Option<&str>) -> Result<Receipt, Error> {
+    let mut delivered = None;
+    let result = verify_and_apply(app, body, signature_header, &mut delivered).await;
+    let uncounted = match &result {
+        Ok(Receipt::Duplicate) => Some(Delivery::Duplicate),
+        Ok(Receipt::Ignored(Outcome::LivemodeMismatch)) => Some(Delivery::Ignored),
+        Ok(_) => None,
+        Err(e) if e.status() < 500 => Some(Delivery::Rejected),
+        Err(_) => Some(Delivery::Error),
+    };
+    if let Some(class) = uncounted {
+        // A rejected body has no event id: any shard does.
+        let subject = delivered.unwrap_or_else(|| format!("{}", app.now()));
+        let counts = metrics::Counts::from([(class.as_str().to_string(), 1)]);
+        if let Err(e) = app.store.commit(metrics::count_day(Family::Webhook, &subject, app.now(), &counts)).await {
+            tracing::warn!(error = %e, "a webhook delivery's counter was not written");
+        }
+    }
+    result
+}
+
+async fn verify_and_apply(
+    app: &App,
+    body: &[u8],
+    signature_header: Option<&str>,
+    delivered: &mut Option<String>,
+) -> Result<Receipt, Error> {
     let stripe = &app.config.stripe;
     if !(stripe.allow_unsigned_webhooks && signature_header.is_none()) {
         signature::verify(
@@ -48,6 +125,7 @@ pub async fn receive(app: &App, body: &[u8], signature_header: Option<&str>) -> 
     }
     let event = Event::parse(body).map_err(|e| Error::bad_request("not_a_stripe_event", e.to_string()))?;
     crate::http::log::note_event(&event.id, &event.event_type);
+    *delivered = Some(event.id.clone());
     // From here the body is a validly signed Stripe event: 2xx (applied, duplicate or deliberately
     // ignored) or 5xx (retry me), never 4xx.
     if event.livemode != stripe.livemode() {
@@ -56,7 +134,7 @@ pub async fn receive(app: &App, body: &[u8], signature_header: Option<&str>) -> 
     }
     // Customers Tollgate creates are linked before Stripe knows them; a customer Checkout or a
     // Payment Link made is linked by a claim, which applies what waited for it.
-    apply(app, &event).await.map_err(|e| match e.status() {
+    DELIVERED.scope(event.id.clone(), apply(app, &event)).await.map_err(|e| match e.status() {
         400..=499 => Error::Retry { code: e.code(), message: e.to_string() },
         _ => e,
     })
@@ -82,19 +160,22 @@ pub async fn apply(app: &App, event: &Event) -> Result<Receipt, Error> {
     }
 }
 
-/// The event's exactly-once record, refused (`Event`) when it was applied before.
-pub(crate) fn event_record(event: &Event, outcome: Outcome, now: i64) -> Tx {
-    events::record(&EventRecord {
+/// The event's exactly-once record, refused (`Event`) when it was applied before, with the
+/// delivery's counter.
+pub(crate) fn event_record(event: &Event, outcome: Outcome, class: Delivery, now: i64) -> Tx {
+    let mut tx = events::record(&EventRecord {
         id: event.id.clone(),
         event_type: event.event_type.clone(),
         outcome: outcome.as_str().to_string(),
         received_at: now,
-    })
+    });
+    tx.append(count_delivery(&event.id, class, now));
+    tx
 }
 
 /// Records the event with nothing to change.
 pub(crate) async fn record_only(app: &App, event: &Event, outcome: Outcome) -> Result<Receipt, Error> {
-    match app.store.commit(event_record(event, outcome, app.now())).await {
+    match app.store.commit(event_record(event, outcome, Delivery::Ignored, app.now())).await {
         Ok(()) => Ok(Receipt::Ignored(outcome)),
         Err(e) if e.refused(Label::Event) => Ok(Receipt::Duplicate),
         Err(e) => Err(e.into()),
@@ -125,7 +206,7 @@ pub(crate) async fn record_event_once(
     outcome: Outcome,
     effects: Tx,
 ) -> Result<Receipt, Error> {
-    let mut tx = event_record(event, outcome, app.now());
+    let mut tx = event_record(event, outcome, Delivery::Applied, app.now());
     tx.append(effects);
     let result = match app.store.transact(tx).await {
         Ok(()) => Ok(()),

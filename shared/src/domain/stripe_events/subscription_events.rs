@@ -2,7 +2,7 @@
 
 use serde_json::json;
 
-use super::{Outcome, Receipt, letter, record_only, settle, user_for, with_mail};
+use super::{Delivery, Outcome, Receipt, letter, record_only, settle, user_for, with_mail};
 use crate::app::App;
 use crate::domain::billing::{self, BillingEvent};
 use crate::domain::mail::{self, MailKind};
@@ -48,7 +48,7 @@ pub(super) async fn changed(
     };
     let now = app.now();
     let with = |_: &_| {
-        let mut tx = super::event_record(event, Outcome::SubscriptionApplied, now);
+        let mut tx = super::event_record(event, Outcome::SubscriptionApplied, Delivery::Applied, now);
         tx.append(billing::write(&audit));
         if let Some(q) = &queued {
             tx.append(mail::queue(&event.id, &user_id, q, now));

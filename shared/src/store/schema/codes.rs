@@ -59,7 +59,19 @@ pub async fn count_wrong_attempt(store: &Store, email: &str, code_id: &str, max:
 /// Spends the code; false when it changed meanwhile (a resend or a racing verify won).
 pub async fn spend(store: &Store, email: &str, code_id: &str, max: i64, now: i64) -> Result<bool, StoreError> {
     let update = Update::new(keys::login_code(email)).set("used_at", now).when(same_live_code(code_id, max));
-    changed(store.update(update).await.map(|_| ()))
+    let mut tx = Tx::new().with(Label::Code, Write::Update(update));
+    // A sign-in, counted with the code it spends.
+    tx.append(super::metrics::count_day(
+        super::metrics::Family::SignIn,
+        email,
+        now,
+        &[("sign_ins".to_string(), 1)].into(),
+    ));
+    match store.commit(tx).await {
+        Ok(()) => Ok(true),
+        Err(e) if e.refused(Label::Code) => Ok(false),
+        Err(e) => Err(e),
+    }
 }
 
 fn changed(result: Result<(), StoreError>) -> Result<bool, StoreError> {

@@ -174,6 +174,22 @@ pub fn change(before: State, entry: &LedgerEntry, key: Option<RequestKey<'_>>, r
             .with(TTL, entry.created_at + CREDIT_KEY_RETENTION_SECS);
         tx.push(Label::RequestKey, Write::put_new(item));
     }
+    tx.append(count(entry));
+    tx
+}
+
+/// The change's counters (all-time and its day): credits granted, spent by callers, and taken
+/// back (refunds, disputes, corrections); outstanding is granted - spent - taken back.
+fn count(entry: &LedgerEntry) -> Tx {
+    use super::metrics::{Counts, Family, count_all, count_day};
+    let class = match (entry.delta > 0, entry.reason.is_callers()) {
+        (true, _) => "granted",
+        (false, true) => "spent",
+        (false, false) => "taken_back",
+    };
+    let counts = Counts::from([(class.to_string(), entry.delta.abs())]);
+    let mut tx = count_all(Family::Credits, &entry.user_id, &counts);
+    tx.append(count_day(Family::Credits, &entry.user_id, entry.created_at, &counts));
     tx
 }
 

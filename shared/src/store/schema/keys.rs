@@ -107,6 +107,14 @@ pub fn waiting_event(customer: &str, created: i64, event_id: &str) -> Key {
     Key::new(customer_pk(customer), format!("{WAITING_SK}{created:010}#{event_id}"))
 }
 
+pub(crate) fn metrics_pk(shard: u8) -> String {
+    format!("METRICS#{shard}")
+}
+/// One shard of a metrics counter: `<FAMILY>#<YYYY-MM-DD>` per UTC day, or `<FAMILY>#ALL`.
+pub fn metric(shard: u8, family: &str, bucket: &str) -> Key {
+    Key::new(metrics_pk(shard), format!("{family}#{bucket}"))
+}
+
 /// GSI1 partitions.
 pub fn customer_index(customer: &str) -> String {
     customer_pk(customer)

@@ -31,6 +31,7 @@
 //! | members' uses       | `USER#<id>`         | `MEMBERS#<YYYY-MM>`                  |                     |               | checkout, webhook |
 //! | customer -> user    | `CUSTOMER#<cus>`    | `OWNER`                              |                     |               | checkout, webhook, claims |
 //! | event waiting       | `CUSTOMER#<cus>`    | `WAITING#<created>#<evt_id>`         |                     | 30 d          | webhook |
+//! | metrics counter     | `METRICS#<0-7>`     | `<FAMILY>#<YYYY-MM-DD or ALL>`       |                     | days: 400 d   | webhook, sign-in, credits, subscriptions |
 //!
 //! A holder is `USER#<id>`, or `EMAIL#<email>` for an anonymous purchase not yet claimed.
 
@@ -43,6 +44,7 @@ pub mod grants;
 pub mod keys;
 pub mod mail;
 pub mod members;
+pub mod metrics;
 pub mod orders;
 pub mod payments;
 pub mod plans;

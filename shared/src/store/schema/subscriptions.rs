@@ -4,6 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::keys;
+use super::metrics::{Counts, Family, count_all, count_day};
 use crate::catalog::Interval;
 use crate::store::codec::{decode_all, encode};
 use crate::store::{Condition, Label, Query, Store, StoreError, Tx, Write};
@@ -33,6 +34,15 @@ pub struct SubscriptionRecord {
     pub applied: String,
     /// Every write adds one; each write is conditional on the version it read.
     pub version: i64,
+    /// What one period costs (the items' prices times quantities, before discounts), in the
+    /// currency's smallest unit; None for records stored before it was kept.
+    #[serde(default)]
+    pub amount: Option<i64>,
+    #[serde(default)]
+    pub currency: Option<String>,
+    /// When its trial started (Stripe's `trial_start`).
+    #[serde(default)]
+    pub trial_start: Option<i64>,
 }
 
 impl SubscriptionRecord {
@@ -43,6 +53,53 @@ impl SubscriptionRecord {
     pub fn is_live(&self) -> bool {
         !matches!(self.status.as_str(), "canceled" | "incomplete_expired" | "incomplete")
     }
+    /// Paying now: active or past due, at a price above zero (trials are not).
+    pub fn is_paying(&self) -> bool {
+        matches!(self.status.as_str(), "active" | "past_due") && self.amount.unwrap_or(0) > 0
+    }
+    /// What it brings in a month, yearly prices divided by 12 (rounded down).
+    pub fn monthly_amount(&self) -> i64 {
+        let amount = self.amount.unwrap_or(0);
+        match self.interval {
+            Some(Interval::Year) => amount / 12,
+            _ => amount,
+        }
+    }
+
+    /// What this subscription adds to the running counters: one in its plan and status and,
+    /// while paying, its monthly amount in its currency.
+    fn counted(&self) -> Counts {
+        let mut counts = Counts::from([(format!("n|{}|{}", self.plan, self.status), 1)]);
+        if self.is_paying() {
+            counts.insert("paying".into(), 1);
+            counts.insert(format!("mrr|{}", self.currency.as_deref().unwrap_or("unknown")), self.monthly_amount());
+        }
+        counts
+    }
+}
+
+/// The counters of a subscription going from `before` (None: new) to `after`: the running
+/// counters move by the difference, and the day `now` counts a trial started, a trial converted
+/// to a paid period, or a live subscription ended.
+pub fn count_change(before: Option<&SubscriptionRecord>, after: &SubscriptionRecord, now: i64) -> Tx {
+    let mut running = after.counted();
+    for (name, n) in before.map(SubscriptionRecord::counted).unwrap_or_default() {
+        *running.entry(name).or_default() -= n;
+    }
+    let was = |status: &str| before.is_some_and(|b| b.status == status);
+    let mut day = Counts::new();
+    if after.status == "trialing" && !was("trialing") {
+        day.insert("trial_started".into(), 1);
+    }
+    if was("trialing") && after.is_paying() {
+        day.insert("converted".into(), 1);
+    }
+    if before.is_some_and(SubscriptionRecord::is_live) && !after.is_live() {
+        day.insert("churned".into(), 1);
+    }
+    let mut tx = count_all(Family::Subscriptions, &after.id, &running);
+    tx.append(count_day(Family::Subscriptions, &after.id, now, &day));
+    tx
 }
 
 /// All of a user's subscriptions (strongly consistent).

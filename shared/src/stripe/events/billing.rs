@@ -176,6 +176,8 @@ pub struct Subscription {
     #[serde(default)]
     pub trial_end: Option<i64>,
     #[serde(default)]
+    pub trial_start: Option<i64>,
+    #[serde(default)]
     current_period_start: Option<i64>,
     #[serde(default)]
     current_period_end: Option<i64>,
