@@ -3,7 +3,7 @@ VENV ?= .venv
 PYTHON ?= python3
 PORT ?= 3000
 
-.PHONY: dev test model-long venv lint-template build sam-build clean
+.PHONY: dev test model-long venv package build clean
 
 $(VENV)/.installed: scripts/requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -17,6 +17,7 @@ dev:
 
 test: venv
 	$(VENV)/bin/cfn-lint template.yaml
+	AWS_DEFAULT_REGION=us-east-1 SAM_CLI_TELEMETRY=0 $(VENV)/bin/sam validate --lint
 	INSTA_UPDATE=no VENV=$(VENV) scripts/with-dynamodb.sh cargo test --workspace --no-fail-fast
 
 # The model-based test's long run (in memory): TOLLGATE_MODEL_SEED=<seed> replays one.
@@ -24,11 +25,18 @@ model-long:
 	TOLLGATE_MODEL_CASES=$${TOLLGATE_MODEL_CASES:-20000} cargo test -p tollgate-cli --test model in_memory -- --nocapture
 
 build:
-	cargo build --workspace --release
+	TOLLGATE_GIT_REV=$$(git rev-parse --short HEAD 2>/dev/null) cargo build --workspace --release
 
-# Needs cargo-lambda (`pip install cargo-lambda`) and aws-sam-cli.
-sam-build:
-	sam build
+$(VENV)/.packaging: scripts/requirements-package.txt $(VENV)/.installed
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r scripts/requirements-package.txt
+	touch $@
+
+# Every function's arm64 bootstrap, as `sam deploy` uploads them (.aws-sam/build), built by
+# cargo-lambda cross-compiling with zig (both from PyPI; no Docker); prints each one's size.
+package: $(VENV)/.packaging
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" TOLLGATE_GIT_REV=$$(git rev-parse --short HEAD 2>/dev/null) \
+		SAM_CLI_TELEMETRY=0 AWS_DEFAULT_REGION=us-east-1 $(VENV)/bin/sam build
+	@ls -l .aws-sam/build/*/bootstrap | awk '{ printf "%-60s %6.2f MB\n", $$9, $$5 / 1048576 }'
 
 clean:
 	cargo clean

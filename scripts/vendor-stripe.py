@@ -24,6 +24,15 @@ ENDPOINTS = [
     "/v1/webhook_endpoints",
 ]
 
+# Calls without a form body: kept as (method, path template) with the spec's parameters.
+OPERATIONS = [
+    ("get", "/v1/balance"),
+    ("get", "/v1/checkout/sessions/{session}"),
+    ("get", "/v1/checkout/sessions/{session}/line_items"),
+    ("get", "/v1/subscriptions/{subscription_exposed_id}"),
+    ("delete", "/v1/subscriptions/{subscription_exposed_id}"),
+]
+
 
 def main() -> None:
     if len(sys.argv) != 2:
@@ -40,6 +49,14 @@ def main() -> None:
         if post is None:
             sys.exit(f"{endpoint} has no POST in the spec")
         paths[endpoint] = {"post": {"requestBody": post["requestBody"]}}
+    for method, endpoint in OPERATIONS:
+        operation = spec["paths"].get(endpoint, {}).get(method)
+        if operation is None:
+            sys.exit(f"{method.upper()} {endpoint} is not in the spec")
+        kept = {"operationId": operation["operationId"], "parameters": operation.get("parameters", [])}
+        if "requestBody" in operation:
+            kept["requestBody"] = operation["requestBody"]
+        paths.setdefault(endpoint, {})[method] = kept
     subset = {"info": spec["info"], "paths": paths}
     (target / "spec3-2022-03-18.forms.json").write_text(json.dumps(subset, indent=1, sort_keys=True) + "\n")
     print(f"wrote {target}: {len(fixtures['resources'])} fixtures, {len(paths)} endpoints' forms")

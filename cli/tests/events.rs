@@ -65,6 +65,7 @@ async fn every_sample_event_reaches_its_handler_with_the_expected_status() {
         email: "ada@example.com".into(),
         created_at: 1,
         stripe_customer_id: Some("cus_sample".into()),
+        erased_at: None,
     };
     t.app.store.write(tollgate::store::Write::put(profile.to_item())).await.unwrap();
     let token = t

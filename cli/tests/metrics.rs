@@ -58,7 +58,8 @@ async fn the_metrics_count_deliveries_sign_ins_credits_and_subscriptions(
     assert_eq!((subs["trial_starts"].as_i64(), subs["conversions"].as_i64()), (Some(1), Some(1)), "{m}");
     h.deliver(&h.sim().cancel(&sub_id, false, h.t.app.now()).unwrap()).await;
 
-    // A delivery whose signature is wrong: rejected, and counted.
+    // A forged delivery costs no write, so the store does not count it; a signed body that is
+    // not an event is rejected, and counted.
     let forged = raw_request(
         "POST",
         "/api/stripe/webhook",
@@ -66,7 +67,8 @@ async fn the_metrics_count_deliveries_sign_ins_credits_and_subscriptions(
         br#"{"id":"evt_forged"}"#.to_vec(),
         "203.0.113.9",
     );
-    let (status, _) = status_and_json(&tollgate_cli::route(&h.t.app, forged).await);
+    assert_eq!(status_and_json(&tollgate_cli::route(&h.t.app, forged).await).0, 400);
+    let (status, _) = h.deliver(br#"{"hello":"signed, but not an event"}"#).await;
     assert_eq!(status, 400);
 
     let (status, m) = h.call("GET", "/api/admin/metrics", None, Some(&admin)).await;
@@ -75,7 +77,7 @@ async fn the_metrics_count_deliveries_sign_ins_credits_and_subscriptions(
     assert_eq!(m["to"], today.as_str());
     assert_eq!(m["webhooks"]["days"].as_array().unwrap().len(), 30, "a row for every day of the default range");
     let webhooks = day_row(&m["webhooks"], &today);
-    let delivered = events.len() as i64 + 1 + 3 + 3 + 1 + 1; // the pack, again, subscription, renewal, cancel, forged
+    let delivered = events.len() as i64 + 1 + 3 + 3 + 1 + 1; // the pack, again, subscription, renewal, cancel, not an event
     assert_eq!(webhooks["received"], delivered, "{webhooks}");
     assert_eq!(
         (webhooks["duplicate"].as_i64(), webhooks["rejected"].as_i64(), webhooks["error"].as_i64()),

@@ -123,6 +123,7 @@ async fn the_portal_is_retried_only_under_an_idempotency_key() {
         email: "slow@example.com".into(),
         created_at: 1,
         stripe_customer_id: Some("cus_faults".into()),
+        erased_at: None,
     };
     h.t.app.store.write(tollgate::store::Write::put(stored.to_item())).await.unwrap();
     let (status, body) = h.call("POST", "/api/billing/portal", Some(json!({})), Some(&token)).await;

@@ -34,6 +34,8 @@ pub struct App {
     pub credit_hints: crate::hints::Hints<crate::store::schema::credits::State>,
     /// The last count this instance saw per user, feature and period (a hint).
     pub usage_hints: crate::hints::Hints<i64>,
+    /// Requests per address and per user on the public routes (this instance's counts).
+    pub limits: crate::http::limits::Limits,
     code_key: Arc<Vec<u8>>,
 }
 
@@ -49,6 +51,7 @@ impl App {
     ) -> Self {
         let tokens = Tokens::new(&config.tokens);
         let code_key = Arc::new(codes::hashing_key(config.tokens.secret.expose()));
+        let limits = crate::http::limits::Limits::new(config.auth.requests_per_address, config.auth.requests_per_user);
         App {
             config: Arc::new(config),
             catalog: Arc::new(catalog),
@@ -59,6 +62,7 @@ impl App {
             clock,
             credit_hints: Default::default(),
             usage_hints: Default::default(),
+            limits,
             code_key,
         }
     }
@@ -93,7 +97,10 @@ impl App {
             Some(key) => {
                 Stripe::Live(StripeClient::new(&config.stripe.api_base, key.clone(), config.stripe.call_budget))
             }
-            None => Stripe::Simulated(Simulator::new(public_url)),
+            None if config.is_development() => Stripe::Simulated(Simulator::new(public_url)),
+            // Production without a key: a function that never calls Stripe (its role cannot read
+            // the key); a call would fail, never be simulated.
+            None => Stripe::Absent,
         };
         let email = match &config.email {
             EmailConfig::Console => EmailSender::console(true),
@@ -105,9 +112,10 @@ impl App {
         Ok(Self::new(config, catalog, store, stripe, email, Arc::new(SystemClock)))
     }
 
-    /// For Lambda: configuration from the environment, refusing to start on any error.
-    pub async fn from_env() -> Result<Self, StartupError> {
-        Self::from_config(Config::from_env()?, "").await
+    /// For Lambda: configuration from the environment and the secrets the function `uses` (read
+    /// from Secrets Manager where given as ARNs), refusing to start on any error.
+    pub async fn from_env(uses: &[&str]) -> Result<Self, StartupError> {
+        Self::from_config(Config::for_function(uses).await?, "").await
     }
 
     pub fn now(&self) -> i64 {

@@ -72,6 +72,12 @@ impl EmailSender {
     }
 
     pub async fn send(&self, email: Email) -> Result<(), EmailError> {
+        let sent = self.deliver(email).await;
+        crate::emf::email(sent.is_ok());
+        sent
+    }
+
+    async fn deliver(&self, email: Email) -> Result<(), EmailError> {
         match self {
             EmailSender::Console { outbox, print } => {
                 if *print {

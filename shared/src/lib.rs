@@ -10,6 +10,7 @@ pub mod clock;
 pub mod config;
 pub mod domain;
 pub mod email;
+pub mod emf;
 pub mod error;
 pub mod hints;
 pub mod http;

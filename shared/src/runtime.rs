@@ -33,26 +33,41 @@ pub fn init_dev_logging() {
 
 /// Builds the app from the environment (refusing to start on a bad configuration) and serves
 /// the function's router on the Lambda runtime.
-pub async fn run_router(router: fn(App) -> crate::http::router::Router) -> Result<(), lambda_http::Error> {
+/// `uses`: the secrets the function needs (`config::secrets`).
+pub async fn run_router(
+    router: fn(App) -> crate::http::router::Router,
+    uses: &[&str],
+) -> Result<(), lambda_http::Error> {
     init_logging();
-    let app = App::from_env().await.inspect_err(|e| tracing::error!(error = %e, "refusing to start"))?;
-    lambda_http::run(router(app)).await
+    crate::emf::install(crate::http::log::function_name());
+    let app = App::from_env(uses).await.inspect_err(|e| tracing::error!(error = %e, "refusing to start"))?;
+    // One metrics document after each invocation, in the function's log.
+    let service = tower::ServiceExt::<lambda_http::Request>::map_response(router(app), |response| {
+        crate::emf::flush(std::io::stdout());
+        response
+    });
+    lambda_http::run(service).await
 }
 
 /// As `run_router`, for a function fed by events (a stream, a schedule) rather than HTTP: the
 /// handler's error fails the invocation, so Lambda retries it.
-pub async fn run_events<F, Fut>(handler: F) -> Result<(), lambda_http::Error>
+pub async fn run_events<F, Fut>(handler: F, uses: &[&str]) -> Result<(), lambda_http::Error>
 where
     F: Fn(App, serde_json::Value) -> Fut + Sync,
     Fut: Future<Output = Result<serde_json::Value, crate::Error>> + Send,
 {
     init_logging();
-    let app = App::from_env().await.inspect_err(|e| tracing::error!(error = %e, "refusing to start"))?;
+    crate::emf::install(crate::http::log::function_name());
+    let app = App::from_env(uses).await.inspect_err(|e| tracing::error!(error = %e, "refusing to start"))?;
     let handler = &handler;
     lambda_http::lambda_runtime::run(lambda_http::lambda_runtime::service_fn(
         move |event: lambda_http::lambda_runtime::LambdaEvent<serde_json::Value>| {
             let app = app.clone();
-            async move { handler(app, event.payload).await.map_err(|e| e.to_string()) }
+            async move {
+                let answer = handler(app, event.payload).await.map_err(|e| e.to_string());
+                crate::emf::flush(std::io::stdout());
+                answer
+            }
         },
     ))
     .await

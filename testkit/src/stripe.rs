@@ -113,6 +113,20 @@ pub fn assert_real_form_fields(path: &str, fields: &[(String, String)]) {
     }
 }
 
+/// Panics unless `method path` (a concrete path, `/v1/subscriptions/sub_1`) is an operation of
+/// Stripe's spec: its path template matched segment by segment, `{...}` matching one segment.
+pub fn assert_real_operation(method: &str, path: &str) {
+    let method = method.to_ascii_lowercase();
+    let concrete: Vec<&str> = path.split('/').collect();
+    let matches = spec()["paths"].as_object().expect("paths").iter().any(|(template, operations)| {
+        let template: Vec<&str> = template.split('/').collect();
+        template.len() == concrete.len()
+            && template.iter().zip(&concrete).all(|(t, c)| t == c || (t.starts_with('{') && !c.is_empty()))
+            && operations.get(&method).is_some()
+    });
+    assert!(matches, "{} {path} is not an operation in Stripe's spec", method.to_uppercase());
+}
+
 fn schema_accepts(schema: &Value, segments: &[&str]) -> bool {
     let Some((first, rest)) = segments.split_first() else {
         return true;

@@ -16,6 +16,14 @@ use tollgate::http::{self, Reply, Request, Response, Route};
 use tollgate::store::schema::{Reason, RequestKey};
 use tollgate::{App, Error};
 
+/// The secrets this function uses: the only ones its role may read (template.yaml). The
+/// webhook's, for diagnostics to count them.
+pub const SECRETS: &[&str] = &[
+    tollgate::config::secrets::JWT_SECRET,
+    tollgate::config::secrets::STRIPE_SECRET_KEY,
+    tollgate::config::secrets::STRIPE_WEBHOOK_SECRET,
+];
+
 /// The function's routes: the one table its router, the dev server and the template test read.
 pub const ROUTES: &[Route] = &[
     Route {
@@ -32,6 +40,16 @@ pub const ROUTES: &[Route] = &[
         method: "GET",
         path: "/api/admin/users/{user}",
         handler: |app, req, p| Box::pin(report::user(app, req, p.get("user"))),
+    },
+    Route {
+        method: "GET",
+        path: "/api/admin/users/{user}/export",
+        handler: |app, req, p| Box::pin(report::export(app, req, p.get("user"))),
+    },
+    Route {
+        method: "DELETE",
+        path: "/api/admin/users/{user}",
+        handler: |app, req, p| Box::pin(report::erase(app, req, p.get("user"))),
     },
     Route { method: "GET", path: "/api/admin/metrics", handler: |app, req, _| Box::pin(report::metrics(app, req)) },
     Route { method: "GET", path: "/api/diagnostics", handler: |app, req, _| Box::pin(report::diagnostics(app, req)) },

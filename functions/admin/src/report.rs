@@ -1,19 +1,43 @@
 //! Support's views: one user's access and money, the deployment's metrics and diagnostics.
 
 use tollgate::auth::admin;
-use tollgate::domain::{health, metrics, support};
+use tollgate::domain::{erasure, health, metrics, support};
 use tollgate::http::{self, Reply, Request, views};
 use tollgate::{App, Error};
 
-/// `GET /api/admin/users/{user}`: by id (`usr_...`) or email.
-pub async fn user(app: &App, req: &Request, key: &str) -> Result<Reply, Error> {
+fn no_such_user() -> Error {
+    Error::not_found("user_not_found", "no such user")
+}
+
+/// The user an administrator names by id (`usr_...`) or email.
+async fn named(app: &App, req: &Request, key: &str) -> Result<tollgate::store::schema::User, Error> {
     admin(app, req)?;
     let key = key.trim();
     if key.is_empty() || key.len() > 320 {
         return Err(Error::bad_request("invalid_field", "give a user id or an email"));
     }
-    let report = support::report(app, key).await?.ok_or_else(|| Error::not_found("user_not_found", "no such user"))?;
+    support::find(app, key).await?.ok_or_else(no_such_user)
+}
+
+/// `GET /api/admin/users/{user}`: by id (`usr_...`) or email.
+pub async fn user(app: &App, req: &Request, key: &str) -> Result<Reply, Error> {
+    let user = named(app, req, key).await?;
+    let report = support::report(app, &user.id).await?.ok_or_else(no_such_user)?;
     Ok(Reply::ok(views::user_report(&report)))
+}
+
+/// `GET /api/admin/users/{user}/export`: what `GET /api/me/export` gives the user.
+pub async fn export(app: &App, req: &Request, key: &str) -> Result<Reply, Error> {
+    let user = named(app, req, key).await?;
+    let export = support::export(app, &user.id).await?.ok_or_else(no_such_user)?;
+    Ok(Reply::ok(views::export(&export, app.now())))
+}
+
+/// `DELETE /api/admin/users/{user}`: what `DELETE /api/me` does, for the user.
+pub async fn erase(app: &App, req: &Request, key: &str) -> Result<Reply, Error> {
+    let user = named(app, req, key).await?;
+    let erased = erasure::erase(app, &user.id).await?.ok_or_else(no_such_user)?;
+    Ok(Reply::ok(views::erased(&erased)))
 }
 
 /// `GET /api/diagnostics`: administrators only in production; open in development.

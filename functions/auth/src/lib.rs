@@ -1,5 +1,5 @@
 //! Sign-in: `POST /api/auth/request-code`, `POST /api/auth/verify-code`, and `GET /healthz`;
-//! the caller's data: `GET /api/me/export`.
+//! the caller's data: `GET /api/me/export` and `DELETE /api/me` (erasure).
 
 use serde::Deserialize;
 use serde_json::json;
@@ -7,13 +7,27 @@ use tollgate::domain::{entitlements, health, sign_in};
 use tollgate::http::{self, Reply, Request, Response, Route};
 use tollgate::{App, Error};
 
+/// The secrets this function uses: the only ones its role may read (template.yaml).
+pub const SECRETS: &[&str] = &[tollgate::config::secrets::JWT_SECRET, tollgate::config::secrets::STRIPE_SECRET_KEY];
+
 /// The function's routes: the one table its router, the dev server and the template test read.
 pub const ROUTES: &[Route] = &[
     Route { method: "POST", path: "/api/auth/request-code", handler: |app, req, _| Box::pin(request_code(app, req)) },
     Route { method: "POST", path: "/api/auth/verify-code", handler: |app, req, _| Box::pin(verify_code(app, req)) },
     Route { method: "GET", path: "/healthz", handler: |app, _, _| Box::pin(healthz(app)) },
     Route { method: "GET", path: "/api/me/export", handler: |app, req, _| Box::pin(export(app, req)) },
+    Route { method: "DELETE", path: "/api/me", handler: |app, req, _| Box::pin(erase(app, req)) },
 ];
+
+/// Erases the caller's personal data (ending a live subscription at Stripe first); the
+/// financial records stay, pseudonymised. Asking again finishes an erasure that failed.
+async fn erase(app: &App, req: &Request) -> Result<Reply, Error> {
+    let claims = tollgate::auth::caller(app, req)?;
+    let erased = tollgate::domain::erasure::erase(app, &claims.sub)
+        .await?
+        .ok_or_else(|| Error::not_found("user_not_found", "there is no account for this token"))?;
+    Ok(Reply::ok(http::views::erased(&erased)))
+}
 
 /// Everything Tollgate holds about the caller, as JSON.
 async fn export(app: &App, req: &Request) -> Result<Reply, Error> {

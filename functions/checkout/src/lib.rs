@@ -9,6 +9,9 @@ use tollgate::domain::orders::{self, Buyer, Wanted};
 use tollgate::http::{self, Reply, Request, Response, Route};
 use tollgate::{App, Error};
 
+/// The secrets this function uses: the only ones its role may read (template.yaml).
+pub const SECRETS: &[&str] = &[tollgate::config::secrets::JWT_SECRET, tollgate::config::secrets::STRIPE_SECRET_KEY];
+
 /// The function's routes: the one table its router, the dev server and the template test read.
 pub const ROUTES: &[Route] = &[
     Route { method: "POST", path: "/api/checkout/create", handler: |app, req, _| Box::pin(create(app, req)) },

@@ -104,6 +104,7 @@ async fn a_returning_customer_is_reused() {
         email: "ada@example.com".into(),
         created_at: 1,
         stripe_customer_id: Some("cus_existing".into()),
+        erased_at: None,
     };
     t.app.store.write(Write::put(user.to_item())).await.unwrap();
     create(&t, json!({ "plan": "pro" }), Some(&testing::token(&t.app, "usr_back", "ada@example.com"))).await;

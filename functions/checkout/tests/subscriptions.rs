@@ -47,7 +47,7 @@ async fn app(stripe: &MockServer) -> TestApp {
         Some(&stripe.uri()),
         &[("BILLING_PORTAL_RETURN_URL", "https://app.example.com/account")],
     );
-    let user = User { id: USER.into(), email: EMAIL.into(), created_at: 1, stripe_customer_id: None };
+    let user = User { id: USER.into(), email: EMAIL.into(), created_at: 1, stripe_customer_id: None, erased_at: None };
     t.app.store.write(Write::put(user.to_item())).await.unwrap();
     t
 }
@@ -188,8 +188,13 @@ async fn concurrent_first_checkouts_store_one_customer() {
 async fn a_live_subscription_is_409_with_a_portal_url_and_opens_no_session() {
     let stripe = stripe().await;
     let t = app(&stripe).await;
-    let user =
-        User { id: USER.into(), email: EMAIL.into(), created_at: 1, stripe_customer_id: Some("cus_test_new".into()) };
+    let user = User {
+        id: USER.into(),
+        email: EMAIL.into(),
+        created_at: 1,
+        stripe_customer_id: Some("cus_test_new".into()),
+        erased_at: None,
+    };
     t.app.store.write(Write::put(user.to_item())).await.unwrap();
     store_subscription(&t, "sub_live", "past_due", None).await;
     let (status, body) =
@@ -241,8 +246,13 @@ async fn the_portal_opens_for_the_users_customer_and_404s_without_one() {
     assert_eq!((status, body["error"]["code"].as_str()), (404, Some("no_customer")));
     let (status, _) = post(&t, "/api/billing/portal", json!({}), None).await;
     assert_eq!(status, 401);
-    let user =
-        User { id: USER.into(), email: EMAIL.into(), created_at: 1, stripe_customer_id: Some("cus_test_new".into()) };
+    let user = User {
+        id: USER.into(),
+        email: EMAIL.into(),
+        created_at: 1,
+        stripe_customer_id: Some("cus_test_new".into()),
+        erased_at: None,
+    };
     t.app.store.write(Write::put(user.to_item())).await.unwrap();
     let (status, body) = post(&t, "/api/billing/portal", json!({}), Some(&bearer(&t))).await;
     assert_eq!((status, body), (200, json!({ "url": PORTAL_URL })));

@@ -8,6 +8,9 @@ use tollgate::http::{self, Reply, Request, Response, Route};
 use tollgate::store::schema::User;
 use tollgate::{App, Error};
 
+/// The secrets this function uses: the only ones its role may read (template.yaml).
+pub const SECRETS: &[&str] = &[tollgate::config::secrets::JWT_SECRET, tollgate::config::secrets::STRIPE_SECRET_KEY];
+
 /// The function's routes: the one table its router, the dev server and the template test read.
 pub const ROUTES: &[Route] = &[
     Route { method: "POST", path: "/api/pro/claim", handler: |app, req, _| Box::pin(claim(app, req)) },
@@ -31,7 +34,18 @@ struct ClaimRequest {
 async fn claim(app: &App, req: &Request) -> Result<Reply, Error> {
     let claims = caller(app, req)?;
     let body: ClaimRequest = http::optional_json_body(req, app.config.max_body_bytes)?;
-    let user = User { id: claims.sub.clone(), email: claims.email.clone(), created_at: 0, stripe_customer_id: None };
+    // A token of an erased account still names its old address: it may not claim what a new
+    // owner of that address buys.
+    if tollgate::domain::users::user_by_id(&app.store, &claims.sub).await?.is_some_and(|u| u.erased_at.is_some()) {
+        return Err(Error::unauthorized("account_erased", "this account was erased; sign in again"));
+    }
+    let user = User {
+        id: claims.sub.clone(),
+        email: claims.email.clone(),
+        created_at: 0,
+        stripe_customer_id: None,
+        erased_at: None,
+    };
     match body.session_id.as_deref().map(str::trim) {
         Some("") => return Err(Error::bad_request("invalid_field", "session_id is empty")),
         Some(session_id) => claims::claim_session(app, &user, session_id).await?,

@@ -2,5 +2,5 @@
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    tollgate::runtime::run_router(tollgate_claim::router).await
+    tollgate::runtime::run_router(tollgate_claim::router, tollgate_claim::SECRETS).await
 }

@@ -9,6 +9,9 @@ use tollgate::http::{self, Reply, Request, Response, Route};
 use tollgate::store::schema::{LedgerEntry, Reason, RequestKey};
 use tollgate::{App, Error};
 
+/// The secrets this function uses: the only ones its role may read (template.yaml).
+pub const SECRETS: &[&str] = &[tollgate::config::secrets::JWT_SECRET];
+
 /// The function's routes: the one table its router, the dev server and the template test read.
 pub const ROUTES: &[Route] = &[
     Route { method: "GET", path: "/api/credits", handler: |app, req, _| Box::pin(history(app, req)) },

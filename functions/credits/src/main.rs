@@ -2,5 +2,5 @@
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    tollgate::runtime::run_router(tollgate_credits::router).await
+    tollgate::runtime::run_router(tollgate_credits::router, tollgate_credits::SECRETS).await
 }

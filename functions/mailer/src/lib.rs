@@ -10,6 +10,9 @@ use tollgate::domain::mail::{self, Sent};
 use tollgate::store::schema::mail::MailId;
 use tollgate::{App, Error};
 
+/// The secrets this function uses: none (it reads queued emails and sends them).
+pub const SECRETS: &[&str] = &[];
+
 /// The queued email a stream record is about, if it is one.
 fn mail_key(record: &Value) -> Option<MailId> {
     let keys = record.pointer("/dynamodb/Keys")?;

@@ -6,6 +6,10 @@ use tollgate::domain::stripe_events::{self, Outcome, Receipt};
 use tollgate::http::{self, Reply, Request, Response, Route};
 use tollgate::{App, Error};
 
+/// The secrets this function uses: the only ones its role may read (template.yaml).
+pub const SECRETS: &[&str] =
+    &[tollgate::config::secrets::STRIPE_SECRET_KEY, tollgate::config::secrets::STRIPE_WEBHOOK_SECRET];
+
 /// The function's one route (locally; behind its function URL, any path).
 pub const ROUTES: &[Route] =
     &[Route { method: "POST", path: "/api/stripe/webhook", handler: |app, req, _| Box::pin(receive(app, req)) }];

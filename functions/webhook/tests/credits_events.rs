@@ -72,8 +72,13 @@ async fn an_anonymous_pack_waits_for_its_buyer_and_is_credited_once() {
     sale["metadata"] = json!({ "pack": "credits_100" });
     sale["client_reference_id"] = Value::Null;
     assert_eq!(deliver(&t, &event("checkout.session.completed", sale)).await.1["outcome"], "purchase_recorded");
-    let user =
-        User { id: "usr_later".into(), email: "later@example.com".into(), created_at: 0, stripe_customer_id: None };
+    let user = User {
+        id: "usr_later".into(),
+        email: "later@example.com".into(),
+        created_at: 0,
+        stripe_customer_id: None,
+        erased_at: None,
+    };
     assert_eq!(credits::balance(&t.app, &user.id).await.unwrap(), 0);
     claims::claim_by_email(&t.app, &user).await.unwrap();
     claims::claim_by_email(&t.app, &user).await.unwrap();
@@ -188,6 +193,7 @@ async fn a_customer_is_found_through_the_index_when_metadata_has_no_user() {
         email: "i@example.com".into(),
         created_at: 1,
         stripe_customer_id: Some("cus_studio".into()),
+        erased_at: None,
     };
     t.app.store.write(tollgate::store::Write::put(user.to_item())).await.unwrap();
     assert_eq!(

@@ -11,6 +11,8 @@ pub struct ConfigError {
     pub problem: String,
 }
 
+pub mod secrets;
+
 fn problem(variable: &str, problem: impl Into<String>) -> ConfigError {
     ConfigError { variable: variable.to_string(), problem: problem.into() }
 }
@@ -94,6 +96,10 @@ pub struct AuthConfig {
     pub ip_limit: i64,
     /// Checkouts one address, and one user, may open per window.
     pub checkout_limit: i64,
+    /// Requests per minute to any public route from one address (IPv6: its /64), and from one
+    /// signed-in user (kept per instance).
+    pub requests_per_address: u32,
+    pub requests_per_user: u32,
     pub window_secs: i64,
 }
 
@@ -171,12 +177,31 @@ fn number(src: &dyn Source, name: &str, default: i64, min: i64) -> Result<i64, C
     }
 }
 
+/// A count per minute: at least 1, at most a million.
+fn per_minute(src: &dyn Source, name: &str, default: u32) -> Result<u32, ConfigError> {
+    let n = number(src, name, i64::from(default), 1)?;
+    u32::try_from(n).ok().filter(|n| *n <= 1_000_000).ok_or_else(|| problem(name, "must be at most 1000000"))
+}
+
 impl Config {
     pub fn from_env() -> Result<Self, ConfigError> {
         Self::from_source(&ProcessEnv)
     }
 
+    /// A function's configuration: its secrets (`secrets::ALL` or some) read from Secrets Manager
+    /// where the environment gives their ARNs; the secrets it does not use are not required.
+    pub async fn for_function(uses: &[&str]) -> Result<Self, ConfigError> {
+        let secrets = secrets::resolve(&ProcessEnv, None).await?;
+        Self::from_source_using(&secrets::WithSecrets { env: &ProcessEnv, secrets }, uses)
+    }
+
+    /// Every secret required (in production).
     pub fn from_source(src: &dyn Source) -> Result<Self, ConfigError> {
+        Self::from_source_using(src, secrets::ALL)
+    }
+
+    pub fn from_source_using(src: &dyn Source, uses: &[&str]) -> Result<Self, ConfigError> {
+        let needed = |name: &str| uses.contains(&name);
         let environment = match src.get("TOLLGATE_ENV").as_deref() {
             None | Some("production") => Environment::Production,
             Some("development") => Environment::Development,
@@ -216,12 +241,14 @@ impl Config {
             if !(key.expose().starts_with("sk_") || key.expose().starts_with("rk_")) {
                 return Err(problem("STRIPE_SECRET_KEY", "must be a Stripe secret or restricted key (sk_… or rk_…)"));
             }
-        } else if !dev {
+        } else if !dev && needed(secrets::STRIPE_SECRET_KEY) {
             return Err(problem("STRIPE_SECRET_KEY", "is required in production"));
         }
         let webhook_secrets: Vec<Secret> = match src.get("STRIPE_WEBHOOK_SECRET") {
             Some(v) => v.split(',').map(str::trim).filter(|s| !s.is_empty()).map(Secret::new).collect(),
             None if dev => vec![Secret::new(DEV_WEBHOOK_SECRET)],
+            // A function that receives no webhook verifies nothing: every signature fails.
+            None if !needed(secrets::STRIPE_WEBHOOK_SECRET) => vec![],
             None => {
                 return Err(problem("STRIPE_WEBHOOK_SECRET", "is required in production"));
             }
@@ -271,6 +298,10 @@ impl Config {
             Some(s) if s.len() >= 32 => Secret::new(s),
             Some(_) => return Err(problem("JWT_SECRET", "must be at least 32 bytes")),
             None if dev => Secret::new(DEV_JWT_SECRET),
+            // A function that neither issues nor checks tokens: a key of its own, known to no one.
+            None if !needed(secrets::JWT_SECRET) => {
+                Secret::new(format!("{}{}", uuid::Uuid::new_v4().simple(), uuid::Uuid::new_v4().simple()))
+            }
             None => return Err(problem("JWT_SECRET", "is required in production")),
         };
         let tokens = TokenConfig {
@@ -286,6 +317,8 @@ impl Config {
             // Development runs many checkouts from one address (the dev server, test suites).
             checkout_limit: number(src, "RATE_LIMIT_CHECKOUT", if dev { 1000 } else { 20 }, 1)?,
             window_secs: number(src, "RATE_LIMIT_WINDOW_SECS", 900, 1)?,
+            requests_per_address: per_minute(src, "RATE_LIMIT_REQUESTS_IP", if dev { 10_000 } else { 600 })?,
+            requests_per_user: per_minute(src, "RATE_LIMIT_REQUESTS_USER", if dev { 10_000 } else { 300 })?,
         };
         Ok(Config {
             environment,

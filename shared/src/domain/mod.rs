@@ -4,6 +4,7 @@ pub mod billing;
 pub mod claims;
 pub mod credits;
 pub mod entitlements;
+pub mod erasure;
 pub mod health;
 pub mod mail;
 pub mod members;

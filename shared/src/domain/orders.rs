@@ -278,6 +278,7 @@ pub async fn buyer_for(app: &App, user_id: &str, email: &str) -> Result<Buyer, E
         email: email.to_string(),
         created_at: 0,
         stripe_customer_id: None,
+        erased_at: None,
     });
     Ok(Buyer::User(user))
 }

@@ -48,7 +48,7 @@ pub async fn report(app: &App, key: &str) -> Result<Option<UserReport>, Error> {
 }
 
 /// Every billing event of a user, newest first.
-async fn all_billing_events(app: &App, user_id: &str) -> Result<Vec<BillingEvent>, Error> {
+pub(crate) async fn all_billing_events(app: &App, user_id: &str) -> Result<Vec<BillingEvent>, Error> {
     let mut events = Vec::new();
     let mut cursor = None;
     loop {

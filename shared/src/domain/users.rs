@@ -17,13 +17,14 @@ pub async fn user_id_for_email(store: &Store, email: &str) -> Result<Option<Stri
 /// race: the email claim and the profile are written together only if the email is unclaimed.
 pub async fn find_or_create_user(store: &Store, email: &str, now: i64) -> Result<User, Error> {
     if let Some(id) = user_id_for_email(store, email).await? {
-        return Ok(User { id, email: email.to_string(), created_at: 0, stripe_customer_id: None });
+        return Ok(User { id, email: email.to_string(), created_at: 0, stripe_customer_id: None, erased_at: None });
     }
     let user = User {
         id: format!("usr_{}", uuid::Uuid::new_v4().simple()),
         email: email.to_string(),
         created_at: now,
         stripe_customer_id: None,
+        erased_at: None,
     };
     match store.transact(users::create(&user)).await {
         Ok(()) => Ok(user),
@@ -31,7 +32,7 @@ pub async fn find_or_create_user(store: &Store, email: &str, now: i64) -> Result
             let id = user_id_for_email(store, email)
                 .await?
                 .ok_or_else(|| Error::internal("email claimed without a user"))?;
-            Ok(User { id, email: email.to_string(), created_at: 0, stripe_customer_id: None })
+            Ok(User { id, email: email.to_string(), created_at: 0, stripe_customer_id: None, erased_at: None })
         }
         Err(e) => Err(e.into()),
     }

@@ -14,6 +14,7 @@ use serde_json::{Value, json};
 
 use crate::error::Error;
 
+pub mod limits;
 pub mod log;
 pub mod router;
 pub mod views;
@@ -189,6 +190,7 @@ where
     };
     let code = outcome.as_ref().err().map(Error::code);
     let latency_ms = started.elapsed().as_millis() as u64;
+    crate::emf::request(route, status, latency_ms);
     macro_rules! request_line {
         ($level:ident, $message:literal $(, $extra:tt)*) => {
             tracing::$level!(

@@ -98,10 +98,27 @@ pub fn into_axum(response: Response) -> axum::response::Response {
     axum::response::Response::from_parts(parts, axum::body::Body::from(bytes))
 }
 
+/// The public routes' request limits, before any work: per address, and per user when the
+/// request carries a valid token.
+fn within_limits(app: &App, req: &Request, route: &Route) -> Result<(), Error> {
+    if super::limits::UNLIMITED.contains(&route.path) {
+        return Ok(());
+    }
+    let address = super::source_ip(req).unwrap_or_default();
+    let user = super::bearer_token(req).and_then(|t| app.tokens.verify(t, app.now()).ok()).map(|c| c.sub);
+    app.limits.check(&address, user.as_deref())
+}
+
 async fn serve(app: App, req: axum::extract::Request, route: Route) -> axum::response::Response {
     let params = Params::of(route.path, req.uri().path());
     let response = match into_request(req).await {
-        Ok(req) => respond(req, route.path, |req| async move { (route.handler)(&app, &req, &params).await }).await,
+        Ok(req) => {
+            respond(req, route.path, |req| async move {
+                within_limits(&app, &req, &route)?;
+                (route.handler)(&app, &req, &params).await
+            })
+            .await
+        }
         Err(e) => error_response(&e, &crate::http::new_request_id()),
     };
     into_axum(response)

@@ -3,6 +3,7 @@
 use serde_json::{Value, json};
 
 use crate::clock::rfc3339;
+use crate::domain::erasure::Erased;
 use crate::domain::support::{Export, UserReport};
 use crate::store::schema::{BillingEvent, Grant, LedgerEntry};
 
@@ -109,4 +110,15 @@ pub fn export(export: &Export, exported_at: i64) -> Value {
         map.insert("sessions".into(), sessions.collect());
     }
     body
+}
+
+/// What an erasure did.
+pub fn erased(e: &Erased) -> Value {
+    json!({
+        "erased": true,
+        "user_id": e.user_id,
+        "subscriptions_canceled": e.canceled,
+        "records_deleted": e.deleted,
+        "records_pseudonymised": e.pseudonymised,
+    })
 }

@@ -44,6 +44,15 @@ impl StoreError {
     pub fn refused(&self, label: Label) -> bool {
         matches!(self, StoreError::Cancelled { failed } if failed.contains(&label))
     }
+    /// What went wrong, when it is a failure rather than a refusal (for the metrics).
+    pub fn failure_kind(&self) -> Option<&'static str> {
+        match self {
+            StoreError::ConditionFailed | StoreError::Cancelled { .. } => None,
+            StoreError::Corrupt { .. } => Some("corrupt"),
+            StoreError::Invalid(_) => Some("invalid"),
+            StoreError::Unavailable(_) => Some("unavailable"),
+        }
+    }
     pub fn is_condition(&self) -> bool {
         matches!(self, StoreError::ConditionFailed | StoreError::Cancelled { .. })
     }
@@ -75,12 +84,14 @@ pub struct Store {
 macro_rules! dispatch {
     ($self:ident, $b:ident => $call:expr) => {{
         $self.round_trips.fetch_add(1, Ordering::Relaxed);
-        match &$self.backend {
+        let result = match &$self.backend {
             Backend::Memory($b) => $call.await,
             Backend::DynamoDb($b) => $call.await,
             #[cfg(feature = "testing")]
             Backend::Faulty($b) => $call.await,
-        }
+        };
+        crate::emf::store_call(result.as_ref().err().and_then(StoreError::failure_kind));
+        result
     }};
 }
 

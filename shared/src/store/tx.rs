@@ -48,6 +48,8 @@ pub enum Label {
     /// An admin-metrics counter (`ADD` only, never refused): counters of one item in one
     /// transaction are merged into one write.
     Metric,
+    /// A personal record deleted or pseudonymised by an erasure.
+    Erasure,
 }
 
 /// Writes that commit all together or not at all.

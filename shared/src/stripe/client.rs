@@ -166,6 +166,19 @@ impl StripeClient {
         form: Option<&[(String, String)]>,
         idempotency_key: Option<&str>,
     ) -> Result<Option<T>, StripeError> {
+        let started = std::time::Instant::now();
+        let answer = self.call_within_budget(method, path, form, idempotency_key).await;
+        crate::emf::stripe_call(answer.is_ok(), started.elapsed().as_millis() as u64);
+        answer
+    }
+
+    async fn call_within_budget<T: DeserializeOwned>(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        form: Option<&[(String, String)]>,
+        idempotency_key: Option<&str>,
+    ) -> Result<Option<T>, StripeError> {
         let url = format!("{}{path}", self.base);
         let deadline = tokio::time::Instant::now() + self.budget;
         let retriable = method == reqwest::Method::GET || idempotency_key.is_some();
@@ -246,7 +259,20 @@ impl StripeClient {
         created.url.ok_or_else(|| StripeError::BadResponse("the portal session has no url".into()))
     }
 
-    /// The subscription as Stripe holds it now (None: Stripe does not know it).
+    /// `DELETE /v1/subscriptions/{id}`: ends it now. Under an idempotency key per subscription,
+    /// so a retry cancels once; a subscription Stripe no longer knows counts as ended.
+    pub async fn cancel_subscription(&self, id: &str) -> Result<(), StripeError> {
+        if !valid_id(id) {
+            return Ok(());
+        }
+        let path = format!("/v1/subscriptions/{id}");
+        let key = format!("cancel-{id}");
+        match self.call::<serde_json::Value>(reqwest::Method::DELETE, &path, None, Some(&key)).await {
+            Ok(_) | Err(StripeError::Api { status: 404, .. }) => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
     /// `GET /v1/balance`: the cheapest call that proves the key works.
     pub async fn ping(&self) -> Result<(), StripeError> {
         self.call::<serde_json::Value>(reqwest::Method::GET, "/v1/balance", None, None)
@@ -254,6 +280,7 @@ impl StripeClient {
             .map(|_| ())
             .ok_or_else(|| StripeError::BadResponse("no balance".into()))
     }
+    /// The subscription as Stripe holds it now (None: Stripe does not know it).
     pub async fn subscription(&self, id: &str) -> Result<Option<Subscription>, StripeError> {
         if !valid_id(id) {
             return Ok(None);
@@ -296,6 +323,12 @@ fn error_message(body: &[u8]) -> String {
 pub enum Stripe {
     Live(StripeClient),
     Simulated(Simulator),
+    /// No key: a production function that does not use Stripe.
+    Absent,
+}
+
+fn absent() -> StripeError {
+    StripeError::Unreachable("this function has no Stripe key".into())
 }
 
 impl Stripe {
@@ -303,30 +336,44 @@ impl Stripe {
         match self {
             Stripe::Live(c) => c.create_checkout_session(request).await,
             Stripe::Simulated(s) => Ok(s.create_checkout_session(request)),
+            Stripe::Absent => Err(absent()),
         }
     }
     pub async fn create_customer(&self, email: &str, user_id: &str) -> Result<String, StripeError> {
         match self {
             Stripe::Live(c) => c.create_customer(email, user_id).await,
             Stripe::Simulated(s) => Ok(s.create_customer(user_id)),
+            Stripe::Absent => Err(absent()),
         }
     }
     pub async fn create_portal_session(&self, customer: &str, return_url: &str) -> Result<String, StripeError> {
         match self {
             Stripe::Live(c) => c.create_portal_session(customer, return_url).await,
             Stripe::Simulated(s) => Ok(s.portal_url(customer)),
+            Stripe::Absent => Err(absent()),
         }
     }
     pub async fn subscription(&self, id: &str) -> Result<Option<Subscription>, StripeError> {
         match self {
             Stripe::Live(c) => c.subscription(id).await,
             Stripe::Simulated(s) => Ok(s.subscription(id)),
+            Stripe::Absent => Err(absent()),
         }
     }
     pub async fn checkout_session(&self, id: &str) -> Result<Option<CheckoutSession>, StripeError> {
         match self {
             Stripe::Live(c) => c.checkout_session(id).await,
             Stripe::Simulated(s) => Ok(s.checkout_session(id)),
+            Stripe::Absent => Err(absent()),
+        }
+    }
+    /// Ends a subscription now. Real Stripe tells the webhook (None); the simulation answers
+    /// with the `customer.subscription.deleted` event it would send, for the caller to apply.
+    pub async fn cancel_subscription(&self, id: &str, now: i64) -> Result<Option<Vec<u8>>, StripeError> {
+        match self {
+            Stripe::Live(c) => c.cancel_subscription(id).await.map(|()| None),
+            Stripe::Simulated(s) => Ok(s.cancel(id, false, now)),
+            Stripe::Absent => Err(absent()),
         }
     }
     /// Whether Stripe answers with this key (a read of the account's balance); a simulated
@@ -335,18 +382,20 @@ impl Stripe {
         match self {
             Stripe::Live(c) => c.ping().await,
             Stripe::Simulated(_) => Ok(()),
+            Stripe::Absent => Err(absent()),
         }
     }
     pub async fn line_item_prices(&self, session_id: &str) -> Result<Vec<String>, StripeError> {
         match self {
             Stripe::Live(c) => c.line_item_prices(session_id).await,
             Stripe::Simulated(s) => Ok(s.line_item_prices(session_id)),
+            Stripe::Absent => Err(absent()),
         }
     }
     pub fn simulator(&self) -> Option<&Simulator> {
         match self {
             Stripe::Simulated(s) => Some(s),
-            Stripe::Live(_) => None,
+            Stripe::Live(_) | Stripe::Absent => None,
         }
     }
 }

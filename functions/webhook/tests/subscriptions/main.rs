@@ -114,7 +114,13 @@ async fn app_on(kind: StoreKind, stripe: &MockServer) -> TestApp {
 
 async fn add_user(t: &TestApp, tag: &str) {
     let (_, cus, usr) = ids(tag);
-    let user = User { id: usr, email: format!("{tag}@example.com"), created_at: 1, stripe_customer_id: Some(cus) };
+    let user = User {
+        id: usr,
+        email: format!("{tag}@example.com"),
+        created_at: 1,
+        stripe_customer_id: Some(cus),
+        erased_at: None,
+    };
     t.app.store.write(Write::put(user.to_item())).await.unwrap();
 }
 

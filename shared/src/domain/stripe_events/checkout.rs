@@ -55,7 +55,9 @@ pub(super) async fn completed(app: &App, event: &Event, session: CheckoutSession
         email: receipt_mail.as_ref().map(|q| q.kind.as_str().to_string()),
         ..billing::record_of(event, user_id)
     });
-    let recipient = purchase.user_id.clone().or_else(|| purchase.email.clone()).unwrap_or_default();
+    // An anonymous buyer has no user yet: the email's record names none (its address goes once
+    // it is sent).
+    let recipient = purchase.user_id.clone().unwrap_or_default();
     // The receipt goes out only for a purchase that stands (not one whose refund came first).
     let event_writes = |recorded: Recorded| {
         let outcome = if recorded == Recorded::Paid { Outcome::PurchaseRecorded } else { Outcome::PurchaseRefunded };

@@ -83,11 +83,21 @@ pub(crate) fn count_delivery(event_id: &str, class: Delivery, now: i64) -> Tx {
 }
 
 /// Verifies, parses and applies one delivery, and counts it: an applied, ignored or waiting
-/// delivery in the transaction that recorded it; one that recorded nothing (a duplicate, a
-/// rejection, an error) with a write of its own, which may fail without changing the answer.
+/// delivery in the transaction that recorded it; a signed one that recorded nothing (a
+/// duplicate, an unreadable event, an error) with a write of its own, which may fail without
+/// changing the answer.
 pub async fn receive(app: &App, body: &[u8], signature_header: Option<&str>) -> Result<Receipt, Error> {
-    let mut delivered = None;
-    let result = verify_and_apply(app, body, signature_header, &mut delivered).await;
+    let (mut delivered, mut signed) = (None, false);
+    let result = verify_and_apply(app, body, signature_header, &mut delivered, &mut signed).await;
+    let class = match &result {
+        Ok(Receipt::Applied(Outcome::WaitingForCustomer)) => Delivery::Waiting,
+        Ok(Receipt::Applied(_)) => Delivery::Applied,
+        Ok(Receipt::Ignored(_)) => Delivery::Ignored,
+        Ok(Receipt::Duplicate) => Delivery::Duplicate,
+        Err(e) if e.status() < 500 => Delivery::Rejected,
+        Err(_) => Delivery::Error,
+    };
+    crate::emf::webhook_delivery(class.as_str());
     let uncounted = match &result {
         Ok(Receipt::Duplicate) => Some(Delivery::Duplicate),
         Ok(Receipt::Ignored(Outcome::LivemodeMismatch)) => Some(Delivery::Ignored),
@@ -95,9 +105,9 @@ pub async fn receive(app: &App, body: &[u8], signature_header: Option<&str>) -> 
         Err(e) if e.status() < 500 => Some(Delivery::Rejected),
         Err(_) => Some(Delivery::Error),
     };
-    if let Some(class) = uncounted {
-        // A rejected body has no event id: any shard does.
-        let subject = delivered.unwrap_or_else(|| format!("{}", app.now()));
+    // A body whose signature failed is never counted in the store: anyone can send one, and none
+    // may cost a write (CloudWatch counts them, from the log line).
+    if let (Some(class), Some(subject)) = (uncounted, delivered.or(signed.then(|| app.now().to_string()))) {
         let counts = metrics::Counts::from([(class.as_str().to_string(), 1)]);
         if let Err(e) = app.store.commit(metrics::count_day(Family::Webhook, &subject, app.now(), &counts)).await {
             tracing::warn!(error = %e, "a webhook delivery's counter was not written");
@@ -111,6 +121,7 @@ async fn verify_and_apply(
     body: &[u8],
     signature_header: Option<&str>,
     delivered: &mut Option<String>,
+    signed: &mut bool,
 ) -> Result<Receipt, Error> {
     let stripe = &app.config.stripe;
     if !(stripe.allow_unsigned_webhooks && signature_header.is_none()) {
@@ -123,6 +134,7 @@ async fn verify_and_apply(
         )
         .map_err(|e| Error::bad_request(e.code(), e.to_string()))?;
     }
+    *signed = true;
     let event = Event::parse(body).map_err(|e| Error::bad_request("not_a_stripe_event", e.to_string()))?;
     crate::http::log::note_event(&event.id, &event.event_type);
     *delivered = Some(event.id.clone());
@@ -237,7 +249,7 @@ async fn letter(
     context: serde_json::Value,
 ) -> Result<Option<Queued>, Error> {
     let Some(kind) = kind else { return Ok(None) };
-    let Some(user) = super::users::user_by_id(&app.store, user_id).await? else {
+    let Some(user) = super::users::user_by_id(&app.store, user_id).await?.filter(|u| !u.email.is_empty()) else {
         tracing::warn!(user_id, kind = kind.as_str(), "no email address for a billing email");
         return Ok(None);
     };

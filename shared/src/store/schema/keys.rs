@@ -15,8 +15,12 @@ pub fn email_owner(email: &str) -> Key {
 pub fn login_code(email: &str) -> Key {
     Key::new(format!("EMAIL#{email}"), "CODE")
 }
+pub(crate) fn rate_pk(scope: &str, subject: &str) -> String {
+    format!("RATE#{scope}#{subject}")
+}
+pub(crate) const RATE_WINDOW_SK: &str = "W#";
 pub fn rate_window(scope: &str, subject: &str, window_start: i64) -> Key {
-    Key::new(format!("RATE#{scope}#{subject}"), format!("W#{window_start}"))
+    Key::new(rate_pk(scope, subject), format!("{RATE_WINDOW_SK}{window_start}"))
 }
 pub fn order(id: &str) -> Key {
     Key::new(format!("ORDER#{id}"), "ORDER")
@@ -47,16 +51,18 @@ pub fn usage(user_id: &str, feature: &str, period: &str) -> Key {
 pub fn usage_request(user_id: &str, feature: &str, key: &str) -> Key {
     Key::new(user_pk(user_id), format!("{USAGE_SK}KEY#{feature}#{key}"))
 }
+pub(crate) const COUNT_SK: &str = "COUNT#";
 /// How many records of a capped feature (`sessions`) a user keeps.
 pub fn kept(user_id: &str, feature: &str) -> Key {
-    Key::new(user_pk(user_id), format!("COUNT#{feature}"))
+    Key::new(user_pk(user_id), format!("{COUNT_SK}{feature}"))
 }
 pub(crate) const SESSION_SK: &str = "SES#";
 pub fn session(user_id: &str, session_id: &str) -> Key {
     Key::new(user_pk(user_id), format!("{SESSION_SK}{session_id}"))
 }
+pub(crate) const SESSION_ENTRY_SK: &str = "SESENTRY#";
 pub(crate) fn session_entries_sk(session_id: &str) -> String {
-    format!("SESENTRY#{session_id}#")
+    format!("{SESSION_ENTRY_SK}{session_id}#")
 }
 pub fn session_entry(user_id: &str, session_id: &str, entry_id: &str) -> Key {
     Key::new(user_pk(user_id), format!("{}{entry_id}", session_entries_sk(session_id)))
@@ -86,9 +92,10 @@ pub(crate) const BILLING_SK: &str = "BILLING#";
 pub fn billing_event(user_id: &str, created: i64, event_id: &str) -> Key {
     Key::new(user_pk(user_id), format!("{BILLING_SK}{created:010}#{event_id}"))
 }
+pub(crate) const MEMBERS_SK: &str = "MEMBERS#";
 /// Member-priced purchases started in one calendar month (`2026-11`).
 pub fn member_uses(user_id: &str, month: &str) -> Key {
-    Key::new(user_pk(user_id), format!("MEMBERS#{month}"))
+    Key::new(user_pk(user_id), format!("{MEMBERS_SK}{month}"))
 }
 pub(crate) const MAIL_SK: &str = "MAIL#";
 pub fn event_mail(event_id: &str, kind: &str) -> Key {

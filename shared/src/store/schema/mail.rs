@@ -12,6 +12,8 @@ pub struct MailRecord {
     pub event_id: String,
     pub user_id: String,
     pub kind: String,
+    /// The address, until it is sent.
+    #[serde(default)]
     pub to: String,
     pub subject: String,
     /// The body, until it is sent (a sent email keeps its subject and outcome, not its body).
@@ -83,11 +85,13 @@ pub fn claim(id: &MailId, from: &str, attempts: i64, now: i64) -> Tx {
     Tx::new().with(Label::Mail, Write::Update(update))
 }
 
-/// Sent: it leaves the outbox, and its body is not kept (personal data no longer needed).
+/// Sent: it leaves the outbox, and neither its address nor its body is kept (personal data no
+/// longer needed; an anonymous buyer's receipt would otherwise keep an address no erasure finds).
 pub fn sent(id: &MailId, now: i64) -> Tx {
     let update = Update::new(id.key())
         .set("status", "sent")
         .set("sent_at", now)
+        .remove("to")
         .remove("text")
         .remove("html")
         .remove(GSI1PK)

@@ -39,6 +39,7 @@ pub mod audit;
 pub mod codes;
 pub mod credits;
 pub mod customers;
+pub mod erasure;
 pub mod events;
 pub mod grants;
 pub mod keys;

@@ -15,6 +15,9 @@ pub struct User {
     #[serde(default)]
     pub created_at: i64,
     pub stripe_customer_id: Option<String>,
+    /// When the user's personal data was erased (the email is then empty).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub erased_at: Option<i64>,
 }
 
 impl User {

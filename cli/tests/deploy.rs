@@ -1,0 +1,157 @@
+//! The deployed stack as template.yaml declares it: each function reads only the secrets it
+//! uses, from Secrets Manager (no secret in its environment), with only the DynamoDB actions it
+//! needs, logs kept for a set time; and the secrets are read from a real Secrets Manager API
+//! (moto's server) once at start.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use tollgate::config::secrets;
+use tollgate::config::{Config, ConfigError};
+
+/// Each function and the secrets its code says it uses.
+const USES: [(&str, &[&str]); 8] = [
+    ("AuthFunction", tollgate_auth::SECRETS),
+    ("CheckoutFunction", tollgate_checkout::SECRETS),
+    ("WebhookFunction", tollgate_webhook::SECRETS),
+    ("ClaimFunction", tollgate_claim::SECRETS),
+    ("CreditsFunction", tollgate_credits::SECRETS),
+    ("AdminFunction", tollgate_admin::SECRETS),
+    ("SessionsFunction", tollgate_sessions::SECRETS),
+    ("MailerFunction", tollgate_mailer::SECRETS),
+];
+
+/// The parameter (or resource) that holds each secret's ARN in template.yaml.
+fn holder(secret: &str) -> &'static str {
+    match secret {
+        secrets::JWT_SECRET => "JwtSecret",
+        secrets::STRIPE_SECRET_KEY => "StripeSecretKeyArn",
+        secrets::STRIPE_WEBHOOK_SECRET => "StripeWebhookSecretArn",
+        other => panic!("an unknown secret {other}"),
+    }
+}
+
+/// template.yaml's resources: name -> its lines.
+fn resources() -> BTreeMap<String, Vec<String>> {
+    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../template.yaml")).unwrap();
+    let body = text.split("\nResources:\n").nth(1).unwrap().split("\nOutputs:\n").next().unwrap();
+    let mut out: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    let mut current = String::new();
+    for line in body.lines() {
+        if line.starts_with("  ") && !line.starts_with("   ") && line.trim_end().ends_with(':') {
+            current = line.trim().trim_end_matches(':').to_string();
+        } else if !current.is_empty() {
+            out.entry(current.clone()).or_default().push(line.trim().to_string());
+        }
+    }
+    out
+}
+
+#[test]
+fn each_function_reads_exactly_its_secrets_from_secrets_manager() {
+    let resources = resources();
+    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../template.yaml")).unwrap();
+    for name in secrets::ALL {
+        assert!(!text.contains(&format!("{name}: ")), "{name}'s value is never in a function's environment");
+    }
+    for (function, uses) in USES {
+        let lines = &resources[function];
+        let env: BTreeSet<String> = lines
+            .iter()
+            .filter_map(|l| l.split_once("_ARN: !Ref ").map(|(name, holder)| format!("{name}={holder}")))
+            .collect();
+        let expected: BTreeSet<String> = uses.iter().map(|s| format!("{s}={}", holder(s))).collect();
+        assert_eq!(env, expected, "{function}: the ARNs in its environment are the secrets it uses");
+        let readable: BTreeSet<&str> = lines
+            .iter()
+            .skip_while(|l| *l != "- secretsmanager:GetSecretValue")
+            .skip(2)
+            .map_while(|l| l.strip_prefix("- !Ref "))
+            .collect();
+        let expected: BTreeSet<&str> = uses.iter().map(|s| holder(s)).collect();
+        assert_eq!(readable, expected, "{function}: its role reads only the secrets it uses");
+        assert!(!lines.iter().any(|l| l.contains("DynamoDBCrudPolicy")), "{function}: no blanket DynamoDB policy");
+        assert!(!lines.iter().any(|l| l.contains("dynamodb:Scan") || l.contains("dynamodb:*")), "{function}");
+        let logs = &resources.get(&format!("{function}Logs")).unwrap_or_else(|| panic!("{function} has a log group"));
+        assert!(logs.iter().any(|l| l == &format!("LogGroupName: !Sub /aws/lambda/${{{function}}}")), "{logs:?}");
+        assert!(logs.iter().any(|l| l == "RetentionInDays: !Ref LogRetentionDays"));
+        assert!(resources.contains_key(&format!("{function}ErrorsAlarm")), "{function} errors alarm");
+    }
+    let webhook = &resources["WebhookFunction"];
+    assert!(webhook.iter().any(|l| l == "ReservedConcurrentExecutions: !Ref WebhookReservedConcurrency"));
+}
+
+fn production(vars: &[(&str, &str)]) -> HashMap<String, String> {
+    let mut map: HashMap<String, String> = [
+        ("TOLLGATE_ENV", "production"),
+        ("STORE", "dynamodb"),
+        ("TABLE_NAME", "tollgate"),
+        ("EMAIL_SENDER", "ses"),
+        ("EMAIL_FROM", "billing@example.com"),
+        ("CHECKOUT_SUCCESS_URL", "https://app.example.com/ok?session_id={CHECKOUT_SESSION_ID}"),
+        ("CHECKOUT_CANCEL_URL", "https://app.example.com/cancel"),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect();
+    map.extend(vars.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+    map
+}
+
+#[test]
+fn a_function_needs_only_the_secrets_it_uses() {
+    let jwt = "j".repeat(40);
+    let only_jwt = production(&[("JWT_SECRET", &jwt)]);
+    let config =
+        Config::from_source_using(&only_jwt, tollgate_credits::SECRETS).expect("credits needs only the JWT secret");
+    assert!(config.stripe.secret_key.is_none() && config.stripe.webhook_secrets.is_empty());
+    let refused = Config::from_source_using(&only_jwt, tollgate_checkout::SECRETS).unwrap_err();
+    assert_eq!(refused.variable, "STRIPE_SECRET_KEY");
+    let mailer = Config::from_source_using(&production(&[]), tollgate_mailer::SECRETS).expect("the mailer needs none");
+    assert!(mailer.tokens.secret.expose().len() >= 32, "a key of its own, never a known default");
+    assert!(Config::from_source(&only_jwt).is_err(), "the dev server and the tests need all of them");
+}
+
+#[tokio::test]
+async fn secrets_are_read_from_secrets_manager_once_at_start() {
+    let endpoint = tollgate_testkit::dynamodb_endpoint();
+    let client = secrets_manager(&endpoint);
+    let name = format!("tollgate-test-{}", std::process::id());
+    let jwt = client
+        .create_secret()
+        .name(format!("{name}-jwt"))
+        .secret_string("s".repeat(48))
+        .send()
+        .await
+        .expect("moto's Secrets Manager creates a secret");
+    let hook =
+        client.create_secret().name(format!("{name}-hook")).secret_string("whsec_a, whsec_b").send().await.unwrap();
+    let env = production(&[
+        ("JWT_SECRET_ARN", jwt.arn().unwrap()),
+        ("STRIPE_WEBHOOK_SECRET_ARN", hook.arn().unwrap()),
+        ("STRIPE_SECRET_KEY", "sk_test_123"),
+    ]);
+    let read = secrets::resolve(&env, Some(&endpoint)).await.expect("both secrets read");
+    assert_eq!(read.len(), 2);
+    let config = Config::from_source(&secrets::WithSecrets { env: &env, secrets: read }).unwrap();
+    assert_eq!(config.tokens.secret.expose(), "s".repeat(48));
+    assert_eq!(config.stripe.webhook_secrets.len(), 2, "rotation: two secrets in one");
+
+    let missing = production(&[("JWT_SECRET_ARN", "arn:aws:secretsmanager:us-east-1:123456789012:secret:nope")]);
+    let ConfigError { variable, problem } = secrets::resolve(&missing, Some(&endpoint)).await.unwrap_err();
+    assert_eq!(variable, "JWT_SECRET_ARN");
+    assert!(problem.contains("could not be read"), "{problem}");
+    let both = production(&[("JWT_SECRET", "x"), ("JWT_SECRET_ARN", jwt.arn().unwrap())]);
+    assert_eq!(secrets::resolve(&both, Some(&endpoint)).await.unwrap_err().variable, "JWT_SECRET_ARN");
+}
+
+/// A client of the test server's Secrets Manager (the test command sets test credentials).
+fn secrets_manager(endpoint: &str) -> aws_sdk_secretsmanager::Client {
+    use aws_sdk_secretsmanager::config::{BehaviorVersion, Credentials, Region};
+    let config = aws_sdk_secretsmanager::Config::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .endpoint_url(endpoint)
+        .region(Region::new("us-east-1"))
+        .credentials_provider(Credentials::new("testing", "testing", None, None, "tollgate-tests"))
+        .build();
+    aws_sdk_secretsmanager::Client::from_conf(config)
+}

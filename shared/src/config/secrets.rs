@@ -1,0 +1,74 @@
+//! The configuration's secrets. In development each is its variable's value; in production each
+//! is `<NAME>_ARN`, a Secrets Manager secret read once at start (the value never sits in the
+//! function's environment), and a function asks only for the secrets it uses: the others are not
+//! required, and its role cannot read them.
+
+use std::collections::HashMap;
+
+use super::{ConfigError, Source, problem};
+
+pub const STRIPE_SECRET_KEY: &str = "STRIPE_SECRET_KEY";
+pub const STRIPE_WEBHOOK_SECRET: &str = "STRIPE_WEBHOOK_SECRET";
+pub const JWT_SECRET: &str = "JWT_SECRET";
+/// Every secret; what the dev server and the tests use.
+pub const ALL: &[&str] = &[STRIPE_SECRET_KEY, STRIPE_WEBHOOK_SECRET, JWT_SECRET];
+
+/// The environment, with the secrets read from Secrets Manager in place of their ARNs.
+pub struct WithSecrets<'a> {
+    pub env: &'a dyn Source,
+    pub secrets: HashMap<String, String>,
+}
+
+impl Source for WithSecrets<'_> {
+    fn get(&self, name: &str) -> Option<String> {
+        self.secrets.get(name).cloned().filter(|v| !v.trim().is_empty()).or_else(|| self.env.get(name))
+    }
+}
+
+fn arn_var(name: &str) -> String {
+    format!("{name}_ARN")
+}
+
+/// Reads every `<NAME>_ARN` the environment gives (at once), refusing a secret given both ways
+/// or one that cannot be read. `endpoint` overrides Secrets Manager's (a local server in tests).
+pub async fn resolve(env: &dyn Source, endpoint: Option<&str>) -> Result<HashMap<String, String>, ConfigError> {
+    let mut wanted = Vec::new();
+    for name in ALL {
+        let var = arn_var(name);
+        if let Some(arn) = env.get(&var) {
+            if env.get(name).is_some() {
+                return Err(problem(&var, format!("give {name} or {var}, not both")));
+            }
+            wanted.push((*name, var, arn));
+        }
+    }
+    if wanted.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
+    if let Some(url) = endpoint {
+        loader = loader.endpoint_url(url);
+    }
+    let client = aws_sdk_secretsmanager::Client::new(&loader.load().await);
+    // All at once: a cold start waits for the slowest read, not their sum.
+    let mut reads = tokio::task::JoinSet::new();
+    for (name, var, arn) in wanted {
+        let client = client.clone();
+        reads.spawn(async move { (name, var, client.get_secret_value().secret_id(arn).send().await) });
+    }
+    let mut secrets = HashMap::new();
+    while let Some(read) = reads.join_next().await {
+        let (name, var, answer) = read.map_err(|e| problem("secrets", e.to_string()))?;
+        // The SDK's error names the secret, never its value.
+        let value = answer
+            .map_err(|e| {
+                let e = aws_sdk_secretsmanager::error::DisplayErrorContext(e);
+                problem(&var, format!("could not be read from Secrets Manager: {e}"))
+            })?
+            .secret_string
+            .filter(|v| !v.trim().is_empty())
+            .ok_or_else(|| problem(&var, "names a secret with no text value"))?;
+        secrets.insert(name.to_string(), value.trim().to_string());
+    }
+    Ok(secrets)
+}
