@@ -5,7 +5,6 @@ use std::time::Duration;
 
 use serde::de::DeserializeOwned;
 
-use super::Simulator;
 use super::events::{CheckoutSession, LineItem, List, Subscription};
 use crate::catalog::{AddressCollection, CheckoutMode};
 use crate::config::Secret;
@@ -316,86 +315,4 @@ fn error_message(body: &[u8]) -> String {
         .ok()
         .and_then(|v| v.pointer("/error/message").and_then(|m| m.as_str()).map(str::to_string))
         .unwrap_or_else(|| "no error message".into())
-}
-
-/// Real Stripe, or the local simulation used by `tollgate dev` when no key is configured.
-#[derive(Clone)]
-pub enum Stripe {
-    Live(StripeClient),
-    Simulated(Simulator),
-    /// No key: a production function that does not use Stripe.
-    Absent,
-}
-
-fn absent() -> StripeError {
-    StripeError::Unreachable("this function has no Stripe key".into())
-}
-
-impl Stripe {
-    pub async fn create_checkout_session(&self, request: &CheckoutRequest) -> Result<CreatedSession, StripeError> {
-        match self {
-            Stripe::Live(c) => c.create_checkout_session(request).await,
-            Stripe::Simulated(s) => Ok(s.create_checkout_session(request)),
-            Stripe::Absent => Err(absent()),
-        }
-    }
-    pub async fn create_customer(&self, email: &str, user_id: &str) -> Result<String, StripeError> {
-        match self {
-            Stripe::Live(c) => c.create_customer(email, user_id).await,
-            Stripe::Simulated(s) => Ok(s.create_customer(user_id)),
-            Stripe::Absent => Err(absent()),
-        }
-    }
-    pub async fn create_portal_session(&self, customer: &str, return_url: &str) -> Result<String, StripeError> {
-        match self {
-            Stripe::Live(c) => c.create_portal_session(customer, return_url).await,
-            Stripe::Simulated(s) => Ok(s.portal_url(customer)),
-            Stripe::Absent => Err(absent()),
-        }
-    }
-    pub async fn subscription(&self, id: &str) -> Result<Option<Subscription>, StripeError> {
-        match self {
-            Stripe::Live(c) => c.subscription(id).await,
-            Stripe::Simulated(s) => Ok(s.subscription(id)),
-            Stripe::Absent => Err(absent()),
-        }
-    }
-    pub async fn checkout_session(&self, id: &str) -> Result<Option<CheckoutSession>, StripeError> {
-        match self {
-            Stripe::Live(c) => c.checkout_session(id).await,
-            Stripe::Simulated(s) => Ok(s.checkout_session(id)),
-            Stripe::Absent => Err(absent()),
-        }
-    }
-    /// Ends a subscription now. Real Stripe tells the webhook (None); the simulation answers
-    /// with the `customer.subscription.deleted` event it would send, for the caller to apply.
-    pub async fn cancel_subscription(&self, id: &str, now: i64) -> Result<Option<Vec<u8>>, StripeError> {
-        match self {
-            Stripe::Live(c) => c.cancel_subscription(id).await.map(|()| None),
-            Stripe::Simulated(s) => Ok(s.cancel(id, false, now)),
-            Stripe::Absent => Err(absent()),
-        }
-    }
-    /// Whether Stripe answers with this key (a read of the account's balance); a simulated
-    /// Stripe always does.
-    pub async fn ping(&self) -> Result<(), StripeError> {
-        match self {
-            Stripe::Live(c) => c.ping().await,
-            Stripe::Simulated(_) => Ok(()),
-            Stripe::Absent => Err(absent()),
-        }
-    }
-    pub async fn line_item_prices(&self, session_id: &str) -> Result<Vec<String>, StripeError> {
-        match self {
-            Stripe::Live(c) => c.line_item_prices(session_id).await,
-            Stripe::Simulated(s) => Ok(s.line_item_prices(session_id)),
-            Stripe::Absent => Err(absent()),
-        }
-    }
-    pub fn simulator(&self) -> Option<&Simulator> {
-        match self {
-            Stripe::Simulated(s) => Some(s),
-            Stripe::Live(_) | Stripe::Absent => None,
-        }
-    }
 }

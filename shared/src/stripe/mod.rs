@@ -1,13 +1,15 @@
 //! Stripe: webhook signatures (pure), typed views of its objects, the few REST calls Tollgate
 //! makes, and a simulation for local development without a Stripe account.
 
+pub mod backend;
 pub mod client;
 pub mod events;
 pub mod handled;
 pub mod signature;
 pub mod simulator;
 
-pub use client::{CheckoutRequest, CreatedSession, Stripe, StripeClient, StripeError, SubscriptionTerms};
+pub use backend::Stripe;
+pub use client::{CheckoutRequest, CreatedSession, StripeClient, StripeError, SubscriptionTerms};
 pub use events::{Charge, CheckoutSession, Dispute, Event, Invoice, Subscription};
 pub use handled::{Handled, InvoiceChange, SubscriptionChange};
 pub use simulator::Simulator;
