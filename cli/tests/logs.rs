@@ -58,6 +58,9 @@ async fn the_journey_logs_one_line_per_request_and_no_secret() {
     assert_eq!(h.call("GET", "/api/pro/verify", None, Some(&fresh)).await.0, 200);
     assert_eq!(h.call("POST", "/api/credits/debit", Some(json!({ "amount": 5 })), Some(&fresh)).await.0, 402);
     assert_eq!(h.call("GET", "/api/pro/verify", None, Some("not-a-token")).await.0, 401);
+    // The user's data rights: the export, then the erasure.
+    assert_eq!(h.call("GET", "/api/me/export", None, Some(&fresh)).await.0, 200);
+    assert_eq!(h.call("DELETE", "/api/me", None, Some(&fresh)).await.0, 200);
 
     let text = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
     let lines: Vec<Value> = text
@@ -65,7 +68,7 @@ async fn the_journey_logs_one_line_per_request_and_no_secret() {
         .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not a JSON line ({e}): {l}")))
         .collect();
     let requests: Vec<&Value> = lines.iter().filter(|l| l["fields"]["route"].is_string()).collect();
-    assert_eq!(requests.len(), 8 + events.len(), "one line per request:\n{text}");
+    assert_eq!(requests.len(), 10 + events.len(), "one line per request:\n{text}");
     for line in &requests {
         let f = &line["fields"];
         assert!(f["request_id"].is_string() && f["status"].is_u64() && f["latency_ms"].is_u64(), "{line}");

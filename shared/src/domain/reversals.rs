@@ -59,13 +59,27 @@ pub async fn pointer_of(app: &App, payment_id: &str) -> Result<Option<PaymentPoi
     Ok(payments::get(&app.store, payment_id).await?)
 }
 
-/// The pointer a payment leads to (an invoice payment's leads to its invoice's), and the key of
-/// the pointer that guards it (where a reversal that finds nothing recorded leaves its mark).
-async fn resolve(app: &App, payment_id: &str) -> Result<(Option<PaymentPointer>, String), Error> {
-    let found = pointer_of(app, payment_id).await?;
-    match found.as_ref().and_then(|p| p.invoice.clone().filter(|i| i != payment_id)) {
-        Some(invoice) => Ok((pointer_of(app, &invoice).await?, invoice)),
-        None => Ok((found, payment_id.to_string())),
+/// What a payment's reversal reads: the pointer it leads to (an invoice payment's leads to its
+/// invoice's), the key of the pointer that guards it (where a reversal that finds nothing
+/// recorded leaves its mark), and whether the payment's own and the guard's pointers exist.
+struct Resolved {
+    found: Option<PaymentPointer>,
+    guard: String,
+    payment_exists: bool,
+    guard_exists: bool,
+}
+
+async fn resolve(app: &App, payment_id: &str) -> Result<Resolved, Error> {
+    let own = pointer_of(app, payment_id).await?;
+    let payment_exists = own.is_some();
+    match own.as_ref().and_then(|p| p.invoice.clone().filter(|i| i != payment_id)) {
+        Some(invoice) => {
+            let found = pointer_of(app, &invoice).await?;
+            Ok(Resolved { guard_exists: found.is_some(), found, guard: invoice, payment_exists })
+        }
+        None => {
+            Ok(Resolved { found: own, guard: payment_id.to_string(), payment_exists, guard_exists: payment_exists })
+        }
     }
 }
 
@@ -73,7 +87,7 @@ async fn resolve(app: &App, payment_id: &str) -> Result<(Option<PaymentPointer>,
 pub async fn reverse(app: &App, event: &Event, payment_id: &str, cause: Cause) -> Result<Receipt, Error> {
     let now = app.now();
     for _ in 0..ATTEMPTS {
-        let (found, guard) = resolve(app, payment_id).await?;
+        let Resolved { found, guard, payment_exists, guard_exists } = resolve(app, payment_id).await?;
         if let Cause::Dispute(id) = &cause
             && found.as_ref().is_some_and(|p| p.won_disputes.contains(id))
         {
@@ -83,13 +97,25 @@ pub async fn reverse(app: &App, event: &Event, payment_id: &str, cause: Cause) -
         let Some(read) = found.filter(|p| p.holder.is_some()) else {
             // Nothing recorded yet: remember, so a purchase (or an invoice's credits) delivered
             // later is recorded reversed.
-            let mut marks = payments::reversed_first(payment_id, &cause.tag(), now);
+            let mut marks = payments::reversed_first(payment_id, &cause.tag(), now, payment_exists);
             if guard != payment_id {
-                marks.append(payments::reversed_first(&guard, &cause.tag(), now));
+                marks.append(payments::reversed_first(&guard, &cause.tag(), now, guard_exists));
             }
             let outcome =
                 if cause == Cause::Refund { Outcome::RefundBeforePurchase } else { Outcome::DisputeBeforePurchase };
-            return record_event_once(app, event, outcome, marks).await;
+            let mut tx = event_record(event, outcome, Delivery::Applied, now);
+            tx.append(marks);
+            match app.store.transact(tx).await {
+                Ok(()) => return Ok(Receipt::Applied(outcome)),
+                // Something was recorded for the payment meanwhile: read again and reverse it.
+                Err(StoreError::Cancelled { failed })
+                    if failed.contains(&Label::Marker) && !failed.contains(&Label::Event) =>
+                {
+                    continue;
+                }
+                Err(StoreError::Cancelled { failed }) => return settle(app, event, outcome, Err(failed)).await,
+                Err(e) => return Err(e.into()),
+            }
         };
         if read.reversed_by.is_some() {
             return record_only(app, event, Outcome::AlreadyApplied).await;
@@ -189,7 +215,7 @@ async fn revoke_grant(
 pub async fn restore(app: &App, event: &Event, payment_id: &str, dispute_id: &str) -> Result<Receipt, Error> {
     let tag = Cause::Dispute(dispute_id.to_string()).tag();
     let now = app.now();
-    let (found, guard) = resolve(app, payment_id).await?;
+    let Resolved { found, guard, .. } = resolve(app, payment_id).await?;
     let Some(read) = found.filter(|p| p.reversed_by.as_deref() == Some(tag.as_str())) else {
         // Nothing this dispute took: remember it was won, so its "opened" event, if Stripe
         // delivers it late, takes nothing.

@@ -15,6 +15,8 @@ pub enum Label {
     Mail,
     /// A payment's pointer (the one guard of reversals).
     Pointer,
+    /// A reversal's mark on a payment nothing was recorded for yet.
+    Marker,
     /// A payment's link to the invoice it paid.
     PaymentLink,
     Order,

@@ -321,11 +321,16 @@ async fn a_refund_delivered_before_its_purchase_wins(
     let pi = session["payment_intent"].as_str().unwrap().to_string();
     let (status, json) = deliver(&t, &event("charge.refunded", refunded_charge(&pi))).await;
     assert_eq!((status, json["outcome"].as_str()), (200, Some("refund_before_purchase")));
+    // The marker expires unless a purchase completes it (a refund of a payment Tollgate never sold).
+    let marker = t.app.store.get(&keys::payment(&pi)).await.unwrap().expect("the refund's marker");
+    assert_eq!(marker.num("ttl"), Some(t.app.now() + tollgate::store::schema::payments::MARKER_RETENTION_SECS));
 
     let before = t.app.store.round_trips();
     let (status, json) = deliver(&t, &event("checkout.session.completed", session)).await;
     assert_eq!((status, json["outcome"].as_str()), (200, Some("purchase_refunded")), "{json}");
     assert!(t.app.store.round_trips() - before <= 2);
+    let pointer = t.app.store.get(&keys::payment(&pi)).await.unwrap().expect("the purchase's pointer");
+    assert_eq!(pointer.num("ttl"), None, "completed, the pointer is the reversal's lasting guard");
     assert_eq!(order(&t, "ord_early_refund").await.unwrap().status, OrderStatus::Refunded);
     assert!(!grant(&t, &user("usr_er"), "ord_early_refund").await.unwrap().is_active());
     assert!(!entitlement(&t.app, "usr_er").await.unwrap().pro, "a refunded purchase never grants");

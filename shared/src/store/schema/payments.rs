@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{Holder, keys};
 use crate::store::codec::decode;
-use crate::store::{Condition, Item, Label, PK, Store, StoreError, Tx, Update, Write};
+use crate::store::{Condition, Item, Label, PK, Store, StoreError, TTL, Tx, Update, Write};
 
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct PaymentPointer {
@@ -84,7 +84,13 @@ fn holder_is(holder: Option<&Holder>) -> Condition {
     }
 }
 
+/// A refund or dispute marker that nothing completed (a payment Tollgate never sold) expires
+/// after this; Stripe delivers a purchase's events within days.
+pub const MARKER_RETENTION_SECS: i64 = 90 * 24 * 3600;
+
+/// Every write but a new marker's makes the pointer lasting: it drops a marker's expiry.
 fn pointer(label: Label, update: Update) -> Tx {
+    let update = if label == Label::Marker { update } else { update.remove(TTL) };
     Tx::new().with(label, Write::Update(update))
 }
 
@@ -111,11 +117,18 @@ pub fn purchase_recorded(
 }
 
 /// A reversal that found nothing recorded: a purchase or an invoice's credits delivered later
-/// are recorded reversed.
-pub fn reversed_first(payment_id: &str, by: &str, now: i64) -> Tx {
+/// are recorded reversed. Refused (`Marker`) when what it read changed: a new marker (`found`
+/// false) only where no pointer is, expiring unless something completes it; on a pointer that
+/// exists (a payment's link to its invoice), only while it still has no holder.
+pub fn reversed_first(payment_id: &str, by: &str, now: i64, found: bool) -> Tx {
     let update =
         Update::new(keys::payment(payment_id)).set_if_absent(REVERSED_FIRST, now).set_if_absent(REVERSED_BY, by);
-    pointer(Label::Pointer, update)
+    let update = if found {
+        update.when(Condition::absent(HOLDER))
+    } else {
+        update.set(TTL, now + MARKER_RETENTION_SECS).when(Condition::NotExists)
+    };
+    pointer(Label::Marker, update)
 }
 
 /// The first reversal marks the pointer, refused (`Pointer`) unless it is still as `read`: same
