@@ -7,7 +7,6 @@ use std::path::Path;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use serde_json::Value;
-use tollgate::auth::tokens::Subject;
 use tollgate::domain::credits::{self, Change, Floor};
 use tollgate::store::Store;
 use tollgate::store::schema::Reason;
@@ -78,24 +77,8 @@ async fn every_sample_event_reaches_its_handler_with_the_expected_status() {
         erased_at: None,
     };
     t.app.store.write(tollgate::store::Write::put(profile.to_item())).await.unwrap();
-    let token = t
-        .app
-        .tokens
-        .mint(
-            &Subject { user_id: "usr_sample", email: "ada@example.com", plan: "free", pro: false, admin: false },
-            t.app.now(),
-        )
-        .unwrap()
-        .0;
-    let nobody = t
-        .app
-        .tokens
-        .mint(
-            &Subject { user_id: "usr_nobody", email: "nobody@example.com", plan: "free", pro: false, admin: false },
-            t.app.now(),
-        )
-        .unwrap()
-        .0;
+    let token = testing::token(&t.app, "usr_sample", "ada@example.com");
+    let nobody = testing::token(&t.app, "usr_nobody", "nobody@example.com");
     let mut seen = Vec::new();
     for entry in std::fs::read_dir(events_dir()).unwrap() {
         let file = entry.unwrap().path();
