@@ -75,6 +75,7 @@ fn each_function_reads_exactly_its_secrets_from_secrets_manager() {
         assert!(logs.iter().any(|l| l == &format!("LogGroupName: !Sub /aws/lambda/${{{function}}}")), "{logs:?}");
         assert!(logs.iter().any(|l| l == "RetentionInDays: !Ref LogRetentionDays"));
         assert!(resources.contains_key(&format!("{function}ErrorsAlarm")), "{function} errors alarm");
+        assert!(resources.contains_key(&format!("{function}ThrottlesAlarm")), "{function} throttles alarm");
     }
     let webhook = &resources["WebhookFunction"];
     assert!(webhook.iter().any(|l| l == "ReservedConcurrentExecutions: !Ref WebhookReservedConcurrency"));
