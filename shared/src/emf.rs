@@ -58,8 +58,9 @@ fn status_class(status: u16) -> &'static str {
 }
 
 pub fn request(route: &str, status: u16, latency_ms: u64) {
-    metrics::counter!("requests", "route" => route.to_string(), "status" => status_class(status)).increment(1);
-    metrics::histogram!("request_latency", "route" => route.to_string()).record(latency_ms as f64);
+    let route = route.to_string();
+    metrics::counter!("requests", "route" => route.clone(), "status" => status_class(status)).increment(1);
+    metrics::histogram!("request_latency", "route" => route).record(latency_ms as f64);
 }
 
 pub fn webhook_delivery(class: &'static str) {

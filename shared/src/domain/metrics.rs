@@ -119,15 +119,24 @@ pub async fn report(app: &App, from: &str, to: &str) -> Result<Report, Error> {
     let now = app.now();
     let churn_from = day_id(now - (CHURN_DAYS - 1) * DAY);
     let today = day_id(now);
-    let (webhook, sign_ins, credit_days, credits_all, sub_days, churn_days, subs_all) = tokio::try_join!(
+    // One read of the subscriptions' days covers the range and the churn window.
+    let (subs_first, subs_last) = (from.min(churn_from.as_str()), to.max(today.as_str()));
+    let (webhook, sign_ins, credit_days, credits_all, subs_days, subs_all) = tokio::try_join!(
         metrics::days(store, Family::Webhook, from, to),
         metrics::days(store, Family::SignIn, from, to),
         metrics::days(store, Family::Credits, from, to),
         metrics::all(store, Family::Credits),
-        metrics::days(store, Family::Subscriptions, from, to),
-        metrics::days(store, Family::Subscriptions, &churn_from, &today),
+        metrics::days(store, Family::Subscriptions, subs_first, subs_last),
         metrics::all(store, Family::Subscriptions),
     )?;
+    let within = |first: &str, last: &str| -> BTreeMap<String, Counts> {
+        subs_days
+            .iter()
+            .filter(|(d, _)| (first..=last).contains(&d.as_str()))
+            .map(|(d, c)| (d.clone(), c.clone()))
+            .collect()
+    };
+    let (sub_days, churn_days) = (within(from, to), within(&churn_from, &today));
 
     let mut webhooks = daily(webhook, from, to, &Delivery::ALL.map(Delivery::as_str));
     // Every delivery is counted in exactly one class.

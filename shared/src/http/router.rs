@@ -99,22 +99,27 @@ pub fn into_axum(response: Response) -> axum::response::Response {
 }
 
 /// The public routes' request limits, before any work: per address, and per user when the
-/// request carries a valid token.
-fn within_limits(app: &App, req: &Request, route: &Route) -> Result<(), Error> {
+/// request carries a valid token. The verified claims ride on the request, so the handler does
+/// not verify the token again (`auth::caller`).
+fn within_limits(app: &App, req: &mut Request, route: &Route) -> Result<(), Error> {
     if super::limits::UNLIMITED.contains(&route.path) {
         return Ok(());
     }
     let address = super::source_ip(req).unwrap_or_default();
-    let user = super::bearer_token(req).and_then(|t| app.tokens.verify(t, app.now()).ok()).map(|c| c.sub);
-    app.limits.check(&address, user.as_deref())
+    let claims = super::bearer_token(req).and_then(|t| app.tokens.verify(t, app.now()).ok());
+    app.limits.check(&address, claims.as_ref().map(|c| c.sub.as_str()))?;
+    if let Some(claims) = claims {
+        req.extensions_mut().insert(claims);
+    }
+    Ok(())
 }
 
 async fn serve(app: App, req: axum::extract::Request, route: Route) -> axum::response::Response {
     let params = Params::of(route.path, req.uri().path());
     let response = match into_request(req).await {
         Ok(req) => {
-            respond(req, route.path, |req| async move {
-                within_limits(&app, &req, &route)?;
+            respond(req, route.path, |mut req| async move {
+                within_limits(&app, &mut req, &route)?;
                 (route.handler)(&app, &req, &params).await
             })
             .await

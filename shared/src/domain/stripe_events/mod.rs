@@ -98,16 +98,14 @@ pub async fn receive(app: &App, body: &[u8], signature_header: Option<&str>) -> 
         Err(_) => Delivery::Error,
     };
     crate::emf::webhook_delivery(class.as_str());
-    let uncounted = match &result {
-        Ok(Receipt::Duplicate) => Some(Delivery::Duplicate),
-        Ok(Receipt::Ignored(Outcome::LivemodeMismatch)) => Some(Delivery::Ignored),
-        Ok(_) => None,
-        Err(e) if e.status() < 500 => Some(Delivery::Rejected),
-        Err(_) => Some(Delivery::Error),
-    };
+    // Applied, ignored and waiting deliveries were counted in the write that recorded them; a
+    // delivery of the other mode recorded nothing.
+    let recorded = matches!(class, Delivery::Applied | Delivery::Ignored | Delivery::Waiting)
+        && !matches!(result, Ok(Receipt::Ignored(Outcome::LivemodeMismatch)));
     // A body whose signature failed is never counted in the store: anyone can send one, and none
-    // may cost a write (CloudWatch counts them, from the log line).
-    if let (Some(class), Some(subject)) = (uncounted, delivered.or(signed.then(|| app.now().to_string()))) {
+    // may cost a write (CloudWatch counts it, in the EMF document above).
+    let subject = delivered.or(signed.then(|| app.now().to_string()));
+    if let (false, Some(subject)) = (recorded, subject) {
         let counts = metrics::Counts::from([(class.as_str().to_string(), 1)]);
         if let Err(e) = app.store.commit(metrics::count_day(Family::Webhook, &subject, app.now(), &counts)).await {
             tracing::warn!(error = %e, "a webhook delivery's counter was not written");
