@@ -105,10 +105,12 @@ async fn the_pro_journey(#[values(StoreKind::Memory, StoreKind::DynamoDb)] kind:
     );
     assert!(t.app.store.round_trips() - before <= 2);
     assert_eq!(
-        call(&t, "GET", "/api/pro/verify", None, Some(&pro_token)).await.1["pro"],
-        false,
-        "verify says no after the refund"
+        call(&t, "GET", "/api/pro/verify", None, Some(&pro_token)).await.1["error"]["code"],
+        "token_revoked",
+        "verify says no after the refund: the refund revoked the token that named Pro"
     );
+    let fresh = sign_in(&t, "ada@example.com").await;
+    assert_eq!(call(&t, "GET", "/api/pro/verify", None, Some(&fresh)).await.1["pro"], false);
 }
 
 #[tokio::test]
@@ -141,7 +143,9 @@ async fn the_dev_servers_simulated_checkout_pays_through_the_signed_webhook() {
 
     let refund = t.app.stripe.simulator().unwrap().refund(session_id, t.app.now()).unwrap();
     assert_eq!(tollgate_cli::dev::deliver(&t.app, refund).await, 200);
-    assert_eq!(call(&t, "GET", "/api/pro/verify", None, Some(&token)).await.1["pro"], false);
+    assert_eq!(call(&t, "GET", "/api/pro/verify", None, Some(&token)).await.1["error"]["code"], "token_revoked");
+    let fresh = sign_in(&t, "dev@example.com").await;
+    assert_eq!(call(&t, "GET", "/api/pro/verify", None, Some(&fresh)).await.1["pro"], false);
 }
 
 /// `make dev`'s subscription journey: subscribe with a trial, pay on the simulated page (three

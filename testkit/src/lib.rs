@@ -135,7 +135,8 @@ pub fn app_with_config(store: Store, config: Config, catalog: Catalog) -> TestAp
 
 /// A valid access token for a user (plan `free`), minted at the app's time.
 pub fn token(app: &App, user_id: &str, email: &str) -> String {
-    let subject = tollgate::auth::tokens::Subject { user_id, email, plan: "free", pro: false, admin: false };
+    let subject =
+        tollgate::auth::tokens::Subject { user_id, email, plan: "free", pro: false, admin: false, token_version: 0 };
     app.tokens.mint(&subject, app.now()).expect("a token").0
 }
 

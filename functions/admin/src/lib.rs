@@ -1,7 +1,8 @@
 //! Administration: `POST /api/admin/credits/grant`, an administrator's grant or correction;
 //! `GET /api/admin/billing-events?user_id=`, a user's billing audit; `GET /api/admin/users/{user}`,
 //! everything about one user's access and money; `GET /api/admin/metrics`, webhook deliveries,
-//! sign-ins, credits and subscriptions (MRR); `GET /api/diagnostics`, whether each part is
+//! sign-ins, credits and subscriptions (MRR); `PUT`/`DELETE /api/admin/users/{user}/admin`, who
+//! else administers; `GET /api/diagnostics`, whether each part is
 //! configured and answering (open in development).
 
 mod report;
@@ -51,6 +52,16 @@ pub const ROUTES: &[Route] = &[
         path: "/api/admin/users/{user}",
         handler: |app, req, p| Box::pin(report::erase(app, req, p.get("user"))),
     },
+    Route {
+        method: "PUT",
+        path: "/api/admin/users/{user}/admin",
+        handler: |app, req, p| Box::pin(set_admin(app, req, p.get("user"), true)),
+    },
+    Route {
+        method: "DELETE",
+        path: "/api/admin/users/{user}/admin",
+        handler: |app, req, p| Box::pin(set_admin(app, req, p.get("user"), false)),
+    },
     Route { method: "GET", path: "/api/admin/metrics", handler: |app, req, _| Box::pin(report::metrics(app, req)) },
     Route { method: "GET", path: "/api/diagnostics", handler: |app, req, _| Box::pin(report::diagnostics(app, req)) },
 ];
@@ -62,6 +73,17 @@ pub fn router(app: App) -> http::router::Router {
 /// One request through the router (what Lambda does).
 pub async fn handle(app: &App, req: Request) -> Response {
     http::router::call(router(app.clone()), req).await
+}
+
+/// Makes a user an administrator, or no longer one: their tokens are then revoked, so they sign
+/// in again. Administrators named by `ADMIN_EMAILS` stay administrators whatever the store says.
+async fn set_admin(app: &App, req: &Request, user: &str, admin_now: bool) -> Result<Reply, Error> {
+    let by = admin(app, req).await?;
+    users::set_admin(app, user, admin_now)
+        .await?
+        .ok_or_else(|| Error::not_found("user_not_found", "there is no such user"))?;
+    tracing::info!(by = %by.sub, user, admin = admin_now, "administrator changed");
+    Ok(Reply::ok(json!({ "user_id": user, "admin": admin_now })))
 }
 
 #[derive(Deserialize)]
@@ -76,7 +98,7 @@ struct GrantRequest {
 /// Adds credits, or with a negative amount takes them back (never below zero: the ledger
 /// entry records what could not be taken).
 async fn grant_credits(app: &App, req: &Request) -> Result<Reply, Error> {
-    let by = admin(app, req)?;
+    let by = admin(app, req).await?;
     let body: GrantRequest = http::json_body(req, app.config.max_body_bytes)?;
     let user_id = match (body.user_id, body.email) {
         (Some(id), None) => users::user_by_id(&app.store, &id).await?.map(|u| u.id),
@@ -135,7 +157,7 @@ async fn grant_credits(app: &App, req: &Request) -> Result<Reply, Error> {
 
 /// A user's billing events, newest first, a page at a time.
 async fn billing_events(app: &App, req: &Request) -> Result<Reply, Error> {
-    admin(app, req)?;
+    admin(app, req).await?;
     let user_id = http::query_param(req, "user_id")
         .filter(|id| !id.trim().is_empty())
         .ok_or_else(|| Error::bad_request("missing_field", "user_id is required"))?;

@@ -11,7 +11,7 @@ fn no_such_user() -> Error {
 
 /// The user an administrator names by id (`usr_...`) or email.
 async fn named(app: &App, req: &Request, key: &str) -> Result<tollgate::store::schema::User, Error> {
-    admin(app, req)?;
+    admin(app, req).await?;
     let key = key.trim();
     if key.is_empty() || key.len() > 320 {
         return Err(Error::bad_request("invalid_field", "give a user id or an email"));
@@ -43,14 +43,14 @@ pub async fn erase(app: &App, req: &Request, key: &str) -> Result<Reply, Error> 
 /// `GET /api/diagnostics`: administrators only in production; open in development.
 pub async fn diagnostics(app: &App, req: &Request) -> Result<Reply, Error> {
     if !app.config.is_development() {
-        admin(app, req)?;
+        admin(app, req).await?;
     }
     Ok(Reply::ok(health::diagnose(app).await))
 }
 
 /// `GET /api/admin/metrics?from=YYYY-MM-DD&to=YYYY-MM-DD` (default: the 30 days to today, UTC).
 pub async fn metrics(app: &App, req: &Request) -> Result<Reply, Error> {
-    admin(app, req)?;
+    admin(app, req).await?;
     let (from, to) =
         metrics::range(app.now(), http::query_param(req, "from").as_deref(), http::query_param(req, "to").as_deref())?;
     let report = metrics::report(app, &from, &to).await?;

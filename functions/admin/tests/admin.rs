@@ -39,7 +39,14 @@ async fn only_administrators_may_grant() {
         .app
         .tokens
         .mint(
-            &Subject { user_id: "usr_ops", email: "ops@example.com", plan: "free", pro: false, admin: true },
+            &Subject {
+                user_id: "usr_ops",
+                email: "ops@example.com",
+                plan: "free",
+                pro: false,
+                admin: true,
+                token_version: 0,
+            },
             t.app.now(),
         )
         .unwrap()

@@ -17,12 +17,42 @@ pub const ROUTES: &[Route] = &[
     Route { method: "GET", path: "/healthz", handler: |app, _, _| Box::pin(healthz(app)) },
     Route { method: "GET", path: "/api/me/export", handler: |app, req, _| Box::pin(export(app, req)) },
     Route { method: "DELETE", path: "/api/me", handler: |app, req, _| Box::pin(erase(app, req)) },
+    Route { method: "GET", path: "/api/me", handler: |app, req, _| Box::pin(me(app, req)) },
+    Route {
+        method: "POST",
+        path: "/api/auth/sign-out-everywhere",
+        handler: |app, req, _| Box::pin(sign_out_everywhere(app, req)),
+    },
 ];
+
+/// Who the caller is: their user, whether they administer, and their plan.
+async fn me(app: &App, req: &Request) -> Result<Reply, Error> {
+    let (claims, held) = tollgate::auth::signed_in(app, req).await?;
+    let user = tollgate::domain::users::user_by_id(&app.store, &claims.sub)
+        .await?
+        .filter(|u| u.erased_at.is_none())
+        .ok_or_else(|| Error::not_found("user_not_found", "there is no account for this token"))?;
+    let plan = tollgate::domain::plans::entitlement_from(&app.catalog, &held, app.now());
+    Ok(Reply::ok(json!({
+        "user": { "id": user.id, "email": user.email },
+        "admin": tollgate::domain::users::is_admin(app, &user.email, &held),
+        "plan": plan.plan.key,
+        "pro": plan.pro,
+        "token": { "issuer": claims.iss, "expires_at": claims.exp },
+    })))
+}
+
+/// Revokes every token the caller holds, this one included.
+async fn sign_out_everywhere(app: &App, req: &Request) -> Result<Reply, Error> {
+    let (claims, _) = tollgate::auth::signed_in(app, req).await?;
+    tollgate::domain::users::sign_out_everywhere(app, &claims.sub).await?;
+    Ok(Reply::ok(json!({ "signed_out": true })))
+}
 
 /// Erases the caller's personal data (ending a live subscription at Stripe first); the
 /// financial records stay, pseudonymised. Asking again finishes an erasure that failed.
 async fn erase(app: &App, req: &Request) -> Result<Reply, Error> {
-    let claims = tollgate::auth::caller(app, req)?;
+    let (claims, _) = tollgate::auth::signed_in(app, req).await?;
     let erased = tollgate::domain::erasure::erase(app, &claims.sub)
         .await?
         .ok_or_else(|| Error::not_found("user_not_found", "there is no account for this token"))?;
@@ -31,7 +61,7 @@ async fn erase(app: &App, req: &Request) -> Result<Reply, Error> {
 
 /// Everything Tollgate holds about the caller, as JSON.
 async fn export(app: &App, req: &Request) -> Result<Reply, Error> {
-    let claims = tollgate::auth::caller(app, req)?;
+    let (claims, _) = tollgate::auth::signed_in(app, req).await?;
     let export = tollgate::domain::support::export(app, &claims.sub)
         .await?
         .ok_or_else(|| Error::not_found("user_not_found", "there is no account for this token"))?;

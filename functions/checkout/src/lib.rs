@@ -4,7 +4,7 @@
 
 use serde::Deserialize;
 use serde_json::json;
-use tollgate::auth::{caller, normalize_email, optional_caller};
+use tollgate::auth::{normalize_email, optional_caller, signed_in};
 use tollgate::domain::orders::{self, Buyer, Wanted};
 use tollgate::http::{self, Reply, Request, Response, Route};
 use tollgate::{App, Error};
@@ -37,7 +37,10 @@ struct CreateRequest {
 }
 
 async fn create(app: &App, req: &Request) -> Result<Reply, Error> {
-    let caller = optional_caller(app, req)?;
+    let caller = match optional_caller(app, req)? {
+        Some(_) => Some(signed_in(app, req).await?.0),
+        None => None,
+    };
     let body: CreateRequest = http::json_body(req, app.config.max_body_bytes)?;
     let buyer = match (&caller, &body.email) {
         (Some(claims), _) => orders::buyer_for(app, &claims.sub, &claims.email).await?,
@@ -65,7 +68,7 @@ async fn create(app: &App, req: &Request) -> Result<Reply, Error> {
 
 /// A Stripe customer portal session (change card, switch plan, cancel) for the caller.
 async fn portal(app: &App, req: &Request) -> Result<Reply, Error> {
-    let claims = caller(app, req)?;
+    let claims = signed_in(app, req).await?.0;
     let url = tollgate::domain::billing::portal_url(app, &claims.sub).await?;
     Ok(Reply::ok(json!({ "url": url })))
 }

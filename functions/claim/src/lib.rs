@@ -2,7 +2,7 @@
 
 use serde::Deserialize;
 use serde_json::json;
-use tollgate::auth::caller;
+use tollgate::auth::{caller, signed_in};
 use tollgate::domain::{claims, entitlements};
 use tollgate::http::{self, Reply, Request, Response, Route};
 use tollgate::store::schema::User;
@@ -32,7 +32,7 @@ struct ClaimRequest {
 }
 
 async fn claim(app: &App, req: &Request) -> Result<Reply, Error> {
-    let claims = caller(app, req)?;
+    let claims = signed_in(app, req).await?.0;
     let body: ClaimRequest = http::optional_json_body(req, app.config.max_body_bytes)?;
     // A token of an erased account still names its old address: it may not claim what a new
     // owner of that address buys.

@@ -56,7 +56,7 @@ async fn claim_and_verify_need_a_valid_token() {
         .app
         .tokens
         .mint(
-            &Subject { user_id: "usr_1", email: "a@b.co", plan: "pro", pro: true, admin: false },
+            &Subject { user_id: "usr_1", email: "a@b.co", plan: "pro", pro: true, admin: false, token_version: 0 },
             t.app.now() - 721 * 3600,
         )
         .unwrap()

@@ -2,7 +2,7 @@
 
 use serde::Deserialize;
 use serde_json::{Value, json};
-use tollgate::auth::caller;
+use tollgate::auth::signed_in;
 use tollgate::clock::rfc3339;
 use tollgate::domain::credits::{self, Change, Floor, Outcome};
 use tollgate::http::{self, Reply, Request, Response, Route};
@@ -49,7 +49,7 @@ pub fn entry_json(entry: &LedgerEntry) -> Value {
 }
 
 async fn history(app: &App, req: &Request) -> Result<Reply, Error> {
-    let claims = caller(app, req)?;
+    let claims = signed_in(app, req).await?.0;
     let limit = http::page_limit(req, DEFAULT_PAGE, MAX_PAGE)?;
     let page = credits::history(app, &claims.sub, limit, http::query_param(req, "cursor").as_deref()).await?;
     Ok(Reply::ok(json!({
@@ -74,7 +74,7 @@ struct UseRequest {
 }
 
 async fn debit(app: &App, req: &Request) -> Result<Reply, Error> {
-    let claims = caller(app, req)?;
+    let claims = signed_in(app, req).await?.0;
     let body: DebitRequest = http::json_body(req, app.config.max_body_bytes)?;
     let key = match (body.idempotency_key, http::header_value(req, "idempotency-key")) {
         (Some(a), Some(b)) if a != b => {
@@ -91,7 +91,7 @@ async fn debit(app: &App, req: &Request) -> Result<Reply, Error> {
 
 /// The same operation under the name apps already use: `ref` is the idempotency key.
 async fn use_units(app: &App, req: &Request) -> Result<Reply, Error> {
-    let claims = caller(app, req)?;
+    let claims = signed_in(app, req).await?.0;
     let body: UseRequest = http::json_body(req, app.config.max_body_bytes)?;
     spend(app, &claims.sub, body.units, Reason::Use, None, Some(&body.reference)).await
 }

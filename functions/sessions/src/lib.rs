@@ -4,7 +4,7 @@
 
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
-use tollgate::auth::caller;
+use tollgate::auth::{caller, signed_in};
 use tollgate::clock::rfc3339;
 use tollgate::domain::entitlements::{self, Allowance};
 use tollgate::domain::pace;
@@ -74,7 +74,7 @@ async fn create(app: &App, req: &Request) -> Result<Reply, Error> {
 }
 
 async fn list(app: &App, req: &Request) -> Result<Reply, Error> {
-    let claims = caller(app, req)?;
+    let claims = signed_in(app, req).await?.0;
     let kind = http::query_param(req, "kind").filter(|k| !k.is_empty());
     let cursor = http::query_param(req, "cursor").filter(|c| !c.is_empty());
     let page = sessions::list(
@@ -92,7 +92,7 @@ async fn list(app: &App, req: &Request) -> Result<Reply, Error> {
 }
 
 async fn show(app: &App, req: &Request, id: &str) -> Result<Reply, Error> {
-    let claims = caller(app, req)?;
+    let claims = signed_in(app, req).await?.0;
     let (session, entries) = sessions::get(app, &claims.sub, id).await?;
     let mut body = session_json(&session);
     body["entries"] = entries.iter().map(entry_json).collect();
@@ -100,7 +100,7 @@ async fn show(app: &App, req: &Request, id: &str) -> Result<Reply, Error> {
 }
 
 async fn delete(app: &App, req: &Request, id: &str) -> Result<Reply, Error> {
-    let claims = caller(app, req)?;
+    let claims = signed_in(app, req).await?.0;
     sessions::delete(app, &claims.sub, id).await?;
     Ok(Reply::ok(json!({ "deleted": true, "id": id })))
 }
@@ -111,7 +111,7 @@ struct EntryRequest {
 }
 
 async fn append(app: &App, req: &Request, id: &str) -> Result<Reply, Error> {
-    let claims = caller(app, req)?;
+    let claims = signed_in(app, req).await?.0;
     let body: EntryRequest = http::json_body(req, app.config.max_body_bytes)?;
     let entry = sessions::append(app, &claims.sub, id, &body.data, app.config.max_session_entries).await?;
     Ok(Reply::with_status(201, entry_json(&entry)))

@@ -4,6 +4,7 @@ use crate::app::App;
 use crate::auth::Claims;
 use crate::error::Error;
 use crate::http::{Request, bearer_token};
+use crate::store::schema::plans::{self, Plans};
 
 /// The caller's claims; 401 without a valid token. The router has verified the token already
 /// when it checked the caller's request limit.
@@ -33,11 +34,21 @@ pub fn optional_caller(app: &App, req: &Request) -> Result<Option<Claims>, Error
     }
 }
 
-/// The caller's claims if they are an administrator: a token with role `admin`, or an email
-/// listed in `ADMIN_EMAILS`. 401 without a valid token, 403 for anyone else.
-pub fn admin(app: &App, req: &Request) -> Result<Claims, Error> {
+/// The caller's claims, checked against the user's token version (one read of their plans):
+/// for a route that reads nothing else of the plans. 401 `token_revoked` for a revoked token.
+pub async fn signed_in(app: &App, req: &Request) -> Result<(Claims, Plans), Error> {
     let claims = caller(app, req)?;
-    if claims.role.as_deref() == Some("admin") || app.config.admin_emails.contains(&claims.email) {
+    let held = plans::get(&app.store, &claims.sub).await?;
+    super::presented::check(&claims.sub, &held)?;
+    Ok((claims, held))
+}
+
+/// The caller's claims if they are an administrator now: their email is in `ADMIN_EMAILS`, or
+/// the store says they were made one; never because a token says so. 401 without a valid (or
+/// with a revoked) token, 403 for anyone else.
+pub async fn admin(app: &App, req: &Request) -> Result<Claims, Error> {
+    let (claims, held) = signed_in(app, req).await?;
+    if crate::domain::users::is_admin(app, &claims.email, &held) {
         Ok(claims)
     } else {
         Err(Error::forbidden("not_an_admin", "this route is for administrators"))

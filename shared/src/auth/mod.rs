@@ -2,9 +2,10 @@
 
 pub mod codes;
 pub mod identity;
+pub mod presented;
 pub mod tokens;
 
-pub use identity::{admin, caller, optional_caller};
+pub use identity::{admin, caller, optional_caller, signed_in};
 pub use tokens::{Claims, Tokens};
 
 /// Emails are compared and stored trimmed and lowercased.

@@ -16,8 +16,19 @@ pub struct Claims {
     pub aud: String,
     pub iat: i64,
     pub exp: i64,
+    /// Informational for the frontend; never trusted (administrators are read at request time).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub role: Option<String>,
+    /// The user's token version when it was made: a newer one revokes it.
+    #[serde(default)]
+    pub tv: i64,
+}
+
+impl Claims {
+    /// The token as the user's plans check it.
+    pub fn presented(&self) -> super::presented::Presented {
+        super::presented::Presented { user_id: self.sub.clone(), version: Some(self.tv), issued_at: self.iat }
+    }
 }
 
 /// Tolerated difference between the clocks of the instance that minted and the one verifying.
@@ -40,6 +51,7 @@ pub struct Subject<'a> {
     pub plan: &'a str,
     pub pro: bool,
     pub admin: bool,
+    pub token_version: i64,
 }
 
 impl Tokens {
@@ -72,6 +84,7 @@ impl Tokens {
             iat: now,
             exp: now + self.lifetime_secs,
             role: subject.admin.then(|| "admin".to_string()),
+            tv: subject.token_version,
         };
         let token = encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
             .map_err(|e| Error::internal(format!("signing a token: {e}")))?;
@@ -111,7 +124,7 @@ mod tests {
     }
 
     fn subject() -> Subject<'static> {
-        Subject { user_id: "usr_1", email: "a@b.co", plan: "pro", pro: true, admin: false }
+        Subject { user_id: "usr_1", email: "a@b.co", plan: "pro", pro: true, admin: false, token_version: 3 }
     }
 
     fn code(result: Result<Claims, Error>) -> &'static str {
@@ -124,6 +137,7 @@ mod tests {
         let back = tokens().verify(&token, now()).unwrap();
         assert_eq!(back, claims);
         assert_eq!(back.exp - back.iat, 3600);
+        assert_eq!(back.tv, 3);
         assert!(back.pro);
     }
 

@@ -94,6 +94,10 @@ pub struct AuthConfig {
     pub debug_codes: bool,
     pub email_limit: i64,
     pub ip_limit: i64,
+    /// Verification attempts one email may make per day; past them, one per window.
+    pub attempts_per_day: i64,
+    /// Seconds before a code may be sent again to the same email.
+    pub resend_cooldown_secs: i64,
     /// Checkouts one address, and one user, may open per window.
     pub checkout_limit: i64,
     /// Requests per minute to any public route from one address (IPv6: its /64), and from one
@@ -314,6 +318,9 @@ impl Config {
             debug_codes: dev_only("DEBUG_AUTH_CODES", flag(src, "DEBUG_AUTH_CODES")?)?,
             email_limit: number(src, "RATE_LIMIT_EMAIL", 5, 1)?,
             ip_limit: number(src, "RATE_LIMIT_IP", 30, 1)?,
+            attempts_per_day: number(src, "SIGN_IN_ATTEMPTS_PER_DAY", 20, 1)?,
+            // Development signs in again and again from scripts and test suites.
+            resend_cooldown_secs: number(src, "SIGN_IN_RESEND_COOLDOWN_SECS", if dev { 0 } else { 60 }, 0)?,
             // Development runs many checkouts from one address (the dev server, test suites).
             checkout_limit: number(src, "RATE_LIMIT_CHECKOUT", if dev { 1000 } else { 20 }, 1)?,
             window_secs: number(src, "RATE_LIMIT_WINDOW_SECS", 900, 1)?,

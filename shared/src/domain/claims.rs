@@ -89,7 +89,7 @@ fn move_writes(grant: &Grant, user: &User, read: Option<&PaymentPointer>, active
         let revoked_at = if active { None } else { grant.revoked_at.or(Some(grant.granted_at)) };
         tx.append(grants::put(&Grant { holder: to.clone(), revoked_at, ..grant.clone() }));
         if active {
-            tx.append(super::plans::hold(&user.id, &grant.plan, 1));
+            tx.append(super::plans::hold(&user.id, &grant.plan));
         }
     }
     if let Some(customer) = &grant.customer {

@@ -16,12 +16,14 @@ pub async fn grants(app: &App, holder: &Holder) -> Result<Vec<Grant>, Error> {
     Ok(grants::of(&app.store, holder).await?)
 }
 
-/// A fresh token reflecting what the user holds now.
+/// A fresh token reflecting what the user holds now, at their current token version.
 pub async fn token_for(app: &App, user_id: &str, email: &str) -> Result<(String, Entitlement), Error> {
-    let ent = entitlement(app, user_id).await?;
-    let admin = app.config.admin_emails.iter().any(|a| a == email);
-    let (token, _) =
-        app.tokens.mint(&Subject { user_id, email, plan: &ent.plan.key, pro: ent.pro, admin }, app.now())?;
+    let held = super::plans::read(app, user_id).await?;
+    let ent = entitlement_from(&app.catalog, &held, app.now());
+    let admin = super::users::is_admin(app, email, &held);
+    let subject =
+        Subject { user_id, email, plan: &ent.plan.key, pro: ent.pro, admin, token_version: held.token_version };
+    let (token, _) = app.tokens.mint(&subject, app.now())?;
     Ok((token, ent))
 }
 
@@ -78,6 +80,7 @@ pub async fn allowances(app: &App, user_id: &str) -> Result<(Entitlement, BTreeM
         })
         .collect();
     let (held, values) = counters::counts(&app.store, user_id, &wanted).await?;
+    crate::auth::presented::check(user_id, &held)?;
     let ent = entitlement_from(catalog, &held, now);
     let plan = &ent.plan;
     let mut all = BTreeMap::new();

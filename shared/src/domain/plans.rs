@@ -2,6 +2,7 @@
 //! what their subscriptions grant now, read from the store (never from a token).
 
 use crate::app::App;
+use crate::auth::presented;
 use crate::catalog::{Catalog, Plan};
 use crate::error::Error;
 use crate::store::Tx;
@@ -47,9 +48,11 @@ pub fn plan_ends_at(held: &Plans, plan: &Plan, now: i64) -> Option<i64> {
     subscribed_until(held, plan, now).filter(|until| *until != OPEN_ENDED)
 }
 
-/// A check that holds exactly while `plan` is the user's effective plan at `now`.
+/// A check that holds exactly while `plan` is the user's effective plan at `now` (and the token
+/// the request presented is not revoked: a refusal makes the caller read the plans again, and
+/// that read says so).
 pub fn still_on(app: &App, user_id: &str, plan: &Plan) -> Tx {
-    plans::still_on(user_id, &app.catalog, plan, app.now())
+    plans::still_on(user_id, &app.catalog, plan, app.now(), presented::of(user_id).as_ref())
 }
 
 /// What `held` grants at `now`.
@@ -63,15 +66,29 @@ pub fn entitlement_from(catalog: &Catalog, held: &Plans, now: i64) -> Entitlemen
     }
 }
 
-pub async fn held(app: &App, user_id: &str) -> Result<Plans, Error> {
+/// What the user holds, whatever token the request presented: for making a new one.
+pub async fn read(app: &App, user_id: &str) -> Result<Plans, Error> {
     Ok(plans::get(&app.store, user_id).await?)
+}
+
+/// What the user holds; 401 `token_revoked` when the request presented a token of theirs that
+/// was revoked since it was made.
+pub async fn held(app: &App, user_id: &str) -> Result<Plans, Error> {
+    let held = plans::get(&app.store, user_id).await?;
+    presented::check(user_id, &held)?;
+    Ok(held)
 }
 
 pub async fn entitlement(app: &App, user_id: &str) -> Result<Entitlement, Error> {
     Ok(entitlement_from(&app.catalog, &held(app, user_id).await?, app.now()))
 }
 
-/// One more (or one fewer) active grant of `plan` (inside a grant's transaction).
-pub fn hold(user_id: &str, plan: &str, by: i64) -> Tx {
-    plans::hold(user_id, plan, by)
+/// One more active grant of `plan` (inside a grant's transaction).
+pub fn hold(user_id: &str, plan: &str) -> Tx {
+    plans::hold(user_id, plan)
+}
+
+/// One fewer active grant of `plan` (inside a reversal's transaction); revokes the user's tokens.
+pub fn release(user_id: &str, plan: &str, now: i64) -> Tx {
+    plans::release(user_id, plan, now)
 }

@@ -140,7 +140,7 @@ impl Purchase {
         }
         if let (Product::Plan(plan), Some(Holder::User(user_id)), false) = (&self.product, &self.holder, refunded_first)
         {
-            tx.append(super::plans::hold(user_id, plan, 1));
+            tx.append(super::plans::hold(user_id, plan));
         }
         if let (Some(user_id), Some(customer)) = (&self.user_id, &self.customer) {
             let email = self.email.as_deref().unwrap_or_default();

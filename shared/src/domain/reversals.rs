@@ -198,7 +198,7 @@ async fn revoke_grant(
     if let Some(order_id) = &read.order_id {
         tx.append(grants::revoke(holder, order_id, now));
         if let (Holder::User(user_id), Some(plan)) = (holder, read.plan.as_deref().filter(|p| !p.is_empty())) {
-            tx.append(super::plans::hold(user_id, plan, -1));
+            tx.append(super::plans::release(user_id, plan, now));
         }
     }
     match app.store.transact(tx).await {
@@ -256,7 +256,7 @@ pub async fn restore(app: &App, event: &Event, payment_id: &str, dispute_id: &st
             if let Some(order_id) = &read.order_id {
                 effects.append(grants::restore(holder, order_id));
                 if let (Holder::User(user_id), Some(plan)) = (holder, read.plan.as_deref().filter(|p| !p.is_empty())) {
-                    effects.append(super::plans::hold(user_id, plan, 1));
+                    effects.append(super::plans::hold(user_id, plan));
                 }
             }
         }

@@ -1,11 +1,16 @@
-//! Sign-in with emailed one-time codes. A request stores a new code (replacing any earlier one)
-//! as a keyed hash, within per-email and per-address rate limits, in one transaction; verifying
-//! spends it once, and the fifth wrong attempt burns it.
+//! Sign-in with emailed one-time codes. A request stores a new code (replacing any earlier one,
+//! at most once per cooldown) as a keyed hash, within per-email and per-address rate limits, in
+//! one transaction; verifying spends it once, and the fifth wrong attempt burns it. Each attempt
+//! is taken before the code is compared, from the code's five and from the email's day: past
+//! `SIGN_IN_ATTEMPTS_PER_DAY`, one attempt per window (so at most about 20 + 96 guesses a day,
+//! and a user locked out by someone else's guessing gets in once that guessing stops, at the next
+//! window at the latest).
 
 use crate::app::App;
 use crate::auth::{codes, normalize_email};
 use crate::email::Email;
 use crate::error::Error;
+use crate::store::Label;
 use crate::store::schema::User;
 use crate::store::schema::codes::{self as stored, LoginCode};
 
@@ -35,7 +40,7 @@ pub async fn request_code(app: &App, raw_email: &str, source_ip: Option<&str>) -
         attempts: 0,
         used_at: None,
     };
-    let mut tx = stored::issue(&email, &stored_code);
+    let mut tx = stored::issue(&email, &stored_code, auth.resend_cooldown_secs);
     tx.append(stored::count_request("email", &email, window_start, auth.window_secs, auth.email_limit));
     if let Some(ip) = source_ip {
         let subject = crate::http::rate_subject(ip);
@@ -43,6 +48,9 @@ pub async fn request_code(app: &App, raw_email: &str, source_ip: Option<&str>) -
     }
     match app.store.transact(tx).await {
         Ok(()) => {}
+        Err(e) if e.refused(Label::Code) && !e.refused(Label::RateLimit) => {
+            return Err(Error::RateLimited { retry_after_secs: auth.resend_cooldown_secs.max(1) as u64 });
+        }
         Err(e) if e.is_condition() => {
             return Err(Error::RateLimited { retry_after_secs: (window_start + auth.window_secs - now).max(1) as u64 });
         }
@@ -77,12 +85,22 @@ pub async fn verify_code(app: &App, raw_email: &str, offered: &str) -> Result<Us
     if stored.used_at.is_some() || stored.attempts >= codes::MAX_ATTEMPTS || now >= stored.expires_at {
         return Err(expired());
     }
-    // Only the code that was read, still unspent, may be changed: a resend or a racing verify wins.
+    // The attempt is taken before the code is compared, so no number of concurrent guesses gets
+    // more than the code's attempts and the day's; only the code that was read may be changed.
+    let auth = &app.config.auth;
+    let window_start = now - now.rem_euclid(auth.window_secs);
+    let allowance =
+        stored::Allowance { day_start: now - now.rem_euclid(86_400), per_day: auth.attempts_per_day, window_start };
+    match app.store.transact(stored::take_attempt(&email, &stored.code_id, codes::MAX_ATTEMPTS, &allowance)).await {
+        Ok(()) => {}
+        Err(e) if e.refused(Label::Code) => return Err(expired()),
+        Err(e) if e.refused(Label::RateLimit) => {
+            return Err(Error::RateLimited { retry_after_secs: (window_start + auth.window_secs - now).max(1) as u64 });
+        }
+        Err(e) => return Err(e.into()),
+    }
     if !codes::matches(app.code_key(), &email, offered, &stored.hash) {
-        return match stored::count_wrong_attempt(&app.store, &email, &stored.code_id, codes::MAX_ATTEMPTS).await? {
-            true => Err(Error::unauthorized("invalid_code", "the code is not correct")),
-            false => Err(expired()),
-        };
+        return Err(Error::unauthorized("invalid_code", "the code is not correct"));
     }
     if !stored::spend(&app.store, &email, &stored.code_id, codes::MAX_ATTEMPTS, now).await? {
         return Err(expired());

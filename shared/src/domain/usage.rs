@@ -121,6 +121,7 @@ pub async fn record_use(app: &App, u: &Use<'_>) -> Result<Usage, Error> {
             None => {
                 let (used, held, earlier) =
                     counters::read_for_use(&app.store, u.user_id, u.feature, &win.id, u.key).await?;
+                crate::auth::presented::check(u.user_id, &held)?;
                 if let Some(earlier) = earlier {
                     return replay(u, &earlier);
                 }

@@ -63,3 +63,23 @@ pub async fn ensure_customer(app: &App, user: &User) -> Result<String, Error> {
     let stored = user_by_id(&app.store, &user.id).await?.and_then(|u| u.stripe_customer_id);
     stored.ok_or_else(|| Error::internal("a customer id was stored"))
 }
+
+/// Revokes every token the user holds: each one's next check answers 401 `token_revoked`.
+pub async fn sign_out_everywhere(app: &App, user_id: &str) -> Result<(), Error> {
+    Ok(app.store.commit(crate::store::schema::plans::revoke_tokens(user_id, app.now())).await?)
+}
+
+/// Makes a user an administrator, or no longer one (which revokes their tokens). None when
+/// there is no such user.
+pub async fn set_admin(app: &App, user_id: &str, admin: bool) -> Result<Option<()>, Error> {
+    if users::get(&app.store, user_id).await?.is_none_or(|u| u.erased_at.is_some()) {
+        return Ok(None);
+    }
+    app.store.commit(crate::store::schema::plans::set_admin(user_id, admin, app.now())).await?;
+    Ok(Some(()))
+}
+
+/// Whether the user is an administrator now: by configuration or by grant.
+pub fn is_admin(app: &App, email: &str, held: &crate::store::schema::plans::Plans) -> bool {
+    held.admin || app.config.admin_emails.iter().any(|a| a == email)
+}

@@ -120,7 +120,8 @@ async fn serve(app: App, req: axum::extract::Request, route: Route) -> axum::res
         Ok(req) => {
             respond(req, route.path, |mut req| async move {
                 within_limits(&app, &mut req, &route)?;
-                (route.handler)(&app, &req, &params).await
+                let presented = req.extensions().get::<crate::auth::Claims>().map(|c| c.presented());
+                crate::auth::presented::scope(presented, (route.handler)(&app, &req, &params)).await
             })
             .await
         }

@@ -19,7 +19,7 @@ const USER: &str = "usr_sessions";
 const EMAIL: &str = "s@example.com";
 
 fn token_on(app: &App, plan: &str) -> String {
-    let subject = Subject { user_id: USER, email: EMAIL, plan, pro: plan == "pro", admin: false };
+    let subject = Subject { user_id: USER, email: EMAIL, plan, pro: plan == "pro", admin: false, token_version: 0 };
     app.tokens.mint(&subject, app.now()).unwrap().0
 }
 

@@ -26,10 +26,18 @@ pub async fn get(store: &Store, email: &str) -> Result<Option<LoginCode>, StoreE
     decode_opt(store.get(&keys::login_code(email)).await?.as_ref())
 }
 
-/// The code for `email`, replacing any earlier one.
-pub fn issue(email: &str, code: &LoginCode) -> Tx {
+/// The code for `email`, replacing any earlier one issued at least `cooldown` seconds ago
+/// (refused, `Code`, when one was issued since).
+pub fn issue(email: &str, code: &LoginCode, cooldown: i64) -> Tx {
     let item = encode(&keys::login_code(email), code).with(TTL, code.expires_at + KEEP_AFTER_EXPIRY_SECS);
-    Tx::new().with(Label::Code, Write::put(item))
+    let write = match cooldown {
+        0 => Write::put(item),
+        _ => Write::Put {
+            item,
+            condition: Some(Condition::AbsentOrBelow("issued_at".into(), code.issued_at - cooldown + 1)),
+        },
+    };
+    Tx::new().with(Label::Code, write)
 }
 
 /// One more request in the window starting at `window_start`; refused (`RateLimit`) at `limit`.
@@ -50,15 +58,34 @@ fn same_live_code(code_id: &str, max_attempts: i64) -> Condition {
     ])
 }
 
-/// Counts a wrong attempt; false when the code changed meanwhile (resent, spent, burnt).
-pub async fn count_wrong_attempt(store: &Store, email: &str, code_id: &str, max: i64) -> Result<bool, StoreError> {
-    let update = Update::new(keys::login_code(email)).add("attempts", 1).when(same_live_code(code_id, max));
-    changed(store.update(update).await.map(|_| ()))
+/// How many verification attempts an email may make in a day, and past them in each window.
+pub struct Allowance {
+    pub day_start: i64,
+    pub per_day: i64,
+    pub window_start: i64,
 }
 
-/// Spends the code; false when it changed meanwhile (a resend or a racing verify won).
+/// Takes one verification attempt before the code is compared, so concurrent guesses cannot
+/// outnumber the attempts: one of the code's (refused, `Code`, when it changed, was spent or has
+/// none left) and one of the email's day (refused, `RateLimit`, once `per_day` are taken and
+/// this window's one is too).
+pub fn take_attempt(email: &str, code_id: &str, max: i64, allowance: &Allowance) -> Tx {
+    let code = Update::new(keys::login_code(email)).add("attempts", 1).when(same_live_code(code_id, max));
+    let day = Update::new(keys::rate_window("verify", email, allowance.day_start))
+        .add("count", 1)
+        .set("last_window", allowance.window_start)
+        .set_if_absent(TTL, allowance.day_start + 2 * 86_400)
+        .when(Condition::Or(vec![
+            Condition::AbsentOrBelow("count".into(), allowance.per_day),
+            Condition::AbsentOrBelow("last_window".into(), allowance.window_start),
+        ]));
+    Tx::new().with(Label::Code, Write::Update(code)).with(Label::RateLimit, Write::Update(day))
+}
+
+/// Spends the code whose attempt was taken; false when it changed meanwhile (a resend or a
+/// racing verify won).
 pub async fn spend(store: &Store, email: &str, code_id: &str, max: i64, now: i64) -> Result<bool, StoreError> {
-    let update = Update::new(keys::login_code(email)).set("used_at", now).when(same_live_code(code_id, max));
+    let update = Update::new(keys::login_code(email)).set("used_at", now).when(same_live_code(code_id, max + 1));
     let mut tx = Tx::new().with(Label::Code, Write::Update(update));
     // A sign-in, counted with the code it spends.
     tx.append(super::metrics::count_day(
@@ -70,14 +97,6 @@ pub async fn spend(store: &Store, email: &str, code_id: &str, max: i64, now: i64
     match store.commit(tx).await {
         Ok(()) => Ok(true),
         Err(e) if e.refused(Label::Code) => Ok(false),
-        Err(e) => Err(e),
-    }
-}
-
-fn changed(result: Result<(), StoreError>) -> Result<bool, StoreError> {
-    match result {
-        Ok(()) => Ok(true),
-        Err(StoreError::ConditionFailed) => Ok(false),
         Err(e) => Err(e),
     }
 }

@@ -6,6 +6,7 @@
 use std::collections::BTreeMap;
 
 use super::keys;
+use crate::auth::presented::Presented;
 use crate::catalog::{Catalog, Plan};
 use crate::store::{Condition, Item, Label, Store, StoreError, Tx, Update, Value, Write};
 
@@ -28,6 +29,13 @@ pub struct Plans {
     until: BTreeMap<String, i64>,
     member: BTreeMap<String, i64>,
     pub subscription: Option<SubscriptionSummary>,
+    /// The user's token version: a token naming an older one is revoked.
+    pub token_version: i64,
+    /// When the version last changed: a token without a version (another issuer's) issued
+    /// before then is revoked.
+    pub revoked_at: Option<i64>,
+    /// An administrator by grant (`ADMIN_EMAILS` are administrators by configuration).
+    pub admin: bool,
 }
 
 pub fn held_attribute(plan: &str) -> String {
@@ -39,6 +47,10 @@ pub fn until_attribute(plan: &str) -> String {
 pub fn member_attribute(plan: &str) -> String {
     format!("member_{plan}")
 }
+
+const TOKEN_VERSION: &str = "tv";
+const REVOKED_AT: &str = "tv_at";
+const ADMIN: &str = "admin";
 
 const SUMMARY: [&str; 7] =
     ["sub_id", "sub_status", "sub_plan", "sub_interval", "sub_period_end", "sub_trial_end", "sub_cancel"];
@@ -74,6 +86,9 @@ impl Plans {
             }),
             _ => None,
         };
+        plans.token_version = item.num(TOKEN_VERSION).unwrap_or(0);
+        plans.revoked_at = item.num(REVOKED_AT);
+        plans.admin = item.flag(ADMIN);
         Ok(plans)
     }
     /// Bought outright (an active grant).
@@ -94,17 +109,49 @@ pub async fn get(store: &Store, user_id: &str) -> Result<Plans, StoreError> {
     Plans::from_item(store.get(&keys::plans_held(user_id)).await?.as_ref())
 }
 
-/// One more (or one fewer) active grant of `plan`.
-pub fn hold(user_id: &str, plan: &str, by: i64) -> Tx {
-    let update = Update::new(keys::plans_held(user_id)).add(&held_attribute(plan), by);
+/// One more active grant of `plan`.
+pub fn hold(user_id: &str, plan: &str) -> Tx {
+    let update = Update::new(keys::plans_held(user_id)).add(&held_attribute(plan), 1);
+    Tx::new().with(Label::Plans, Write::Update(update))
+}
+
+/// One fewer active grant of `plan` (a refund or a dispute took it), which also revokes the
+/// user's tokens: they named the plan.
+pub fn release(user_id: &str, plan: &str, now: i64) -> Tx {
+    let update = Update::new(keys::plans_held(user_id)).add(&held_attribute(plan), -1);
+    Tx::new().with(Label::Plans, Write::Update(revoking(update, now)))
+}
+
+fn revoking(update: Update, now: i64) -> Update {
+    update.add(TOKEN_VERSION, 1).set(REVOKED_AT, now)
+}
+
+/// Revokes every token the user holds (they sign in again).
+pub fn revoke_tokens(user_id: &str, now: i64) -> Tx {
+    Tx::new().with(Label::Plans, Write::Update(revoking(Update::new(keys::plans_held(user_id)), now)))
+}
+
+/// Makes the user an administrator, or no longer one (which revokes their tokens).
+pub fn set_admin(user_id: &str, admin: bool, now: i64) -> Tx {
+    let update = Update::new(keys::plans_held(user_id));
+    let update = if admin { update.set(ADMIN, true) } else { revoking(update.remove(ADMIN), now) };
     Tx::new().with(Label::Plans, Write::Update(update))
 }
 
 /// A check, refused (`Plans`), unless `plan` is still the user's effective plan at `now`: for a
 /// transaction that acts on the plan a token names, so a refund or an ended subscription takes
 /// effect at once.
-pub fn still_on(user_id: &str, catalog: &Catalog, plan: &Plan, now: i64) -> Tx {
+pub fn still_on(user_id: &str, catalog: &Catalog, plan: &Plan, now: i64, token: Option<&Presented>) -> Tx {
     let mut all: Vec<Condition> = Vec::new();
+    match token {
+        Some(Presented { version: Some(version), .. }) => {
+            all.push(Condition::AbsentOrBelow(TOKEN_VERSION.into(), version + 1));
+        }
+        Some(Presented { version: None, issued_at, .. }) => {
+            all.push(Condition::AbsentOrBelow(REVOKED_AT.into(), *issued_at));
+        }
+        None => {}
+    }
     for higher in catalog.plans().iter().filter(|p| p.rank > plan.rank && !p.is_default) {
         all.push(Condition::AbsentOrBelow(held_attribute(&higher.key), 1));
         if higher.subscription.is_some() {
