@@ -5,7 +5,9 @@
 //! repeated and hostile keys, administrators' grants), delivers Stripe's events in any order,
 //! twice, and through two app instances sharing one store, all through the real router. After
 //! every step each user's plan and balance equal the model's, the balance equals the sum of the
-//! ledger and is never negative, and subscription credits match the paid periods.
+//! ledger and is never negative, subscription credits match the paid periods, and a user's token
+//! is refused exactly when a refund or dispute took the Pro it named (the user then signs in
+//! again, as an app does).
 //!
 //! `TOLLGATE_MODEL_SEED` replays a run; `TOLLGATE_MODEL_CASES` sets how many sequences (the long
 //! run: `make model-long`).
@@ -160,6 +162,10 @@ struct Model {
     fresh_keys: usize,
     /// The status the last step's request must answer.
     expect: u16,
+    /// The user's token was revoked (a refund or a dispute took the Pro it named).
+    revoked: [bool; 2],
+    /// The user whose revoked token this step found refused, and who signed in again first.
+    renewed: Option<usize>,
 }
 
 impl Model {
@@ -174,6 +180,13 @@ impl Model {
         let subscribed =
             self.subs[user].as_ref().is_some_and(|s| matches!(s.stored, Some(SubStatus::Trialing | SubStatus::Active)));
         if bought || subscribed { "pro" } else { "free" }
+    }
+
+    /// A request with the user's token: a revoked one is refused, and the user signs in again.
+    fn use_token(&mut self, user: usize) {
+        if std::mem::take(&mut self.revoked[user]) {
+            self.renewed = Some(user);
+        }
     }
 
     fn credited_invoices(&self, user: usize) -> usize {
@@ -214,6 +227,9 @@ impl Model {
             let taken = PACK.min(self.balance[purchase.buyer]);
             self.balance[purchase.buyer] -= taken;
             purchase.taken_back = taken;
+        } else if !purchase.anonymous || purchase.moved {
+            // The user held the Pro their tokens name: every one of them is revoked.
+            self.revoked[purchase.buyer] = true;
         }
     }
 

@@ -97,6 +97,17 @@ impl ReferenceStateMachine for Reference {
 
     fn apply(mut state: Model, step: &Step) -> Model {
         state.expect = 200;
+        state.renewed = None;
+        match step.op {
+            Op::BuyPro { user, anonymous: false }
+            | Op::BuyPack { user }
+            | Op::Subscribe { user }
+            | Op::ClaimEmail { user }
+            | Op::Debit { user, .. } => state.use_token(user),
+            Op::ClaimSession { purchase: p } => state.use_token(state.purchases[p].buyer),
+            Op::SignIn { user } => state.revoked[user] = false,
+            _ => {}
+        }
         match step.op {
             Op::BuyPro { user, anonymous } => {
                 state.purchases.push(purchase(user, Product::Pro, anonymous));

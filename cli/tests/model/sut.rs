@@ -117,6 +117,7 @@ impl StateMachineTest for Tollgate {
             ("ADMIN_EMAILS", ADMIN),
             ("RATE_LIMIT_EMAIL", "100000"),
             ("RATE_LIMIT_IP", "100000"),
+            ("SIGN_IN_ATTEMPTS_PER_DAY", "100000"),
             ("DEBUG_AUTH_CODES", "1"),
         ];
         let first = testing::app(store.clone(), None, &vars);
@@ -161,6 +162,13 @@ impl StateMachineTest for Tollgate {
         let via = step.via;
         let now = sut.now();
         let mut status = 200;
+        if let Some(user) = model.renewed {
+            let (status, answer) = sut.call(via, "GET", "/api/credits", None, Some(&sut.tokens[user].clone()));
+            assert_eq!((status, answer["error"]["code"].as_str()), (401, Some("token_revoked")), "{:?}", step.op);
+            let (token, _) = sut.sign_in(via, EMAILS[user]);
+            sut.sign_ins += 1;
+            sut.tokens[user] = token;
+        }
         match step.op {
             Op::BuyPro { user, anonymous } => {
                 let body =
@@ -262,6 +270,17 @@ impl StateMachineTest for Tollgate {
     fn check_invariants(sut: &Tollgate, model: &Model) {
         for (user, email) in EMAILS.iter().enumerate() {
             let (status, page) = sut.call(0, "GET", "/api/credits", None, Some(&sut.tokens[user]));
+            if model.revoked[user] {
+                assert_eq!((status, page["error"]["code"].as_str()), (401, Some("token_revoked")), "{email}");
+            } else {
+                assert_eq!(status, 200, "{email}: a token nothing revoked works: {page}");
+            }
+            // What the user holds, through a token of their current version.
+            let (current, _) = sut
+                .rt
+                .block_on(tollgate::domain::entitlements::token_for(&sut.apps[0], &sut.users[user], email))
+                .unwrap();
+            let (status, page) = sut.call(0, "GET", "/api/credits", None, Some(&current));
             assert_eq!(status, 200, "{page}");
             let balance = page["balance"].as_i64().unwrap();
             let ledger = sut.rt.block_on(credits::ledger(&sut.apps[0], &sut.users[user])).unwrap();
@@ -276,7 +295,7 @@ impl StateMachineTest for Tollgate {
                 "{}: credits only for paid periods, once each",
                 email
             );
-            let (_, ent) = sut.call(0, "GET", "/api/entitlements", None, Some(&sut.tokens[user]));
+            let (_, ent) = sut.call(0, "GET", "/api/entitlements", None, Some(&current));
             assert_eq!(ent["plan"], model.plan(user), "{}: the plan the model expects", email);
         }
         check_metrics(sut, model);

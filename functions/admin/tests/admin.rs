@@ -51,8 +51,13 @@ async fn only_administrators_may_grant() {
         )
         .unwrap()
         .0;
-    assert_eq!(grant(&t, &role, body).await.0, 200, "a token with role admin");
-    assert_eq!(credits::balance(&t.app, &user).await.unwrap(), 20);
+    let (status, refused) = grant(&t, &role, body).await;
+    assert_eq!(
+        (status, refused["error"]["code"].as_str()),
+        (403, Some("not_an_admin")),
+        "a token's role is not believed"
+    );
+    assert_eq!(credits::balance(&t.app, &user).await.unwrap(), 10);
 }
 
 #[tokio::test]

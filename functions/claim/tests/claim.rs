@@ -89,8 +89,14 @@ async fn a_recorded_purchase_is_claimed_and_verified_from_the_store() {
         .payment_intent
         .unwrap();
     webhook(&t, event("charge.refunded", refunded_charge(&pi))).await;
-    let (_, after) = verify(&t, body["token"].as_str().unwrap()).await;
-    assert_eq!(after["pro"], false, "a refund stops verifying while the token is still unexpired");
+    let (status, after) = verify(&t, body["token"].as_str().unwrap()).await;
+    assert_eq!(
+        (status, after["error"]["code"].as_str()),
+        (401, Some("token_revoked")),
+        "a refund revokes the token that named Pro while it is still unexpired"
+    );
+    let (token, _) = tollgate::domain::entitlements::token_for(&t.app, "usr_ada", "ada@example.com").await.unwrap();
+    assert_eq!(verify(&t, &token).await.1["pro"], false, "a new token says what the user holds now");
 }
 
 #[tokio::test]
@@ -207,7 +213,7 @@ async fn claiming_without_a_session_attaches_every_anonymous_purchase_of_the_ema
             .unwrap();
         webhook(&t, event("charge.refunded", refunded_charge(&pi))).await;
     }
-    assert_eq!(verify(&t, &bearer).await.1["pro"], false);
+    assert_eq!(verify(&t, &bearer).await.1["error"]["code"], "token_revoked");
 }
 
 #[tokio::test]

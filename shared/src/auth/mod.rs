@@ -2,6 +2,7 @@
 
 pub mod codes;
 pub mod identity;
+pub mod offline;
 pub mod presented;
 pub mod tokens;
 

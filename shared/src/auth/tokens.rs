@@ -32,7 +32,7 @@ impl Claims {
 }
 
 /// Tolerated difference between the clocks of the instance that minted and the one verifying.
-const CLOCK_SKEW_SECS: i64 = 5;
+pub const CLOCK_SKEW_SECS: i64 = 5;
 
 #[derive(Clone)]
 pub struct Tokens {

@@ -9,9 +9,8 @@ use super::mail::MailRecord;
 use crate::store::codec::decode_all;
 use crate::store::{GSI1PK, GSI1SK, Key, Label, Query, Store, StoreError, Tx, Update, Write};
 
-/// The user's items that are theirs alone and carry no money: deleted.
 /// The user's items that are theirs alone and carry no money, and the sign-in rate windows of
-/// their address: deleted.
+/// their address (codes asked for, attempts made): deleted.
 pub async fn personal_records(store: &Store, user_id: &str, email: &str) -> Result<Vec<Key>, StoreError> {
     let mut queries: Vec<Query> =
         [keys::SESSION_SK, keys::SESSION_ENTRY_SK, keys::COUNT_SK, keys::USAGE_SK, keys::MEMBERS_SK]
@@ -19,7 +18,9 @@ pub async fn personal_records(store: &Store, user_id: &str, email: &str) -> Resu
             .map(|prefix| Query::prefix(keys::user_pk(user_id), prefix))
             .collect();
     if !email.is_empty() {
-        queries.push(Query::prefix(keys::rate_pk("email", email), keys::RATE_WINDOW_SK));
+        for scope in ["email", "verify"] {
+            queries.push(Query::prefix(keys::rate_pk(scope, email), keys::RATE_WINDOW_SK));
+        }
     }
     let mut found = Vec::new();
     for query in &queries {
