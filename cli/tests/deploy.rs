@@ -26,6 +26,7 @@ fn holder(secret: &str) -> &'static str {
         secrets::JWT_SECRET => "JwtSecret",
         secrets::STRIPE_SECRET_KEY => "StripeSecretKeyArn",
         secrets::STRIPE_WEBHOOK_SECRET => "StripeWebhookSecretArn",
+        secrets::ENTITLEMENT_KEYS => "EntitlementKeysSecretArn",
         other => panic!("an unknown secret {other}"),
     }
 }
@@ -110,6 +111,17 @@ fn a_function_needs_only_the_secrets_it_uses() {
     let mailer = Config::from_source_using(&production(&[]), tollgate_mailer::SECRETS).expect("the mailer needs none");
     assert!(mailer.tokens.secret.expose().len() >= 32, "a key of its own, never a known default");
     assert!(Config::from_source(&only_jwt).is_err(), "the dev server and the tests need all of them");
+    let refused = Config::from_source_using(&only_jwt, tollgate_sessions::SECRETS).unwrap_err();
+    assert_eq!(refused.variable, "ENTITLEMENT_KEYS", "a function that signs entitlement tokens needs the key set");
+    let set: serde_json::Value = serde_json::from_str(&tollgate::auth::offline::KeySet::generate("k1")).unwrap();
+    let mut broken = set.clone();
+    broken["keys"][0]["x"] = "AAAA".into();
+    let env = production(&[("JWT_SECRET", &jwt), ("ENTITLEMENT_KEYS", &broken.to_string())]);
+    let refused = Config::from_source_using(&env, tollgate_sessions::SECRETS).unwrap_err();
+    assert_eq!(refused.variable, "ENTITLEMENT_KEYS");
+    assert!(!refused.problem.contains(set["keys"][0]["d"].as_str().unwrap()), "no private key in the error");
+    let env = production(&[("JWT_SECRET", &jwt), ("ENTITLEMENT_KEYS", &set.to_string())]);
+    assert!(Config::from_source_using(&env, tollgate_sessions::SECRETS).is_ok());
 }
 
 #[tokio::test]
@@ -126,15 +138,19 @@ async fn secrets_are_read_from_secrets_manager_once_at_start() {
         .expect("moto's Secrets Manager creates a secret");
     let hook =
         client.create_secret().name(format!("{name}-hook")).secret_string("whsec_a, whsec_b").send().await.unwrap();
+    let key_set = tollgate::auth::offline::KeySet::generate("k1");
+    let keys = client.create_secret().name(format!("{name}-keys")).secret_string(&key_set).send().await.unwrap();
     let env = production(&[
         ("JWT_SECRET_ARN", jwt.arn().unwrap()),
         ("STRIPE_WEBHOOK_SECRET_ARN", hook.arn().unwrap()),
+        ("ENTITLEMENT_KEYS_ARN", keys.arn().unwrap()),
         ("STRIPE_SECRET_KEY", "sk_test_123"),
     ]);
-    let read = secrets::resolve(&env, Some(&endpoint)).await.expect("both secrets read");
-    assert_eq!(read.len(), 2);
+    let read = secrets::resolve(&env, Some(&endpoint)).await.expect("the secrets read");
+    assert_eq!(read.len(), 3);
     let config = Config::from_source(&secrets::WithSecrets { env: &env, secrets: read }).unwrap();
     assert_eq!(config.tokens.secret.expose(), "s".repeat(48));
+    assert_eq!(config.tokens.entitlement_keys.as_ref().map(|k| k.expose()), Some(key_set.trim()));
     assert_eq!(config.stripe.webhook_secrets.len(), 2, "rotation: two secrets in one");
 
     let missing = production(&[("JWT_SECRET_ARN", "arn:aws:secretsmanager:us-east-1:123456789012:secret:nope")]);

@@ -47,6 +47,15 @@ const EXPECTED: &[(&str, u16)] = &[
     ("me-export.json", 200),
     // Sent with a token of a user the store does not hold, for the same reason: 404.
     ("me-erase.json", 404),
+    ("me.json", 200),
+    ("jwks.json", 200),
+    // Sent with a token of its own user, so the other files' token stays good.
+    ("auth-sign-out-everywhere.json", 200),
+    ("entitlements-token.json", 200),
+    ("admin-make-admin.json", 200),
+    // The sample names no user (removing the sample administrator would revoke the token the
+    // other files send): routed, authorized, 404.
+    ("admin-remove-admin.json", 404),
 ];
 
 fn events_dir() -> std::path::PathBuf {
@@ -79,6 +88,7 @@ async fn every_sample_event_reaches_its_handler_with_the_expected_status() {
     t.app.store.write(tollgate::store::Write::put(profile.to_item())).await.unwrap();
     let token = testing::token(&t.app, "usr_sample", "ada@example.com");
     let nobody = testing::token(&t.app, "usr_nobody", "nobody@example.com");
+    let leaver = testing::token(&t.app, "usr_leaver", "leaver@example.com");
     let mut seen = Vec::new();
     for entry in std::fs::read_dir(events_dir()).unwrap() {
         let file = entry.unwrap().path();
@@ -93,7 +103,12 @@ async fn every_sample_event_reaches_its_handler_with_the_expected_status() {
             .1;
         let mut event: Value = serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
         if let Some(auth) = event["headers"].get_mut("authorization") {
-            *auth = format!("Bearer {}", if name == "me-erase.json" { &nobody } else { &token }).into();
+            let token = match name.as_str() {
+                "me-erase.json" => &nobody,
+                "auth-sign-out-everywhere.json" => &leaver,
+                _ => &token,
+            };
+            *auth = format!("Bearer {token}").into();
         }
         if event["headers"].get("stripe-signature").is_some() {
             let body = STANDARD.decode(event["body"].as_str().unwrap()).unwrap();

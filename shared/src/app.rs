@@ -29,6 +29,8 @@ pub struct App {
     pub stripe: Stripe,
     pub email: EmailSender,
     pub tokens: Tokens,
+    /// The key set entitlement tokens are signed with (None: this function makes none).
+    pub entitlement_keys: Option<Arc<crate::auth::offline::KeySet>>,
     pub clock: Arc<dyn Clock>,
     /// The last credit balance this instance saw per user (a hint; writes stay conditional).
     pub credit_hints: crate::hints::Hints<crate::store::schema::credits::State>,
@@ -50,6 +52,21 @@ impl App {
         clock: Arc<dyn Clock>,
     ) -> Self {
         let tokens = Tokens::new(&config.tokens);
+        let entitlement_keys = match &config.tokens.entitlement_keys {
+            Some(text) => {
+                Some(crate::auth::offline::KeySet::parse(text.expose()).expect("checked by the configuration"))
+            }
+            // Development without a set: a key of this process's own.
+            None if config.is_development() => {
+                crate::auth::offline::KeySet::parse(&crate::auth::offline::KeySet::generate(&format!(
+                    "dev-{}",
+                    &uuid::Uuid::new_v4().simple().to_string()[..8]
+                )))
+                .ok()
+            }
+            None => None,
+        }
+        .map(Arc::new);
         let code_key = Arc::new(codes::hashing_key(config.tokens.secret.expose()));
         let limits = crate::http::limits::Limits::new(config.auth.requests_per_address, config.auth.requests_per_user);
         App {
@@ -59,6 +76,7 @@ impl App {
             stripe,
             email,
             tokens,
+            entitlement_keys,
             clock,
             credit_hints: Default::default(),
             usage_hints: Default::default(),

@@ -8,7 +8,11 @@ use tollgate::http::{self, Reply, Request, Response, Route};
 use tollgate::{App, Error};
 
 /// The secrets this function uses: the only ones its role may read (template.yaml).
-pub const SECRETS: &[&str] = &[tollgate::config::secrets::JWT_SECRET, tollgate::config::secrets::STRIPE_SECRET_KEY];
+pub const SECRETS: &[&str] = &[
+    tollgate::config::secrets::JWT_SECRET,
+    tollgate::config::secrets::STRIPE_SECRET_KEY,
+    tollgate::config::secrets::ENTITLEMENT_KEYS,
+];
 
 /// The function's routes: the one table its router, the dev server and the template test read.
 pub const ROUTES: &[Route] = &[
@@ -18,6 +22,7 @@ pub const ROUTES: &[Route] = &[
     Route { method: "GET", path: "/api/me/export", handler: |app, req, _| Box::pin(export(app, req)) },
     Route { method: "DELETE", path: "/api/me", handler: |app, req, _| Box::pin(erase(app, req)) },
     Route { method: "GET", path: "/api/me", handler: |app, req, _| Box::pin(me(app, req)) },
+    Route { method: "GET", path: "/.well-known/jwks.json", handler: |app, _, _| Box::pin(jwks(app)) },
     Route {
         method: "POST",
         path: "/api/auth/sign-out-everywhere",
@@ -40,6 +45,16 @@ async fn me(app: &App, req: &Request) -> Result<Reply, Error> {
         "pro": plan.pro,
         "token": { "issuer": claims.iss, "expires_at": claims.exp },
     })))
+}
+
+/// The public keys entitlement tokens are signed with: the current one, and a retired one until
+/// the tokens it signed have expired.
+async fn jwks(app: &App) -> Result<Reply, Error> {
+    let keys = match &app.entitlement_keys {
+        Some(keys) => keys.jwks(app.now(), app.config.tokens.entitlement_lifetime_secs),
+        None => json!({ "keys": [] }),
+    };
+    Ok(Reply::ok(keys).with_header("cache-control", "public, max-age=300"))
 }
 
 /// Revokes every token the caller holds, this one included.
@@ -98,16 +113,23 @@ struct VerifyRequest {
     code: String,
 }
 
+/// Signs in: an access token and, where this function has a key set, an entitlement token
+/// (whatever old token came along: a sign-in starts afresh).
 async fn verify_code(app: &App, req: &Request) -> Result<Reply, Error> {
     let body: VerifyRequest = http::json_body(req, app.config.max_body_bytes)?;
-    let user = sign_in::verify_code(app, &body.email, &body.code).await?;
-    let (token, held) = entitlements::token_for(app, &user.id, &user.email).await?;
-    Ok(Reply::ok(json!({
-        "token": token,
-        "user": { "id": user.id, "email": user.email },
-        "pro": held.pro,
-        "plan": held.plan.key,
-    })))
+    tollgate::auth::presented::ignoring(async {
+        let user = sign_in::verify_code(app, &body.email, &body.code).await?;
+        let (token, held) = entitlements::token_for(app, &user.id, &user.email).await?;
+        let offline = entitlements::entitlement_token(app, &user.id).await?;
+        Ok(Reply::ok(json!({
+            "token": token,
+            "user": { "id": user.id, "email": user.email },
+            "pro": held.pro,
+            "plan": held.plan.key,
+            "entitlement_token": offline.map(|(token, _)| token),
+        })))
+    })
+    .await
 }
 
 async fn healthz(app: &App) -> Result<Reply, Error> {

@@ -9,7 +9,11 @@ use tollgate::store::schema::User;
 use tollgate::{App, Error};
 
 /// The secrets this function uses: the only ones its role may read (template.yaml).
-pub const SECRETS: &[&str] = &[tollgate::config::secrets::JWT_SECRET, tollgate::config::secrets::STRIPE_SECRET_KEY];
+pub const SECRETS: &[&str] = &[
+    tollgate::config::secrets::JWT_SECRET,
+    tollgate::config::secrets::STRIPE_SECRET_KEY,
+    tollgate::config::secrets::ENTITLEMENT_KEYS,
+];
 
 /// The function's routes: the one table its router, the dev server and the template test read.
 pub const ROUTES: &[Route] = &[
@@ -54,7 +58,13 @@ async fn claim(app: &App, req: &Request) -> Result<Reply, Error> {
         }
     }
     let (token, held) = entitlements::token_for(app, &user.id, &user.email).await?;
-    Ok(Reply::ok(json!({ "pro": held.pro, "plan": held.plan.key, "token": token })))
+    let offline = entitlements::entitlement_token(app, &user.id).await?;
+    Ok(Reply::ok(json!({
+        "pro": held.pro,
+        "plan": held.plan.key,
+        "token": token,
+        "entitlement_token": offline.map(|(token, _)| token),
+    })))
 }
 
 async fn verify(app: &App, req: &Request) -> Result<Reply, Error> {

@@ -1,5 +1,5 @@
 //! What a plan lets a user keep and do: `/api/sessions` (capped records with entries),
-//! `POST /api/usage/{feature}` (metered quotas), `GET /api/entitlements`; and the metronome's
+//! `POST /api/usage/{feature}` (metered quotas), `GET /api/entitlements` and its offline token `GET /api/entitlements/token`; and the metronome's
 //! `GET /api/pace-to-bpm`.
 
 use serde::Deserialize;
@@ -14,7 +14,7 @@ use tollgate::http::{self, Reply, Request, Response, Route};
 use tollgate::{App, Error};
 
 /// The secrets this function uses: the only ones its role may read (template.yaml).
-pub const SECRETS: &[&str] = &[tollgate::config::secrets::JWT_SECRET];
+pub const SECRETS: &[&str] = &[tollgate::config::secrets::JWT_SECRET, tollgate::config::secrets::ENTITLEMENT_KEYS];
 
 /// The function's routes: the one table its router, the dev server and the template test read.
 pub const ROUTES: &[Route] = &[
@@ -37,6 +37,11 @@ pub const ROUTES: &[Route] = &[
         handler: |app, req, p| Box::pin(record_use(app, req, p.get("feature"))),
     },
     Route { method: "GET", path: "/api/entitlements", handler: |app, req, _| Box::pin(allowances(app, req)) },
+    Route {
+        method: "GET",
+        path: "/api/entitlements/token",
+        handler: |app, req, _| Box::pin(entitlement_token(app, req)),
+    },
     Route { method: "GET", path: "/api/pace-to-bpm", handler: |_, req, _| Box::pin(async move { pace_to_bpm(req) }) },
 ];
 
@@ -173,6 +178,17 @@ async fn allowances(app: &App, req: &Request) -> Result<Reply, Error> {
     let mut body = http::entitlement_fields(&ent);
     body.insert("features".into(), features.into());
     Ok(Reply::ok(body.into()))
+}
+
+/// A short-lived EdDSA token of what the caller may do, for a backend to verify offline against
+/// `/.well-known/jwks.json`.
+async fn entitlement_token(app: &App, req: &Request) -> Result<Reply, Error> {
+    let claims = caller(app, req)?;
+    let (token, expires_at) = entitlements::entitlement_token(app, &claims.sub)
+        .await?
+        .ok_or_else(|| Error::internal("entitlement tokens have no key set in this function"))?;
+    let kid = app.entitlement_keys.as_ref().map(|k| k.kid().to_string());
+    Ok(Reply::ok(json!({ "token": token, "expires_at": rfc3339(expires_at), "kid": kid })))
 }
 
 /// The running cadence for a pace; no token needed.

@@ -27,20 +27,23 @@ impl Presented {
 }
 
 tokio::task_local! {
-    static PRESENTED: Presented;
+    static PRESENTED: Option<Presented>;
 }
 
 /// Runs a request's handler with the token it presented (if any).
 pub async fn scope<F: Future>(presented: Option<Presented>, handler: F) -> F::Output {
-    match presented {
-        Some(presented) => PRESENTED.scope(presented, handler).await,
-        None => handler.await,
-    }
+    PRESENTED.scope(presented, handler).await
+}
+
+/// Runs `work` as if no token were presented: a sign-in makes new tokens from what the store
+/// says, whatever old token came along with it.
+pub async fn ignoring<F: Future>(work: F) -> F::Output {
+    PRESENTED.scope(None, work).await
 }
 
 /// The presented token, when it is `user_id`'s.
 pub fn of(user_id: &str) -> Option<Presented> {
-    PRESENTED.try_with(|p| (p.user_id == user_id).then(|| p.clone())).ok().flatten()
+    PRESENTED.try_with(|p| p.as_ref().filter(|p| p.user_id == user_id).cloned()).ok().flatten()
 }
 
 pub fn revoked() -> Error {
@@ -91,5 +94,7 @@ mod tests {
         })
         .await;
         assert!(check("usr_1", &plans(1, Some(200))).is_ok());
+        let token = Presented { user_id: "usr_1".into(), version: Some(0), issued_at: 100 };
+        scope(Some(token), ignoring(async { assert!(check("usr_1", &plans(1, Some(200))).is_ok()) })).await;
     }
 }

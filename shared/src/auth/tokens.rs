@@ -112,7 +112,14 @@ mod tests {
     use crate::config::Secret;
 
     fn config(secret: &str, iss: &str, aud: &str) -> TokenConfig {
-        TokenConfig { secret: Secret::new(secret), issuer: iss.into(), audience: aud.into(), lifetime_hours: 1 }
+        TokenConfig {
+            secret: Secret::new(secret),
+            issuer: iss.into(),
+            audience: aud.into(),
+            lifetime_hours: 1,
+            entitlement_keys: None,
+            entitlement_lifetime_secs: 900,
+        }
     }
 
     fn tokens() -> Tokens {

@@ -87,6 +87,10 @@ pub struct TokenConfig {
     pub issuer: String,
     pub audience: String,
     pub lifetime_hours: i64,
+    /// The key set entitlement tokens are signed with (checked); None: a new key per process in
+    /// development, no entitlement tokens in a function that does not make them.
+    pub entitlement_keys: Option<Secret>,
+    pub entitlement_lifetime_secs: i64,
 }
 
 #[derive(Debug, Clone)]
@@ -313,6 +317,18 @@ impl Config {
             issuer: src.get("JWT_ISSUER").unwrap_or_else(|| "tollgate".into()),
             audience: src.get("JWT_AUDIENCE").unwrap_or_else(|| "tollgate-app".into()),
             lifetime_hours: number(src, "JWT_EXP_HOURS", 720, 1)?,
+            entitlement_keys: match src.get(secrets::ENTITLEMENT_KEYS) {
+                Some(text) => {
+                    crate::auth::offline::KeySet::parse(&text).map_err(|e| problem(secrets::ENTITLEMENT_KEYS, e))?;
+                    Some(Secret::new(text))
+                }
+                None if dev || !needed(secrets::ENTITLEMENT_KEYS) => None,
+                None => return Err(problem(secrets::ENTITLEMENT_KEYS, "is required in production")),
+            },
+            entitlement_lifetime_secs: match number(src, "ENTITLEMENT_TOKEN_MINUTES", 15, 1)? {
+                minutes if minutes <= 60 => minutes * 60,
+                _ => return Err(problem("ENTITLEMENT_TOKEN_MINUTES", "must be at most 60 (they cannot be revoked)")),
+            },
         };
         let auth = AuthConfig {
             debug_codes: dev_only("DEBUG_AUTH_CODES", flag(src, "DEBUG_AUTH_CODES")?)?,

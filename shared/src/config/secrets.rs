@@ -10,8 +10,10 @@ use super::{ConfigError, Source, problem};
 pub const STRIPE_SECRET_KEY: &str = "STRIPE_SECRET_KEY";
 pub const STRIPE_WEBHOOK_SECRET: &str = "STRIPE_WEBHOOK_SECRET";
 pub const JWT_SECRET: &str = "JWT_SECRET";
+/// The Ed25519 key set entitlement tokens are signed with (a JWK set; `tollgate keys`).
+pub const ENTITLEMENT_KEYS: &str = "ENTITLEMENT_KEYS";
 /// Every secret; what the dev server and the tests use.
-pub const ALL: &[&str] = &[STRIPE_SECRET_KEY, STRIPE_WEBHOOK_SECRET, JWT_SECRET];
+pub const ALL: &[&str] = &[STRIPE_SECRET_KEY, STRIPE_WEBHOOK_SECRET, JWT_SECRET, ENTITLEMENT_KEYS];
 
 /// The environment, with the secrets read from Secrets Manager in place of their ARNs.
 pub struct WithSecrets<'a> {

@@ -2,6 +2,8 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use serde::Serialize;
+
 use crate::app::App;
 use crate::auth::tokens::Subject;
 use crate::catalog::Feature;
@@ -27,8 +29,51 @@ pub async fn token_for(app: &App, user_id: &str, email: &str) -> Result<(String,
     Ok((token, ent))
 }
 
-/// What a user may do with one catalog feature right now.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// The claims of an entitlement token: a snapshot of what the user may do, for a backend to
+/// check without calling Tollgate (stale by at most its lifetime).
+#[derive(Debug, Serialize)]
+pub struct Snapshot {
+    pub iss: String,
+    pub aud: String,
+    pub sub: String,
+    pub iat: i64,
+    pub exp: i64,
+    /// Tells it apart from an access token (which is HS256 and never accepted in its place).
+    pub token_use: &'static str,
+    pub plan: String,
+    pub pro: bool,
+    pub plan_ends_at: Option<i64>,
+    pub features: BTreeMap<String, Allowance>,
+    pub credits: i64,
+}
+
+/// A signed snapshot of what the user may do now, and when it expires; None when this function
+/// has no key set. Answers `token_revoked` for a revoked presented token.
+pub async fn entitlement_token(app: &App, user_id: &str) -> Result<Option<(String, i64)>, Error> {
+    let Some(keys) = &app.entitlement_keys else { return Ok(None) };
+    let ((ent, features), credits) = tokio::try_join!(allowances(app, user_id), super::credits::balance(app, user_id))?;
+    let now = app.now();
+    let exp = now + app.config.tokens.entitlement_lifetime_secs;
+    let snapshot = Snapshot {
+        iss: app.config.tokens.issuer.clone(),
+        aud: app.config.tokens.audience.clone(),
+        sub: user_id.to_string(),
+        iat: now,
+        exp,
+        token_use: "entitlements",
+        plan: ent.plan.key.clone(),
+        pro: ent.pro,
+        plan_ends_at: ent.plan_ends_at,
+        features,
+        credits,
+    };
+    Ok(Some((keys.sign(&snapshot)?, exp)))
+}
+
+/// What a user may do with one catalog feature right now (in a snapshot: a flag is `true` or
+/// `false`, a count `{used, limit}`, a quota `{used, limit, resets_at}`; no limit is `null`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(untagged)]
 pub enum Allowance {
     Flag(bool),
     /// Records kept against a cap (None: unlimited).

@@ -37,6 +37,10 @@ impl Reply {
     pub fn with_status(status: u16, body: Value) -> Self {
         Reply { status, body, headers: vec![] }
     }
+    pub fn with_header(mut self, name: &'static str, value: impl Into<String>) -> Self {
+        self.headers.push((name, value.into()));
+        self
+    }
 }
 
 /// API Gateway's request id when there is one, else a fresh one.
