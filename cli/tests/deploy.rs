@@ -27,6 +27,7 @@ fn holder(secret: &str) -> &'static str {
         secrets::STRIPE_SECRET_KEY => "StripeSecretKeyArn",
         secrets::STRIPE_WEBHOOK_SECRET => "StripeWebhookSecretArn",
         secrets::ENTITLEMENT_KEYS => "EntitlementKeysSecretArn",
+        secrets::NEXTAUTH_SECRET => "NextAuthSecretArn",
         other => panic!("an unknown secret {other}"),
     }
 }
@@ -58,7 +59,7 @@ fn each_function_reads_exactly_its_secrets_from_secrets_manager() {
         let lines = &resources[function];
         let env: BTreeSet<String> = lines
             .iter()
-            .filter_map(|l| l.split_once("_ARN: !Ref ").map(|(name, holder)| format!("{name}={holder}")))
+            .filter_map(|l| l.split_once("_ARN: ").map(|(name, value)| format!("{name}={}", arn_holder(value))))
             .collect();
         let expected: BTreeSet<String> = uses.iter().map(|s| format!("{s}={}", holder(s))).collect();
         assert_eq!(env, expected, "{function}: the ARNs in its environment are the secrets it uses");
@@ -66,7 +67,8 @@ fn each_function_reads_exactly_its_secrets_from_secrets_manager() {
             .iter()
             .skip_while(|l| *l != "- secretsmanager:GetSecretValue")
             .skip(2)
-            .map_while(|l| l.strip_prefix("- !Ref "))
+            .map_while(|l| l.strip_prefix("- ").filter(|v| v.starts_with("!Ref ") || v.starts_with("!If ")))
+            .map(arn_holder)
             .collect();
         let expected: BTreeSet<&str> = uses.iter().map(|s| holder(s)).collect();
         assert_eq!(readable, expected, "{function}: its role reads only the secrets it uses");
@@ -80,6 +82,18 @@ fn each_function_reads_exactly_its_secrets_from_secrets_manager() {
     }
     let webhook = &resources["WebhookFunction"];
     assert!(webhook.iter().any(|l| l == "ReservedConcurrentExecutions: !Ref WebhookReservedConcurrency"));
+}
+
+/// The parameter an ARN comes from: `!Ref X`, or an optional one, `!If [HasX, !Ref X, !Ref "AWS::NoValue"]`.
+fn arn_holder(value: &str) -> &str {
+    match value.strip_prefix("!If [") {
+        Some(rest) => {
+            let (_, then) = rest.split_once(", !Ref ").expect("!If [condition, !Ref X, ...]");
+            assert!(rest.ends_with(r#"!Ref "AWS::NoValue"]"#), "an optional secret is absent otherwise: {value}");
+            then.split(',').next().unwrap()
+        }
+        None => value.strip_prefix("!Ref ").unwrap_or(value),
+    }
 }
 
 fn production(vars: &[(&str, &str)]) -> HashMap<String, String> {

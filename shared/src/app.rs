@@ -31,6 +31,8 @@ pub struct App {
     pub tokens: Tokens,
     /// The key set entitlement tokens are signed with (None: this function makes none).
     pub entitlement_keys: Option<Arc<crate::auth::offline::KeySet>>,
+    /// Other issuers whose tokens are accepted (NextAuth, OpenID providers) and their keys.
+    pub issuers: Arc<crate::auth::external::Issuers>,
     pub clock: Arc<dyn Clock>,
     /// The last credit balance this instance saw per user (a hint; writes stay conditional).
     pub credit_hints: crate::hints::Hints<crate::store::schema::credits::State>,
@@ -52,6 +54,7 @@ impl App {
         clock: Arc<dyn Clock>,
     ) -> Self {
         let tokens = Tokens::new(&config.tokens);
+        let issuers = Arc::new(crate::auth::external::Issuers::new(&config.tokens));
         let entitlement_keys = match &config.tokens.entitlement_keys {
             Some(text) => {
                 Some(crate::auth::offline::KeySet::parse(text.expose()).expect("checked by the configuration"))
@@ -77,6 +80,7 @@ impl App {
             email,
             tokens,
             entitlement_keys,
+            issuers,
             clock,
             credit_hints: Default::default(),
             usage_hints: Default::default(),

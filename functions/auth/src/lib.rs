@@ -12,6 +12,7 @@ pub const SECRETS: &[&str] = &[
     tollgate::config::secrets::JWT_SECRET,
     tollgate::config::secrets::STRIPE_SECRET_KEY,
     tollgate::config::secrets::ENTITLEMENT_KEYS,
+    tollgate::config::secrets::NEXTAUTH_SECRET,
 ];
 
 /// The function's routes: the one table its router, the dev server and the template test read.

@@ -10,7 +10,7 @@ use tollgate::store::schema::{LedgerEntry, Reason, RequestKey};
 use tollgate::{App, Error};
 
 /// The secrets this function uses: the only ones its role may read (template.yaml).
-pub const SECRETS: &[&str] = &[tollgate::config::secrets::JWT_SECRET];
+pub const SECRETS: &[&str] = &[tollgate::config::secrets::JWT_SECRET, tollgate::config::secrets::NEXTAUTH_SECRET];
 
 /// The function's routes: the one table its router, the dev server and the template test read.
 pub const ROUTES: &[Route] = &[

@@ -14,7 +14,11 @@ use tollgate::http::{self, Reply, Request, Response, Route};
 use tollgate::{App, Error};
 
 /// The secrets this function uses: the only ones its role may read (template.yaml).
-pub const SECRETS: &[&str] = &[tollgate::config::secrets::JWT_SECRET, tollgate::config::secrets::ENTITLEMENT_KEYS];
+pub const SECRETS: &[&str] = &[
+    tollgate::config::secrets::JWT_SECRET,
+    tollgate::config::secrets::ENTITLEMENT_KEYS,
+    tollgate::config::secrets::NEXTAUTH_SECRET,
+];
 
 /// The function's routes: the one table its router, the dev server and the template test read.
 pub const ROUTES: &[Route] = &[

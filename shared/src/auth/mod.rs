@@ -1,12 +1,13 @@
 //! Passwordless sign-in: one-time codes and the JWTs that carry what the user owns.
 
 pub mod codes;
+pub mod external;
 pub mod identity;
 pub mod offline;
 pub mod presented;
 pub mod tokens;
 
-pub use identity::{admin, caller, optional_caller, signed_in};
+pub use identity::{admin, caller, identify, optional_caller, signed_in};
 pub use tokens::{Claims, Tokens};
 
 /// Emails are compared and stored trimmed and lowercased.

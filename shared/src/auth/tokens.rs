@@ -22,12 +22,17 @@ pub struct Claims {
     /// The user's token version when it was made: a newer one revokes it.
     #[serde(default)]
     pub tv: i64,
+    /// Made by another issuer (NextAuth, an OpenID provider) and mapped to this user: it has no
+    /// version, so revocation goes by when it was issued.
+    #[serde(skip)]
+    pub external: bool,
 }
 
 impl Claims {
     /// The token as the user's plans check it.
     pub fn presented(&self) -> super::presented::Presented {
-        super::presented::Presented { user_id: self.sub.clone(), version: Some(self.tv), issued_at: self.iat }
+        let version = (!self.external).then_some(self.tv);
+        super::presented::Presented { user_id: self.sub.clone(), version, issued_at: self.iat }
     }
 }
 
@@ -85,6 +90,7 @@ impl Tokens {
             exp: now + self.lifetime_secs,
             role: subject.admin.then(|| "admin".to_string()),
             tv: subject.token_version,
+            external: false,
         };
         let token = encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
             .map_err(|e| Error::internal(format!("signing a token: {e}")))?;
@@ -119,6 +125,9 @@ mod tests {
             lifetime_hours: 1,
             entitlement_keys: None,
             entitlement_lifetime_secs: 900,
+            nextauth_secret: None,
+            nextauth_salt: String::new(),
+            oidc: vec![],
         }
     }
 

@@ -11,6 +11,7 @@ pub struct ConfigError {
     pub problem: String,
 }
 
+pub mod issuers;
 pub mod secrets;
 
 fn problem(variable: &str, problem: impl Into<String>) -> ConfigError {
@@ -91,6 +92,19 @@ pub struct TokenConfig {
     /// development, no entitlement tokens in a function that does not make them.
     pub entitlement_keys: Option<Secret>,
     pub entitlement_lifetime_secs: i64,
+    /// NextAuth.js's `NEXTAUTH_SECRET`: its session tokens are accepted when set.
+    pub nextauth_secret: Option<Secret>,
+    pub nextauth_salt: String,
+    /// OpenID Connect providers whose tokens are accepted (`OIDC_ISSUERS`).
+    pub oidc: Vec<OidcIssuer>,
+}
+
+/// One OpenID Connect provider: its issuer, the audiences its tokens must name, its keys.
+#[derive(Debug, Clone)]
+pub struct OidcIssuer {
+    pub issuer: String,
+    pub audiences: Vec<String>,
+    pub keys: crate::auth::external::oidc::KeySource,
 }
 
 #[derive(Debug, Clone)]
@@ -329,7 +343,21 @@ impl Config {
                 minutes if minutes <= 60 => minutes * 60,
                 _ => return Err(problem("ENTITLEMENT_TOKEN_MINUTES", "must be at most 60 (they cannot be revoked)")),
             },
+            nextauth_secret: match src.get(secrets::NEXTAUTH_SECRET) {
+                Some(s) if s.len() >= 16 => Some(Secret::new(s)),
+                Some(_) => return Err(problem(secrets::NEXTAUTH_SECRET, "must be at least 16 bytes")),
+                None => None,
+            },
+            nextauth_salt: src.get("NEXTAUTH_SALT").unwrap_or_default(),
+            oidc: match src.get("OIDC_ISSUERS") {
+                Some(text) => issuers::parse(&text).map_err(|e| problem("OIDC_ISSUERS", e))?,
+                None => Vec::new(),
+            },
         };
+        let own_issuer = &tokens.issuer;
+        if let Some(clash) = tokens.oidc.iter().find(|p| &p.issuer == own_issuer) {
+            return Err(problem("OIDC_ISSUERS", format!("{:?} is Tollgate's own issuer (JWT_ISSUER)", clash.issuer)));
+        }
         let auth = AuthConfig {
             debug_codes: dev_only("DEBUG_AUTH_CODES", flag(src, "DEBUG_AUTH_CODES")?)?,
             email_limit: number(src, "RATE_LIMIT_EMAIL", 5, 1)?,

@@ -12,8 +12,10 @@ pub const STRIPE_WEBHOOK_SECRET: &str = "STRIPE_WEBHOOK_SECRET";
 pub const JWT_SECRET: &str = "JWT_SECRET";
 /// The Ed25519 key set entitlement tokens are signed with (a JWK set; `tollgate keys`).
 pub const ENTITLEMENT_KEYS: &str = "ENTITLEMENT_KEYS";
+/// NextAuth.js's secret, when the app signs users in with NextAuth (optional everywhere).
+pub const NEXTAUTH_SECRET: &str = "NEXTAUTH_SECRET";
 /// Every secret; what the dev server and the tests use.
-pub const ALL: &[&str] = &[STRIPE_SECRET_KEY, STRIPE_WEBHOOK_SECRET, JWT_SECRET, ENTITLEMENT_KEYS];
+pub const ALL: &[&str] = &[STRIPE_SECRET_KEY, STRIPE_WEBHOOK_SECRET, JWT_SECRET, ENTITLEMENT_KEYS, NEXTAUTH_SECRET];
 
 /// The environment, with the secrets read from Secrets Manager in place of their ARNs.
 pub struct WithSecrets<'a> {

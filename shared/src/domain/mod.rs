@@ -6,6 +6,7 @@ pub mod credits;
 pub mod entitlements;
 pub mod erasure;
 pub mod health;
+pub mod identities;
 pub mod mail;
 pub mod members;
 pub mod metrics;

@@ -37,14 +37,20 @@ impl Limits {
         }
     }
 
-    /// One request from `address` (and `user`, when signed in); refused with how long to wait.
+    /// One request from `address`; refused with how long to wait.
+    pub fn check_address(&self, address: &str) -> Result<(), Error> {
+        check(&self.by_address, super::rate_subject(address))
+    }
+
+    /// One request from a signed-in `user`.
+    pub fn check_user(&self, user: &str) -> Result<(), Error> {
+        check(&self.by_user, user.to_string())
+    }
+
+    /// One request from `address` (and `user`, when signed in).
     pub fn check(&self, address: &str, user: Option<&str>) -> Result<(), Error> {
-        let subject = super::rate_subject(address);
-        check(&self.by_address, subject)?;
-        match user {
-            Some(user) => check(&self.by_user, user.to_string()),
-            None => Ok(()),
-        }
+        self.check_address(address)?;
+        user.map_or(Ok(()), |user| self.check_user(user))
     }
 }
 

@@ -98,18 +98,26 @@ pub fn into_axum(response: Response) -> axum::response::Response {
     axum::response::Response::from_parts(parts, axum::body::Body::from(bytes))
 }
 
-/// The public routes' request limits, before any work: per address, and per user when the
-/// request carries a valid token. The verified claims ride on the request, so the handler does
-/// not verify the token again (`auth::caller`).
-fn within_limits(app: &App, req: &mut Request, route: &Route) -> Result<(), Error> {
+/// Who is calling, within the public routes' request limits, before any work: the address's
+/// limit first (so no token costs a check past it), then the token (Tollgate's, or a configured
+/// issuer's mapped to its user), then the user's limit. The verified claims ride on the request,
+/// so the handler does not check the token again (`auth::caller`); a token that was not accepted
+/// rides along as `Refused`, for a handler that needs a caller to report.
+async fn admit(app: &App, req: &mut Request, route: &Route) -> Result<(), Error> {
     if super::limits::UNLIMITED.contains(&route.path) {
         return Ok(());
     }
-    let address = super::source_ip(req).unwrap_or_default();
-    let claims = super::bearer_token(req).and_then(|t| app.tokens.verify(t, app.now()).ok());
-    app.limits.check(&address, claims.as_ref().map(|c| c.sub.as_str()))?;
-    if let Some(claims) = claims {
-        req.extensions_mut().insert(claims);
+    app.limits.check_address(&super::source_ip(req).unwrap_or_default())?;
+    let Some(token) = super::bearer_token(req).map(str::to_string) else { return Ok(()) };
+    match crate::auth::identify(app, &token).await {
+        Ok(claims) => {
+            app.limits.check_user(&claims.sub)?;
+            req.extensions_mut().insert(claims);
+        }
+        Err(Error::Unauthorized { code, message }) => {
+            req.extensions_mut().insert(crate::auth::identity::Refused { code, message });
+        }
+        Err(e) => return Err(e),
     }
     Ok(())
 }
@@ -119,7 +127,7 @@ async fn serve(app: App, req: axum::extract::Request, route: Route) -> axum::res
     let response = match into_request(req).await {
         Ok(req) => {
             respond(req, route.path, |mut req| async move {
-                within_limits(&app, &mut req, &route)?;
+                admit(&app, &mut req, &route).await?;
                 let presented = req.extensions().get::<crate::auth::Claims>().map(|c| c.presented());
                 crate::auth::presented::scope(presented, (route.handler)(&app, &req, &params)).await
             })

@@ -40,6 +40,8 @@ pub enum Label {
     /// Members' prices used this month.
     Members,
     Code,
+    /// Another issuer's user, linked to a Tollgate user.
+    Identity,
     RateLimit,
     /// A count kept per user (capped records, metered use).
     Counter,

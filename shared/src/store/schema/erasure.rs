@@ -26,6 +26,12 @@ pub async fn personal_records(store: &Store, user_id: &str, email: &str) -> Resu
     for query in &queries {
         found.extend(store.query_all(query).await?.iter().map(crate::store::Item::key));
     }
+    // Links from other issuers' users: both sides.
+    let links = store.query_all(&Query::prefix(keys::user_pk(user_id), keys::IDENTITY_SK)).await?;
+    for link in decode_all::<super::identities::Link>(&links)? {
+        found.push(keys::identity(&link.issuer, &link.subject));
+        found.push(keys::identity_of_user(user_id, &link.issuer, &link.subject));
+    }
     Ok(found)
 }
 

@@ -12,6 +12,15 @@ pub fn user(id: &str) -> Key {
 pub fn email_owner(email: &str) -> Key {
     Key::new(format!("EMAIL#{email}"), "USER")
 }
+/// Another issuer's user (`issuer` has no `#`, so the subject that follows cannot pass for one).
+pub fn identity(issuer: &str, subject: &str) -> Key {
+    Key::new(format!("IDENTITY#{issuer}#{subject}"), "USER")
+}
+pub(crate) const IDENTITY_SK: &str = "IDENTITY#";
+/// The user's side of an identity link, found by erasure.
+pub fn identity_of_user(user_id: &str, issuer: &str, subject: &str) -> Key {
+    Key::new(user_pk(user_id), format!("{IDENTITY_SK}{issuer}#{subject}"))
+}
 pub fn login_code(email: &str) -> Key {
     Key::new(format!("EMAIL#{email}"), "CODE")
 }

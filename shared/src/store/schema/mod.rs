@@ -10,12 +10,14 @@
 //! | user profile        | `USER#<id>`         | `PROFILE`                            | `CUSTOMER#<cus>`    |               | sign-in, checkout, webhook, claims |
 //! | email -> user       | `EMAIL#<email>`     | `USER`                               |                     |               | sign-in |
 //! | sign-in code        | `EMAIL#<email>`     | `CODE`                               |                     | a day after expiry | sign-in |
-//! | rate-limit window   | `RATE#<scope>#<s>`  | `W#<start>`                          |                     | window + 1 h  | sign-in |
+//! | rate-limit window   | `RATE#<scope>#<s>`  | `W#<start>`                          |                     | window + 1 h (attempts: 2 d) | sign-in |
+//! | identity -> user    | `IDENTITY#<iss>#<sub>` | `USER`                            |                     |               | any function, at another issuer's token's first use |
+//! | user -> identity    | `USER#<id>`         | `IDENTITY#<iss>#<sub>`               |                     |               | (same) |
 //! | order               | `ORDER#<id>`        | `ORDER`                              | `PURCHASER#<email>` | 7 d while pending | checkout, webhook, claims |
 //! | session -> order    | `CHECKOUT#<cs_id>`  | `ORDER`                              |                     |               | webhook, claims |
 //! | payment pointer     | `PAYMENT#<pi/ch/in>`| `ORDER`                              |                     |               | webhook, claims |
 //! | grant (a plan)      | holder              | `GRANT#<order>`                      |                     |               | webhook, claims |
-//! | plans held          | `USER#<id>`         | `PLANS`                              |                     |               | webhook, claims |
+//! | plans held (+ token version, admin) | `USER#<id>` | `PLANS`                    |                     |               | webhook, claims, auth, admin |
 //! | Stripe event        | `EVENT#<evt_id>`    | `EVENT`                              |                     | 30 d          | webhook |
 //! | email for an event  | `EVENT#<evt_id>`    | `MAIL#<kind>`                        | `OUTBOX` until sent |               | webhook, mailer |
 //! | credit balance      | `USER#<id>`         | `CREDITS#BALANCE`                    |                     |               | credits, webhook, claims, admin |
@@ -42,6 +44,7 @@ pub mod customers;
 pub mod erasure;
 pub mod events;
 pub mod grants;
+pub mod identities;
 pub mod keys;
 pub mod mail;
 pub mod members;

@@ -60,6 +60,11 @@ pub fn create(user: &User) -> Tx {
         .with(Label::Profile, Write::put_new(profile))
 }
 
+/// A new user with no email (another issuer's user whose email is not vouched for).
+pub fn create_without_email(user: &User) -> Tx {
+    Tx::new().with(Label::Profile, Write::put_new(user.to_item()))
+}
+
 /// Makes `customer` the user's Stripe customer unless they have one (the first stored wins),
 /// and records who the customer belongs to: the one place a customer is linked.
 pub fn link_customer(user_id: &str, email: &str, customer: &str) -> Tx {
