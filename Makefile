@@ -3,7 +3,7 @@ VENV ?= .venv
 PYTHON ?= python3
 PORT ?= 3000
 
-.PHONY: dev test model-long venv package build clean
+.PHONY: dev test model-long venv js package build clean
 
 $(VENV)/.installed: scripts/requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -12,10 +12,16 @@ $(VENV)/.installed: scripts/requirements.txt
 
 venv: $(VENV)/.installed
 
+# The token fixtures' npm packages (jose, next-auth), from the committed lockfile.
+tests/js/node_modules/.package-lock.json: tests/js/package-lock.json
+	npm ci --prefix tests/js --no-audit --no-fund
+
+js: tests/js/node_modules/.package-lock.json
+
 dev:
 	DEBUG_AUTH_CODES=$${DEBUG_AUTH_CODES:-1} cargo run --bin tollgate -- dev --port $(PORT)
 
-test: venv
+test: venv js
 	$(VENV)/bin/cfn-lint template.yaml
 	AWS_DEFAULT_REGION=us-east-1 SAM_CLI_TELEMETRY=0 $(VENV)/bin/sam validate --lint
 	INSTA_UPDATE=no VENV=$(VENV) scripts/with-dynamodb.sh cargo test --workspace --no-fail-fast
