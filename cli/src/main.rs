@@ -39,6 +39,37 @@ enum Command {
         #[command(subcommand)]
         action: TableAction,
     },
+    /// The Ed25519 key set entitlement tokens are signed with (the ENTITLEMENT_KEYS secret).
+    Keys {
+        #[command(subcommand)]
+        action: KeysAction,
+    },
+}
+
+#[derive(Subcommand)]
+enum KeysAction {
+    /// Print a new key set of one key.
+    Generate {
+        /// The key id tokens name (default: `key-<unix time>`).
+        #[arg(long)]
+        kid: Option<String>,
+    },
+    /// Print the set with a new signing key; the current one stays published (without its
+    /// private part) until the tokens it signed have expired.
+    Rotate {
+        /// The current set (`-` for standard input).
+        file: PathBuf,
+        #[arg(long)]
+        kid: Option<String>,
+        /// The tokens' lifetime: retired keys older than this (plus a margin) are dropped.
+        #[arg(long, default_value_t = 60)]
+        token_minutes: i64,
+    },
+}
+
+/// A key id that orders keys by when they were made.
+fn default_kid() -> String {
+    format!("key-{}", now())
 }
 
 #[derive(Subcommand)]
@@ -83,6 +114,19 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             if !status.is_success() {
                 std::process::exit(1);
             }
+        }
+        Command::Keys { action: KeysAction::Generate { kid } } => {
+            println!("{}", tollgate::auth::offline::KeySet::generate(&kid.unwrap_or_else(default_kid)));
+        }
+        Command::Keys { action: KeysAction::Rotate { file, kid, token_minutes } } => {
+            let current = match file.to_str() {
+                Some("-") => std::io::read_to_string(std::io::stdin())?,
+                _ => std::fs::read_to_string(&file)?,
+            };
+            let forget_before = now() - token_minutes * 60 - 3600;
+            let kid = kid.unwrap_or_else(default_kid);
+            let rotated = tollgate::auth::offline::KeySet::rotate(&current, &kid, now(), forget_before)?;
+            println!("{rotated}");
         }
         Command::Table { action: TableAction::Create { table, endpoint } } => {
             let store = tollgate::store::DynamoDbStore::connect(&table, Some(&endpoint)).await;

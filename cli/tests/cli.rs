@@ -165,3 +165,24 @@ fn the_dev_server_refuses_a_production_configuration_it_cannot_meet() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("TABLE_NAME"), "the error names the variable");
 }
+
+#[test]
+fn keys_generate_and_rotate_print_sets_the_configuration_accepts() {
+    let out = Command::new(BIN).args(["keys", "generate", "--kid", "first"]).output().unwrap();
+    assert!(out.status.success());
+    let first = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(tollgate::auth::offline::KeySet::parse(&first).unwrap().kid(), "first");
+    let file = std::env::temp_dir().join(format!("tollgate-keys-{}.json", std::process::id()));
+    std::fs::write(&file, &first).unwrap();
+    let out = Command::new(BIN).args(["keys", "rotate", file.to_str().unwrap(), "--kid", "second"]).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let rotated = tollgate::auth::offline::KeySet::parse(&String::from_utf8(out.stdout).unwrap()).unwrap();
+    assert_eq!(rotated.kid(), "second");
+    let published = rotated.jwks(now(), 900);
+    let kids: Vec<&str> = published["keys"].as_array().unwrap().iter().map(|k| k["kid"].as_str().unwrap()).collect();
+    assert_eq!(kids, ["second", "first"], "the old key stays published");
+    let refused =
+        Command::new(BIN).args(["keys", "rotate", file.to_str().unwrap(), "--kid", "first"]).output().unwrap();
+    assert!(!refused.status.success(), "a key id is never reused");
+    std::fs::remove_file(file).ok();
+}
