@@ -95,6 +95,13 @@ async fn nextauth_tokens_made_by_next_auth_sign_users_in(
     assert_eq!(body["user"]["email"], "");
     // The same NextAuth user again is the same Tollgate user.
     assert_eq!(me(&h, text(&unverified["nextauth"]["jws"])).await.1["user"]["id"], body["user"]["id"]);
+    // A user with no email buys too (Checkout asks for an address), and claims nothing by email.
+    let no_email = text(&unverified["nextauth"]["jwe"]).to_string();
+    let bought = h.checkout(Some(&no_email), json!({ "pack": "credits_100" })).await;
+    h.deliver_all(&h.pay(&bought)).await;
+    assert_eq!(h.balance(&no_email).await, 100);
+    let (status, claimed) = h.call("POST", "/api/pro/claim", Some(json!({})), Some(&no_email)).await;
+    assert_eq!((status, &claimed["pro"]), (200, &json!(false)), "{claimed}");
     // Erasure removes the link: the identity's next use starts a new account.
     let (status, _) = h.call("DELETE", "/api/me", None, Some(text(&unverified["nextauth"]["jwe"]))).await;
     assert_eq!(status, 200);

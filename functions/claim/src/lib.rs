@@ -58,8 +58,9 @@ async fn claim(app: &App, req: &Request) -> Result<Reply, Error> {
             claims::claim_by_email(app, &user).await?;
         }
     }
+    // Fresh tokens of what the user holds now, even if a refund revoked the one presented meanwhile.
     let (token, held) = entitlements::token_for(app, &user.id, &user.email).await?;
-    let offline = entitlements::entitlement_token(app, &user.id).await?;
+    let offline = tollgate::auth::presented::ignoring(entitlements::entitlement_token(app, &user.id)).await?;
     Ok(Reply::ok(json!({
         "pro": held.pro,
         "plan": held.plan.key,

@@ -2,7 +2,7 @@
 
 use serde::Deserialize;
 use serde_json::{Value, json};
-use tollgate::auth::signed_in;
+use tollgate::auth::{caller, signed_in};
 use tollgate::clock::rfc3339;
 use tollgate::domain::credits::{self, Change, Floor, Outcome};
 use tollgate::http::{self, Reply, Request, Response, Route};
@@ -49,9 +49,12 @@ pub fn entry_json(entry: &LedgerEntry) -> Value {
 }
 
 async fn history(app: &App, req: &Request) -> Result<Reply, Error> {
-    let claims = signed_in(app, req).await?.0;
+    let claims = caller(app, req)?;
     let limit = http::page_limit(req, DEFAULT_PAGE, MAX_PAGE)?;
-    let page = credits::history(app, &claims.sub, limit, http::query_param(req, "cursor").as_deref()).await?;
+    let cursor = http::query_param(req, "cursor");
+    // The token's version is read alongside the page: no wait of its own.
+    let (_, page) =
+        tokio::try_join!(signed_in(app, req), credits::history(app, &claims.sub, limit, cursor.as_deref()))?;
     Ok(Reply::ok(json!({
         "balance": page.balance,
         "entries": page.entries.iter().map(entry_json).collect::<Vec<_>>(),
@@ -74,7 +77,8 @@ struct UseRequest {
 }
 
 async fn debit(app: &App, req: &Request) -> Result<Reply, Error> {
-    let claims = signed_in(app, req).await?.0;
+    // The debit's transaction checks the token is not revoked (no read of its own).
+    let claims = caller(app, req)?;
     let body: DebitRequest = http::json_body(req, app.config.max_body_bytes)?;
     let key = match (body.idempotency_key, http::header_value(req, "idempotency-key")) {
         (Some(a), Some(b)) if a != b => {
@@ -91,7 +95,7 @@ async fn debit(app: &App, req: &Request) -> Result<Reply, Error> {
 
 /// The same operation under the name apps already use: `ref` is the idempotency key.
 async fn use_units(app: &App, req: &Request) -> Result<Reply, Error> {
-    let claims = signed_in(app, req).await?.0;
+    let claims = caller(app, req)?;
     let body: UseRequest = http::json_body(req, app.config.max_body_bytes)?;
     spend(app, &claims.sub, body.units, Reason::Use, None, Some(&body.reference)).await
 }

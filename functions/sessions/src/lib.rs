@@ -83,17 +83,15 @@ async fn create(app: &App, req: &Request) -> Result<Reply, Error> {
 }
 
 async fn list(app: &App, req: &Request) -> Result<Reply, Error> {
-    let claims = signed_in(app, req).await?.0;
+    let claims = caller(app, req)?;
     let kind = http::query_param(req, "kind").filter(|k| !k.is_empty());
     let cursor = http::query_param(req, "cursor").filter(|c| !c.is_empty());
-    let page = sessions::list(
-        app,
-        &claims.sub,
-        kind.as_deref(),
-        http::page_limit(req, DEFAULT_PAGE, MAX_PAGE)?,
-        cursor.as_deref(),
-    )
-    .await?;
+    let limit = http::page_limit(req, DEFAULT_PAGE, MAX_PAGE)?;
+    // The token's version is read alongside the page: no wait of its own.
+    let (_, page) = tokio::try_join!(
+        signed_in(app, req),
+        sessions::list(app, &claims.sub, kind.as_deref(), limit, cursor.as_deref())
+    )?;
     Ok(Reply::ok(json!({
         "sessions": page.sessions.iter().map(session_json).collect::<Vec<_>>(),
         "next_cursor": page.next_cursor,
@@ -101,8 +99,8 @@ async fn list(app: &App, req: &Request) -> Result<Reply, Error> {
 }
 
 async fn show(app: &App, req: &Request, id: &str) -> Result<Reply, Error> {
-    let claims = signed_in(app, req).await?.0;
-    let (session, entries) = sessions::get(app, &claims.sub, id).await?;
+    let claims = caller(app, req)?;
+    let (_, (session, entries)) = tokio::try_join!(signed_in(app, req), sessions::get(app, &claims.sub, id))?;
     let mut body = session_json(&session);
     body["entries"] = entries.iter().map(entry_json).collect();
     Ok(Reply::ok(body))

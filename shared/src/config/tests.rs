@@ -15,7 +15,13 @@ fn production() -> Vec<(&'static str, &'static str)> {
         ("JWT_SECRET", "0123456789abcdef0123456789abcdef"),
         ("CHECKOUT_SUCCESS_URL", "https://app.example.com/ok?session_id={CHECKOUT_SESSION_ID}"),
         ("CHECKOUT_CANCEL_URL", "https://app.example.com/cancel"),
+        ("ENTITLEMENT_KEYS", test_key_set()),
     ]
+}
+
+fn test_key_set() -> &'static str {
+    static SET: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    SET.get_or_init(|| crate::auth::offline::KeySet::generate("test"))
 }
 
 #[test]
@@ -28,6 +34,30 @@ fn production_config_reads_every_variable() {
     assert_eq!(c.tokens.lifetime_hours, 720);
     assert_eq!(c.auth.email_limit, 5);
     assert_eq!(c.auth.ip_limit, 30);
+    assert_eq!((c.auth.attempts_per_day, c.auth.resend_cooldown_secs), (20, 60));
+    assert_eq!(c.tokens.entitlement_lifetime_secs, 900);
+    assert!(c.tokens.nextauth_secret.is_none() && c.tokens.oidc.is_empty());
+}
+
+#[test]
+fn sign_in_hardening_is_lenient_in_development() {
+    let dev = Config::from_source(&env(&[("TOLLGATE_ENV", "development")])).unwrap();
+    assert_eq!((dev.auth.attempts_per_day, dev.auth.resend_cooldown_secs), (1000, 0));
+}
+
+#[test]
+fn other_issuers_are_checked_at_start() {
+    let mut vars = production();
+    vars.push(("NEXTAUTH_SECRET", "short"));
+    assert_eq!(Config::from_source(&env(&vars)).unwrap_err().variable, "NEXTAUTH_SECRET");
+    let mut vars = production();
+    vars.push(("OIDC_ISSUERS", r#"[{"issuer":"tollgate","audience":"a","jwks_url":"https://x/"}]"#));
+    let refused = Config::from_source(&env(&vars)).unwrap_err();
+    assert_eq!(refused.variable, "OIDC_ISSUERS");
+    assert!(refused.problem.contains("own issuer"), "{}", refused.problem);
+    let mut vars = production();
+    vars.push(("ENTITLEMENT_TOKEN_MINUTES", "120"));
+    assert_eq!(Config::from_source(&env(&vars)).unwrap_err().variable, "ENTITLEMENT_TOKEN_MINUTES");
 }
 
 #[test]
@@ -48,7 +78,9 @@ fn production_refuses_debug_codes_and_unsigned_webhooks() {
 
 #[test]
 fn production_names_each_missing_secret() {
-    for name in ["STRIPE_SECRET_KEY", "STRIPE_WEBHOOK_SECRET", "JWT_SECRET", "TABLE_NAME", "EMAIL_FROM"] {
+    for name in
+        ["STRIPE_SECRET_KEY", "STRIPE_WEBHOOK_SECRET", "JWT_SECRET", "ENTITLEMENT_KEYS", "TABLE_NAME", "EMAIL_FROM"]
+    {
         let vars: Vec<_> = production().into_iter().filter(|(k, _)| *k != name).collect();
         assert_eq!(Config::from_source(&env(&vars)).unwrap_err().variable, name);
     }

@@ -111,8 +111,16 @@ pub fn plan(change: &Change, state: Snapshot, entry_id: String, now: i64) -> Res
 }
 
 /// The state and, for a keyed change, the key's earlier record, in one consistent read.
+/// The balance and the key's record; with the user's own token presented, its version is
+/// compared in the same read (401 `token_revoked`).
 async fn read(app: &App, change: &Change<'_>) -> Result<(Snapshot, Option<CreditRequest>), Error> {
-    Ok(ledger_items::read(&app.store, change.user_id, change.key).await?)
+    let presented = crate::auth::presented::of(change.user_id).is_some();
+    let (state, request, plans) =
+        ledger_items::read_with_plans(&app.store, change.user_id, change.key, presented).await?;
+    if let Some(plans) = plans {
+        crate::auth::presented::check(change.user_id, &plans)?;
+    }
+    Ok((state, request))
 }
 
 fn replay(request: CreditRequest, change: &Change) -> Outcome {
@@ -160,10 +168,18 @@ pub async fn apply(
         };
         let mut all = with(&entry);
         all.append(writes);
+        // A change made with the user's own token holds only while that token is not revoked.
+        let presented = crate::auth::presented::of(change.user_id);
+        if let Some(token) = &presented {
+            all.append(crate::store::schema::plans::not_revoked(change.user_id, token));
+        }
         match app.store.transact(all).await {
             Ok(()) => {
                 hints.set(change.user_id, Snapshot { balance: entry.balance_after, seq: entry.seq });
                 return Ok(Outcome::Applied(entry));
+            }
+            Err(StoreError::Cancelled { failed }) if presented.is_some() && failed.contains(&Label::Plans) => {
+                return Err(crate::auth::presented::revoked());
             }
             Err(StoreError::Cancelled { failed }) => {
                 let accompanying: Vec<Label> = failed.iter().copied().filter(|l| !OWN.contains(l)).collect();

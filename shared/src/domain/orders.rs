@@ -147,7 +147,9 @@ async fn open_order(
     source_ip: Option<&str>,
 ) -> Result<String, Error> {
     let id = format!("ord_{}", uuid::Uuid::new_v4().simple());
-    let order = Order { pack: pack.map(str::to_string), ..Order::pending(&id, plan, Some(email), user_id, app.now()) };
+    // A user with no email is in no purchaser index.
+    let email = Some(email).filter(|e| !e.is_empty());
+    let order = Order { pack: pack.map(str::to_string), ..Order::pending(&id, plan, email, user_id, app.now()) };
     // A pending order whose checkout never completes is not kept for ever.
     let mut tx = orders::open(&order, order.created_at + PENDING_ORDER_RETENTION_SECS);
     let (now, window, limit) = (order.created_at, app.config.auth.window_secs, app.config.auth.checkout_limit);

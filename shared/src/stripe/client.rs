@@ -95,8 +95,14 @@ impl CheckoutRequest {
 }
 
 /// `POST /v1/customers`: one per user, keyed by the user so a retry returns the same customer.
+/// A user with no email (another issuer's, whose email was not vouched for) sends none: Checkout
+/// then asks the customer for one.
 pub fn customer_form(email: &str, user_id: &str) -> Vec<(String, String)> {
-    vec![("email".into(), email.to_string()), ("metadata[user_id]".into(), user_id.to_string())]
+    let mut form = vec![("metadata[user_id]".into(), user_id.to_string())];
+    if !email.is_empty() {
+        form.insert(0, ("email".into(), email.to_string()));
+    }
+    form
 }
 
 /// `POST /v1/billing_portal/sessions`.

@@ -120,10 +120,13 @@ async fn a_downgrade_keeps_every_session(#[values(StoreKind::Memory, StoreKind::
     refund(&t, &pi).await;
     let (status, body) = create(&t.app, &pro, json!({ "data": {} })).await;
     assert_eq!(
-        (status, &body["error"]["plan"]),
-        (402, &json!("free")),
-        "the refund counts at once, even with a Pro token"
+        (status, body["error"]["code"].as_str()),
+        (401, Some("token_revoked")),
+        "the refund counts at once: the Pro token is revoked"
     );
+    let pro = tollgate::domain::entitlements::token_for(&t.app, USER, EMAIL).await.unwrap().0;
+    let (status, body) = create(&t.app, &pro, json!({ "data": {} })).await;
+    assert_eq!((status, &body["error"]["plan"]), (402, &json!("free")), "a new token is on the plan held now");
     let (_, all) = call(&t.app, "GET", "/api/sessions?limit=100", None, &pro).await;
     assert_eq!(all["sessions"].as_array().unwrap().len(), 7, "nothing deleted");
     for id in &ids[..3] {

@@ -134,14 +134,34 @@ pub async fn read(
     user_id: &str,
     key: Option<RequestKey<'_>>,
 ) -> Result<(State, Option<CreditRequest>), StoreError> {
+    let (state, request, _) = read_with_plans(store, user_id, key, false).await?;
+    Ok((state, request))
+}
+
+/// The balance, the key's record, and (when `with_plans`) the user's plans, in one read: a
+/// change made with the user's token compares the token's version there.
+pub async fn read_with_plans(
+    store: &Store,
+    user_id: &str,
+    key: Option<RequestKey<'_>>,
+    with_plans: bool,
+) -> Result<(State, Option<CreditRequest>, Option<super::plans::Plans>), StoreError> {
     let mut keys = vec![keys::credit_balance(user_id)];
+    if with_plans {
+        keys.push(keys::plans_held(user_id));
+    }
     if let Some(key) = key {
         keys.push(keys::credit_request(user_id, &key.scoped()));
     }
     let found = store.get_many(&keys).await?;
-    let state = decode_opt::<State>(found[0].as_ref())?.unwrap_or_default();
-    let request = decode_opt(found.get(1).and_then(Option::as_ref))?;
-    Ok((state, request))
+    let mut found = found.iter();
+    let state = decode_opt::<State>(found.next().and_then(Option::as_ref))?.unwrap_or_default();
+    let plans = match with_plans {
+        true => Some(super::plans::Plans::from_item(found.next().and_then(Option::as_ref))?),
+        false => None,
+    };
+    let request = decode_opt(found.next().and_then(Option::as_ref))?;
+    Ok((state, request, plans))
 }
 
 pub async fn balance(store: &Store, user_id: &str) -> Result<i64, StoreError> {

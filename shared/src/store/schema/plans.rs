@@ -142,16 +142,7 @@ pub fn set_admin(user_id: &str, admin: bool, now: i64) -> Tx {
 /// transaction that acts on the plan a token names, so a refund or an ended subscription takes
 /// effect at once.
 pub fn still_on(user_id: &str, catalog: &Catalog, plan: &Plan, now: i64, token: Option<&Presented>) -> Tx {
-    let mut all: Vec<Condition> = Vec::new();
-    match token {
-        Some(Presented { version: Some(version), .. }) => {
-            all.push(Condition::AbsentOrBelow(TOKEN_VERSION.into(), version + 1));
-        }
-        Some(Presented { version: None, issued_at, .. }) => {
-            all.push(Condition::AbsentOrBelow(REVOKED_AT.into(), *issued_at));
-        }
-        None => {}
-    }
+    let mut all: Vec<Condition> = token.map(not_revoked_condition).into_iter().collect();
     for higher in catalog.plans().iter().filter(|p| p.rank > plan.rank && !p.is_default) {
         all.push(Condition::AbsentOrBelow(held_attribute(&higher.key), 1));
         if higher.subscription.is_some() {
@@ -166,6 +157,21 @@ pub fn still_on(user_id: &str, catalog: &Catalog, plan: &Plan, now: i64, token: 
         all.push(if holds.len() == 1 { holds.remove(0) } else { Condition::Or(holds) });
     }
     let check = Write::Check { key: keys::plans_held(user_id), condition: Condition::And(all) };
+    Tx::new().with(Label::Plans, check)
+}
+
+fn not_revoked_condition(token: &Presented) -> Condition {
+    match token.version {
+        Some(version) => Condition::AbsentOrBelow(TOKEN_VERSION.into(), version + 1),
+        None => Condition::AbsentOrBelow(REVOKED_AT.into(), token.issued_at),
+    }
+}
+
+/// A check, refused (`Plans`), if the user's tokens were revoked after `token` was made: for a
+/// change made with that token that reads nothing of the plans (a debit), so revocation needs no
+/// read of its own.
+pub fn not_revoked(user_id: &str, token: &Presented) -> Tx {
+    let check = Write::Check { key: keys::plans_held(user_id), condition: not_revoked_condition(token) };
     Tx::new().with(Label::Plans, check)
 }
 
