@@ -119,7 +119,9 @@ impl App {
             Some(key) => {
                 Stripe::Live(StripeClient::new(&config.stripe.api_base, key.clone(), config.stripe.call_budget))
             }
-            None if config.is_development() => Stripe::Simulated(Simulator::new(public_url)),
+            None if config.is_development() => {
+                Stripe::Simulated(Simulator::new(public_url).with_amounts(catalog.subscription_amounts()))
+            }
             // Production without a key: a function that never calls Stripe (its role cannot read
             // the key); a call would fail, never be simulated.
             None => Stripe::Absent,

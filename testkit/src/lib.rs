@@ -124,7 +124,7 @@ pub fn app_with_catalog(
 pub fn app_with_config(store: Store, config: Config, catalog: Catalog) -> TestApp {
     let stripe = match &config.stripe.secret_key {
         Some(key) => Stripe::Live(StripeClient::new(&config.stripe.api_base, key.clone(), config.stripe.call_budget)),
-        None => Stripe::Simulated(Simulator::new("http://127.0.0.1:3000")),
+        None => Stripe::Simulated(Simulator::new("http://127.0.0.1:3000").with_amounts(catalog.subscription_amounts())),
     };
     let clock = FixedClock::at(NOW);
     let email = EmailSender::console(false);

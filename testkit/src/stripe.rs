@@ -229,3 +229,28 @@ pub fn subscription_invoice(
         json!({ "type": "price_details", "price_details": { "price": PRO_MONTHLY_PRICE, "product": "prod_1" } });
     invoice
 }
+
+/// A subscription schedule as Stripe sends it (from its fixture): `status`, and one phase per
+/// (start, end, price), for `subscription` of `customer`.
+pub fn schedule_object(id: &str, subscription: &str, customer: &str, status: &str, phases: &[(i64, i64, &str)]) -> Value {
+    let mut schedule = fixture_with(
+        "subscription_schedule",
+        json!({ "id": id, "subscription": subscription, "customer": customer, "status": status }),
+    );
+    let template = schedule["phases"][0].clone();
+    schedule["phases"] = phases
+        .iter()
+        .map(|(start, end, price)| {
+            let mut phase = template.clone();
+            phase["start_date"] = json!(start);
+            phase["end_date"] = json!(end);
+            phase["items"][0]["price"] = json!(price);
+            phase
+        })
+        .collect();
+    if status == "released" {
+        schedule["released_subscription"] = json!(subscription);
+        schedule["subscription"] = Value::Null;
+    }
+    schedule
+}

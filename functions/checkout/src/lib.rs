@@ -1,11 +1,13 @@
 //! Checkout: `POST /api/checkout/create` opens a Stripe Checkout Session for a catalog plan (once,
 //! or by subscription with an interval) or credit pack; `POST /api/billing/portal` opens Stripe's
-//! customer portal.
+//! customer portal; `/api/billing/change` changes a live subscription's plan (now, or at the
+//! period's end), cancels a scheduled change, and previews what a change costs now.
 
 use serde::Deserialize;
 use serde_json::json;
 use tollgate::auth::{normalize_email, optional_caller, signed_in};
 use tollgate::domain::orders::{self, Buyer, Wanted};
+use tollgate::domain::plan_changes;
 use tollgate::http::{self, Reply, Request, Response, Route};
 use tollgate::{App, Error};
 
@@ -20,6 +22,9 @@ pub const SECRETS: &[&str] = &[
 pub const ROUTES: &[Route] = &[
     Route { method: "POST", path: "/api/checkout/create", handler: |app, req, _| Box::pin(create(app, req)) },
     Route { method: "POST", path: "/api/billing/portal", handler: |app, req, _| Box::pin(portal(app, req)) },
+    Route { method: "POST", path: "/api/billing/change", handler: |app, req, _| Box::pin(change(app, req)) },
+    Route { method: "DELETE", path: "/api/billing/change", handler: |app, req, _| Box::pin(cancel_change(app, req)) },
+    Route { method: "GET", path: "/api/billing/change/preview", handler: |app, req, _| Box::pin(preview(app, req)) },
 ];
 
 pub fn router(app: App) -> http::router::Router {
@@ -75,4 +80,42 @@ async fn portal(app: &App, req: &Request) -> Result<Reply, Error> {
     let claims = signed_in(app, req).await?.0;
     let url = tollgate::domain::billing::portal_url(app, &claims.sub).await?;
     Ok(Reply::ok(json!({ "url": url })))
+}
+
+#[derive(Deserialize)]
+struct ChangeRequest {
+    plan: Option<String>,
+    interval: Option<String>,
+}
+
+fn plan_and_interval(plan: Option<String>, interval: Option<String>) -> Result<(String, String), Error> {
+    match (plan, interval) {
+        (Some(plan), Some(interval)) => Ok((plan, interval)),
+        (None, _) => Err(Error::bad_request("missing_field", "plan is required")),
+        (_, None) => Err(Error::bad_request("missing_field", "interval is required (`month` or `year`)")),
+    }
+}
+
+/// Changes the caller's subscription to another plan or interval: upgrades now, downgrades at
+/// the period's end.
+async fn change(app: &App, req: &Request) -> Result<Reply, Error> {
+    let claims = signed_in(app, req).await?.0;
+    let body: ChangeRequest = http::json_body(req, app.config.max_body_bytes)?;
+    let (plan, interval) = plan_and_interval(body.plan, body.interval)?;
+    let changed = plan_changes::change(app, &claims.sub, &plan, &interval).await?;
+    Ok(Reply::ok(changed.to_json()))
+}
+
+/// Cancels a change scheduled for the period's end.
+async fn cancel_change(app: &App, req: &Request) -> Result<Reply, Error> {
+    let claims = signed_in(app, req).await?.0;
+    plan_changes::cancel_scheduled(app, &claims.sub).await?;
+    Ok(Reply::ok(json!({ "canceled": true })))
+}
+
+/// What a change would cost now: `?plan=&interval=`.
+async fn preview(app: &App, req: &Request) -> Result<Reply, Error> {
+    let claims = signed_in(app, req).await?.0;
+    let (plan, interval) = plan_and_interval(http::query_param(req, "plan"), http::query_param(req, "interval"))?;
+    Ok(Reply::ok(plan_changes::preview(app, &claims.sub, &plan, &interval).await?))
 }

@@ -145,6 +145,8 @@ pub struct Offer {
 #[derive(Debug, Clone, PartialEq)]
 pub struct SubscriptionOffer {
     pub prices: BTreeMap<Interval, String>,
+    /// What each interval's price charges a period, where the catalog says.
+    pub amounts: BTreeMap<Interval, i64>,
     /// Free days before the first charge; 0 for none. A user gets one trial, ever.
     pub trial_days: u32,
     /// Credits granted once when a trial starts (the $0 invoice that opens it); 0 for none.
@@ -263,6 +265,15 @@ impl Catalog {
             .max_by_key(|p| p.rank)
             .filter(|p| p.rank > self.default_plan().rank)
             .unwrap_or_else(|| self.default_plan())
+    }
+
+    /// What each subscription price charges a period, where the catalog says (the simulation
+    /// bills these).
+    pub fn subscription_amounts(&self) -> std::collections::HashMap<String, i64> {
+        let offers = self.plans.iter().filter_map(|p| p.subscription.as_ref());
+        offers
+            .flat_map(|o| o.amounts.iter().filter_map(|(interval, amount)| Some((o.prices.get(interval)?.clone(), *amount))))
+            .collect()
     }
 
     pub fn plans(&self) -> &[Plan] {

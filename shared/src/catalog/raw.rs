@@ -28,6 +28,9 @@ pub(super) struct RawPlan {
 pub(super) struct RawPrice {
     pub(super) price: Option<String>,
     pub(super) price_env: Option<String>,
+    /// What the price charges a period, in the currency's smallest unit (the simulation bills
+    /// it; Stripe's price says it in production).
+    pub(super) amount: Option<i64>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -115,9 +118,17 @@ fn build_subscription(
 ) -> Result<SubscriptionOffer, CatalogError> {
     let invalid = |message: String| CatalogError::Invalid { plan: key.to_string(), message };
     let mut by_interval = BTreeMap::new();
+    let mut amounts = BTreeMap::new();
     for (interval, price) in [(Interval::Month, raw.month), (Interval::Year, raw.year)] {
         let Some(price) = price else { continue };
         let name = format!("{key}_{}", interval.as_str());
+        match price.amount {
+            Some(a) if a < 0 => return Err(invalid(format!("the {} amount is negative", interval.as_str()))),
+            Some(a) => {
+                amounts.insert(interval, a);
+            }
+            None => {}
+        }
         let id = resolve_price(&name, price.price, price.price_env, prices)?
             .ok_or_else(|| invalid(format!("the {} subscription needs a price (or price_env)", interval.as_str())))?;
         by_interval.insert(interval, id);
@@ -154,6 +165,7 @@ fn build_subscription(
     };
     Ok(SubscriptionOffer {
         prices: by_interval,
+        amounts,
         trial_days: raw.trial_days,
         trial_credits: raw.trial_credits,
         allow_promotion_codes: raw.allow_promotion_codes,

@@ -12,6 +12,7 @@ pub mod members;
 pub mod metrics;
 pub mod orders;
 pub mod pace;
+pub mod plan_changes;
 pub mod plans;
 pub mod purchases;
 pub mod retry;

@@ -16,6 +16,7 @@ use crate::stripe::Subscription;
 
 pub use super::plans::OPEN_ENDED;
 pub use crate::store::schema::SubscriptionRecord;
+pub use crate::store::schema::subscriptions::ScheduledChange;
 
 const DAY: i64 = 24 * 3600;
 
@@ -83,6 +84,7 @@ fn access(app: &App, user_id: &str, subs: &[SubscriptionRecord]) -> Tx {
         current_period_end: s.current_period_end,
         trial_end: s.trial_end,
         cancel_scheduled: s.cancel_at_period_end || s.cancel_at.is_some(),
+        next: s.scheduled.as_ref().map(|c| (c.plan.clone(), c.interval.map(|i| i.as_str().to_string()), c.at)),
     });
     held::set_subscription_access(user_id, &sold, &until, &member, summary.as_ref())
 }
@@ -177,6 +179,12 @@ async fn store(
             amount: sub.amount(),
             currency: sub.currency.clone(),
             trial_start: sub.trial_start,
+            scheduled: None,
+            scheduled_as_of: stored_at.and_then(|i| subs[i].scheduled_as_of),
+        };
+        let record = SubscriptionRecord {
+            scheduled: stored_at.and_then(|i| subs[i].scheduled.clone()).filter(|c| still_ahead(c, &record)),
+            ..record
         };
         let mut tx = with(&record);
         tx.append(stored::put(&record, stored_at.map(|i| subs[i].version)));
@@ -200,6 +208,80 @@ async fn store(
         }
     }
     Err(Error::internal("the subscription kept changing while it was applied"))
+}
+
+/// A scheduled change still to come: the subscription is live and not yet on the new plan and
+/// interval in a period starting at the change.
+fn still_ahead(change: &ScheduledChange, record: &SubscriptionRecord) -> bool {
+    let happened = record.plan == change.plan
+        && record.interval == change.interval
+        && record.current_period_start.is_some_and(|start| start >= change.at);
+    record.is_live() && !happened && record.ended_at.is_none()
+}
+
+/// How applying a schedule's state went.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Scheduled {
+    /// Stored on the subscription (None: no change pending).
+    Stored(Option<ScheduledChange>),
+    /// Not newer than the schedule state stored: nothing written.
+    Stale,
+    /// The subscription is not stored (nor known to Stripe): nothing written.
+    UnknownSubscription,
+    /// One of the caller's writes (`with`) did not hold.
+    Refused(Vec<Label>),
+}
+
+/// Keeps the change `change` (None: none pending) that a subscription schedule, in its state at
+/// `as_of`, makes to the subscription `sub_id` of `user_id`, unless a schedule state as new is
+/// stored (`Stale`: the caller asks Stripe for the current one, which is stored `fetched`,
+/// whatever is stored). `with` gives writes that commit in the same transaction.
+pub async fn set_scheduled(
+    app: &App,
+    user_id: &str,
+    sub_id: &str,
+    (change, as_of, fetched): (Option<ScheduledChange>, i64, bool),
+    with: &(dyn Fn() -> Tx + Sync),
+) -> Result<Scheduled, Error> {
+    for _ in 0..ATTEMPTS {
+        let mut subs = subscriptions_of(app, user_id).await?;
+        let Some(i) = subs.iter().position(|s| s.id == sub_id) else {
+            return Ok(Scheduled::UnknownSubscription);
+        };
+        let stored_as_of = subs[i].scheduled_as_of;
+        if !fetched && stored_as_of.is_some_and(|stored| stored >= as_of) {
+            return Ok(Scheduled::Stale);
+        }
+        let before = subs[i].clone();
+        let record = SubscriptionRecord {
+            scheduled: change.clone().filter(|c| still_ahead(c, &before)),
+            scheduled_as_of: Some(stored_as_of.map_or(as_of, |s| s.max(as_of))),
+            version: before.version + 1,
+            ..before.clone()
+        };
+        let mut tx = with();
+        tx.append(stored::put(&record, Some(before.version)));
+        for other in subs.iter().filter(|s| s.id != record.id) {
+            tx.append(stored::unchanged(other));
+        }
+        subs[i] = record.clone();
+        tx.append(access(app, user_id, &subs));
+        match app.store.transact(tx).await {
+            Ok(()) => return Ok(Scheduled::Stored(record.scheduled)),
+            Err(StoreError::Cancelled { failed }) if failed.iter().any(|l| !OWN.contains(l)) => {
+                return Ok(Scheduled::Refused(failed.into_iter().filter(|l| !OWN.contains(l)).collect()));
+            }
+            Err(StoreError::Cancelled { .. }) => continue,
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Err(Error::internal("the subscription kept changing while its schedule was applied"))
+}
+
+/// Stores a snapshot Stripe just answered with (a plan change Tollgate asked for), as a fetch:
+/// the webhook's later events about it are then checked against Stripe again.
+pub async fn apply_answer(app: &App, user_id: &str, sub: Subscription, applied: &str) -> Result<Applied, Error> {
+    store(app, user_id, (sub, app.now(), format!("fetched:{applied}"), true), &|_| Tx::new()).await
 }
 
 async fn fetch(app: &App, id: &str) -> Result<Option<Subscription>, Error> {

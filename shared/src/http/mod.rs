@@ -275,6 +275,9 @@ pub fn entitlement_fields(ent: &crate::domain::entitlements::Entitlement) -> ser
             "current_period_end": s.current_period_end.map(rfc3339),
             "trial_end": s.trial_end.map(rfc3339),
             "cancel_scheduled": s.cancel_scheduled,
+            "scheduled_change": s.next.as_ref().map(|(plan, interval, at)| {
+                json!({ "plan": plan, "interval": interval, "at": rfc3339(*at) })
+            }),
         })
     });
     let mut fields = serde_json::Map::new();

@@ -1,8 +1,9 @@
 //! Which Stripe a deployment talks to: the real API, the local simulation, or none.
 
 use super::Simulator;
+use super::changes::{InvoicePreview, PlanChange};
 use super::client::{CheckoutRequest, CreatedSession, StripeClient, StripeError};
-use super::events::{CheckoutSession, Subscription};
+use super::events::{CheckoutSession, Subscription, SubscriptionSchedule};
 
 /// Real Stripe, or the local simulation used by `tollgate dev` when no key is configured.
 #[derive(Clone)]
@@ -15,6 +16,10 @@ pub enum Stripe {
 
 fn absent() -> StripeError {
     StripeError::Unreachable("this function has no Stripe key".into())
+}
+
+fn unknown_subscription() -> StripeError {
+    StripeError::Api { status: 404, message: "No such subscription".into() }
 }
 
 impl Stripe {
@@ -75,6 +80,56 @@ impl Stripe {
         match self {
             Stripe::Live(c) => c.line_item_prices(session_id).await,
             Stripe::Simulated(s) => Ok(s.line_item_prices(session_id)),
+            Stripe::Absent => Err(absent()),
+        }
+    }
+    /// Switches the price now. Real Stripe answers the subscription (and tells the webhook); the
+    /// simulation also answers the events it would send, for the caller to apply.
+    pub async fn change_price_now(
+        &self,
+        change: &PlanChange,
+        key: &str,
+        now: i64,
+    ) -> Result<(Subscription, Vec<Vec<u8>>), StripeError> {
+        match self {
+            Stripe::Live(c) => Ok((c.change_price_now(change, key).await?, vec![])),
+            Stripe::Simulated(s) => s.change_now(change, now).ok_or_else(unknown_subscription),
+            Stripe::Absent => Err(absent()),
+        }
+    }
+    /// Sets the subscription's schedule to make `change` at the period's end.
+    pub async fn schedule_change(
+        &self,
+        sub: &Subscription,
+        change: &PlanChange,
+        current_price: &str,
+        user_id: &str,
+        (key, now): (&str, i64),
+    ) -> Result<(SubscriptionSchedule, Vec<Vec<u8>>), StripeError> {
+        match self {
+            Stripe::Live(c) => Ok((c.schedule_change(sub, change, current_price, user_id, (key, now)).await?, vec![])),
+            Stripe::Simulated(s) => s.schedule_change(change, user_id, now).ok_or_else(unknown_subscription),
+            Stripe::Absent => Err(absent()),
+        }
+    }
+    pub async fn release_schedule(&self, id: &str, key: &str, now: i64) -> Result<Vec<Vec<u8>>, StripeError> {
+        match self {
+            Stripe::Live(c) => c.release_schedule(id, key).await.map(|()| vec![]),
+            Stripe::Simulated(s) => Ok(s.release_schedule(id, now).unwrap_or_default()),
+            Stripe::Absent => Err(absent()),
+        }
+    }
+    pub async fn subscription_schedule(&self, id: &str) -> Result<Option<SubscriptionSchedule>, StripeError> {
+        match self {
+            Stripe::Live(c) => c.subscription_schedule(id).await,
+            Stripe::Simulated(s) => Ok(s.subscription_schedule(id)),
+            Stripe::Absent => Err(absent()),
+        }
+    }
+    pub async fn preview_change(&self, customer: &str, change: &PlanChange, now: i64) -> Result<InvoicePreview, StripeError> {
+        match self {
+            Stripe::Live(c) => c.preview_change(customer, change).await,
+            Stripe::Simulated(s) => s.preview_change(change, now).ok_or_else(unknown_subscription),
             Stripe::Absent => Err(absent()),
         }
     }

@@ -164,7 +164,7 @@ impl StripeClient {
     /// One call, retried only when a retry cannot apply it twice (a GET, or a POST under its
     /// idempotency key), on a network error, a 5xx, a 429 or Stripe's "key in use" 409, waiting as
     /// `Retry-After` says; never past the budget.
-    async fn call<T: DeserializeOwned>(
+    pub(super) async fn call<T: DeserializeOwned>(
         &self,
         method: reqwest::Method,
         path: &str,

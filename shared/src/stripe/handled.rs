@@ -1,7 +1,9 @@
 //! The events Tollgate handles, decoded once: each handled type with its object read into its
 //! type; every other type is `Other` (recorded and answered "ignored").
 
-use super::events::{Charge, CheckoutSession, Dispute, Event, Invoice, InvoicePayment, NotAnEvent, Subscription};
+use super::events::{
+    Charge, CheckoutSession, Dispute, Event, Invoice, InvoicePayment, NotAnEvent, Subscription, SubscriptionSchedule,
+};
 
 /// What happened to a subscription.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -44,9 +46,40 @@ pub enum Handled {
     InvoicePaymentPaid(InvoicePayment),
     /// `invoice.paid`, `invoice.payment_failed`, `invoice.payment_action_required`.
     Invoice(InvoiceChange, Invoice),
+    /// `subscription_schedule.*`: a plan change at the period's end was scheduled, changed,
+    /// released or ended.
+    Schedule(SubscriptionSchedule),
     /// Any other type.
     Other,
 }
+
+/// Every event type Tollgate handles: what its webhook endpoint subscribes to
+/// (`tollgate stripe webhook create`); every other type is recorded and ignored.
+pub const TYPES: &[&str] = &[
+    "checkout.session.completed",
+    "checkout.session.async_payment_succeeded",
+    "checkout.session.expired",
+    "checkout.session.async_payment_failed",
+    "charge.refunded",
+    "charge.dispute.created",
+    "charge.dispute.closed",
+    "customer.subscription.created",
+    "customer.subscription.updated",
+    "customer.subscription.deleted",
+    "customer.subscription.paused",
+    "customer.subscription.resumed",
+    "customer.subscription.trial_will_end",
+    "invoice_payment.paid",
+    "invoice.paid",
+    "invoice.payment_failed",
+    "invoice.payment_action_required",
+    "subscription_schedule.created",
+    "subscription_schedule.updated",
+    "subscription_schedule.released",
+    "subscription_schedule.canceled",
+    "subscription_schedule.completed",
+    "subscription_schedule.aborted",
+];
 
 impl Handled {
     /// The event as Tollgate handles it. An error: a handled type whose object cannot be read.
@@ -73,7 +106,37 @@ impl Handled {
             "invoice.paid" => invoice(InvoiceChange::Paid),
             "invoice.payment_failed" => invoice(InvoiceChange::PaymentFailed),
             "invoice.payment_action_required" => invoice(InvoiceChange::ActionRequired),
+            "subscription_schedule.created"
+            | "subscription_schedule.updated"
+            | "subscription_schedule.released"
+            | "subscription_schedule.canceled"
+            | "subscription_schedule.completed"
+            | "subscription_schedule.aborted" => Ok(Handled::Schedule(event.object()?)),
             _ => Ok(Handled::Other),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event(event_type: &str) -> Event {
+        let body = serde_json::json!({
+            "id": "evt_1", "type": event_type, "created": 1, "livemode": false,
+            "data": { "object": { "id": "x_1", "status": "active" } },
+        });
+        Event::parse(body.to_string().as_bytes()).unwrap()
+    }
+
+    #[test]
+    fn every_listed_type_is_handled_and_no_other_is() {
+        for t in TYPES {
+            let handled = Handled::decode(&event(t));
+            assert!(!matches!(handled, Ok(Handled::Other)), "{t} is listed but not handled");
+        }
+        for t in ["customer.created", "invoice.created", "payment_intent.succeeded", "subscription_schedule.expiring"] {
+            assert!(matches!(Handled::decode(&event(t)), Ok(Handled::Other)), "{t} is handled but not listed");
         }
     }
 }

@@ -2,6 +2,7 @@
 //! makes, and a simulation for local development without a Stripe account.
 
 pub mod backend;
+pub mod changes;
 pub mod client;
 pub mod events;
 pub mod handled;
@@ -10,6 +11,7 @@ pub mod simulator;
 
 pub use backend::Stripe;
 pub use client::{CheckoutRequest, CreatedSession, StripeClient, StripeError, SubscriptionTerms};
-pub use events::{Charge, CheckoutSession, Dispute, Event, Invoice, Subscription};
+pub use changes::{InvoicePreview, PlanChange};
+pub use events::{Charge, CheckoutSession, Dispute, Event, Invoice, Subscription, SubscriptionSchedule};
 pub use handled::{Handled, InvoiceChange, SubscriptionChange};
 pub use simulator::Simulator;

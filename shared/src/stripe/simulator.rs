@@ -11,6 +11,8 @@ use super::client::{CheckoutRequest, CreatedSession};
 use super::events::{CheckoutSession, Subscription};
 use crate::catalog::CheckoutMode;
 
+mod changes;
+
 #[derive(Debug, Clone)]
 struct SimulatedSession {
     request: CheckoutRequest,
@@ -25,7 +27,14 @@ pub struct Simulator {
     sessions: Arc<Mutex<HashMap<String, SimulatedSession>>>,
     /// Subscriptions as Stripe's JSON (current API shape), by id.
     subscriptions: Arc<Mutex<HashMap<String, Value>>>,
+    /// Subscription schedules as Stripe's JSON, by id.
+    schedules: Arc<Mutex<HashMap<String, Value>>>,
+    /// What each price charges a period (the catalog's amounts); others charge `DEFAULT_AMOUNT`.
+    amounts: Arc<HashMap<String, i64>>,
 }
+
+/// What a price the catalog gives no amount for charges a period in the simulation.
+const DEFAULT_AMOUNT: i64 = 900;
 
 const DAY: i64 = 24 * 3600;
 
@@ -36,7 +45,23 @@ fn short_id() -> String {
 impl Simulator {
     /// `base_url` is where the dev server serves `/dev/checkout/{id}`.
     pub fn new(base_url: impl Into<String>) -> Self {
-        Simulator { base_url: base_url.into(), sessions: Arc::default(), subscriptions: Arc::default() }
+        Simulator {
+            base_url: base_url.into(),
+            sessions: Arc::default(),
+            subscriptions: Arc::default(),
+            schedules: Arc::default(),
+            amounts: Arc::default(),
+        }
+    }
+
+    /// The simulation charging `amounts` for these prices (the catalog's subscription prices).
+    pub fn with_amounts(mut self, amounts: HashMap<String, i64>) -> Self {
+        self.amounts = Arc::new(amounts);
+        self
+    }
+
+    pub fn amount_of(&self, price: &str) -> i64 {
+        self.amounts.get(price).copied().unwrap_or(DEFAULT_AMOUNT)
     }
 
     pub fn create_customer(&self, user_id: &str) -> String {
@@ -168,7 +193,9 @@ impl Simulator {
         let metadata: serde_json::Map<String, Value> =
             terms.metadata.iter().map(|(k, v)| (k.clone(), Value::String(v.clone()))).collect();
         let trial = i64::from(terms.trial_days) * DAY;
-        let period = if metadata.get("interval").and_then(Value::as_str) == Some("year") { 365 } else { 30 } * DAY;
+        let interval = metadata.get("interval").and_then(Value::as_str).unwrap_or("month").to_string();
+        let period = period_length(&interval);
+        let unit_amount = self.amount_of(&s.request.price);
         let end = now + if trial > 0 { trial } else { period };
         let subscription = json!({
             "id": sub_id,
@@ -183,14 +210,15 @@ impl Simulator {
             "trial_end": if trial > 0 { json!(end) } else { Value::Null },
             "currency": "usd",
             "items": { "object": "list", "data": [{
-                "price": { "id": s.request.price, "unit_amount": 900, "recurring": { "interval": "month" } },
+                "id": format!("si_sim{}", short_id()),
+                "price": { "id": s.request.price, "unit_amount": unit_amount, "recurring": { "interval": interval } },
                 "quantity": 1,
                 "current_period_start": now,
                 "current_period_end": end,
             }]},
             "livemode": false,
         });
-        let amount = if trial > 0 { 0 } else { 900 };
+        let amount = if trial > 0 { 0 } else { unit_amount };
         let (invoice, payment) = self.invoice(&subscription, "subscription_create", amount, now);
         let session = self.session_json(id, s);
         self.subscriptions().insert(sub_id, subscription.clone());
@@ -251,11 +279,15 @@ impl Simulator {
         let end = sub.pointer("/items/data/0/current_period_end").and_then(Value::as_i64).unwrap_or(now);
         sub["status"] = json!("active");
         sub["trial_end"] = Value::Null;
+        self.enter_phase(sub, end);
+        let interval = sub.pointer("/items/data/0/price/recurring/interval").and_then(Value::as_str).unwrap_or("month");
+        let next_end = end + period_length(interval);
         sub["items"]["data"][0]["current_period_start"] = json!(end);
-        sub["items"]["data"][0]["current_period_end"] = json!(end + 30 * DAY);
+        sub["items"]["data"][0]["current_period_end"] = json!(next_end);
+        let amount = sub.pointer("/items/data/0/price/unit_amount").and_then(Value::as_i64).unwrap_or(DEFAULT_AMOUNT);
         let snapshot = sub.clone();
         drop(subs);
-        let (invoice, payment) = self.invoice(&snapshot, "subscription_cycle", 900, now);
+        let (invoice, payment) = self.invoice(&snapshot, "subscription_cycle", amount, now);
         let mut events =
             vec![event_body("customer.subscription.updated", snapshot, now), event_body("invoice.paid", invoice, now)];
         events.extend(payment);
@@ -333,6 +365,11 @@ impl Simulator {
         let pi = self.payment_intent(id)?;
         Some(self.refund_payment(&pi, now))
     }
+}
+
+/// A billing period of this interval in the simulation.
+fn period_length(interval: &str) -> i64 {
+    if interval == "year" { 365 * DAY } else { 30 * DAY }
 }
 
 fn event_body(event_type: &str, object: Value, now: i64) -> Vec<u8> {

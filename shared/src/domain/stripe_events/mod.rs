@@ -9,6 +9,7 @@ mod checkout;
 mod invoices;
 mod outcome;
 mod reversal_events;
+mod schedule_events;
 mod subscription_events;
 
 use std::collections::HashMap;
@@ -166,6 +167,7 @@ pub async fn apply(app: &App, event: &Event) -> Result<Receipt, Error> {
         Handled::Subscription(change, sub) => subscription_events::changed(app, event, change, sub).await,
         Handled::InvoicePaymentPaid(payment) => invoices::payment_paid(app, event, payment).await,
         Handled::Invoice(change, invoice) => invoices::changed(app, event, change, invoice).await,
+        Handled::Schedule(schedule) => schedule_events::changed(app, event, schedule).await,
         Handled::Other => record_only(app, event, Outcome::Ignored).await,
     }
 }

@@ -31,6 +31,8 @@ pub enum Outcome {
     SubscriptionRefreshed,
     SubscriptionUnknown,
     UnknownPlan,
+    ChangeScheduled,
+    ScheduleRefreshed,
     // Invoices
     InvoiceRecorded,
     CreditsGranted,
@@ -73,6 +75,8 @@ impl Outcome {
             SubscriptionRefreshed => "subscription_refreshed",
             SubscriptionUnknown => "subscription_unknown",
             UnknownPlan => "unknown_plan",
+            ChangeScheduled => "change_scheduled",
+            ScheduleRefreshed => "schedule_refreshed",
             InvoiceRecorded => "invoice_recorded",
             CreditsGranted => "credits_granted",
             InvoiceReversedFirst => "invoice_reversed_first",

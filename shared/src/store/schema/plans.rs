@@ -20,6 +20,8 @@ pub struct SubscriptionSummary {
     pub current_period_end: Option<i64>,
     pub trial_end: Option<i64>,
     pub cancel_scheduled: bool,
+    /// A plan change at the period's end: (plan, interval, when).
+    pub next: Option<(String, Option<String>, i64)>,
 }
 
 /// The `PLANS` item as read (empty when the user never held anything).
@@ -52,8 +54,18 @@ const TOKEN_VERSION: &str = "tv";
 const REVOKED_AT: &str = "tv_at";
 const ADMIN: &str = "admin";
 
-const SUMMARY: [&str; 7] =
-    ["sub_id", "sub_status", "sub_plan", "sub_interval", "sub_period_end", "sub_trial_end", "sub_cancel"];
+const SUMMARY: [&str; 10] = [
+    "sub_id",
+    "sub_status",
+    "sub_plan",
+    "sub_interval",
+    "sub_period_end",
+    "sub_trial_end",
+    "sub_cancel",
+    "sub_next_plan",
+    "sub_next_interval",
+    "sub_next_at",
+];
 
 impl Plans {
     pub(crate) fn from_item(item: Option<&Item>) -> Result<Plans, StoreError> {
@@ -83,6 +95,10 @@ impl Plans {
                 current_period_end: item.num("sub_period_end"),
                 trial_end: item.num("sub_trial_end"),
                 cancel_scheduled: item.flag("sub_cancel"),
+                next: item
+                    .string("sub_next_plan")
+                    .zip(item.num("sub_next_at"))
+                    .map(|(plan, at)| (plan, item.string("sub_next_interval"), at)),
             }),
             _ => None,
         };
@@ -194,6 +210,19 @@ pub fn set_subscription_access(
             };
         }
     }
+    update = match principal {
+        Some(s) => match &s.next {
+            Some((plan, interval, at)) => {
+                let update = update.set("sub_next_plan", plan.as_str()).set("sub_next_at", *at);
+                match interval {
+                    Some(i) => update.set("sub_next_interval", i.as_str()),
+                    None => update.remove("sub_next_interval"),
+                }
+            }
+            None => update.remove("sub_next_plan").remove("sub_next_at").remove("sub_next_interval"),
+        },
+        None => update,
+    };
     update = match principal {
         Some(s) => update
             .set("sub_id", s.id.as_str())

@@ -43,6 +43,27 @@ pub struct SubscriptionRecord {
     /// When its trial started (Stripe's `trial_start`).
     #[serde(default)]
     pub trial_start: Option<i64>,
+    /// A plan change waiting for the period's end (a subscription schedule's next phase), kept
+    /// flat as `next_*` attributes.
+    #[serde(flatten)]
+    pub scheduled: Option<ScheduledChange>,
+    /// Stripe's time of the schedule state kept in `scheduled` (schedule events are ordered by
+    /// it, apart from the subscription's own).
+    #[serde(default)]
+    pub scheduled_as_of: Option<i64>,
+}
+
+/// A change Stripe will make at `at`: the subscription moves to `plan` billed by `interval`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ScheduledChange {
+    #[serde(rename = "next_schedule")]
+    pub schedule: String,
+    #[serde(rename = "next_plan")]
+    pub plan: String,
+    #[serde(rename = "next_interval")]
+    pub interval: Option<Interval>,
+    #[serde(rename = "next_at")]
+    pub at: i64,
 }
 
 impl SubscriptionRecord {

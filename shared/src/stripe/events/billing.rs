@@ -185,10 +185,15 @@ pub struct Subscription {
     pub currency: Option<String>,
     #[serde(default)]
     items: Option<List<SubscriptionItem>>,
+    /// The schedule that will change it (a plan change at the period's end), if any.
+    #[serde(default)]
+    schedule: Option<Expandable>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
 struct SubscriptionItem {
+    #[serde(default)]
+    id: Option<String>,
     #[serde(default)]
     price: Option<RecurringPrice>,
     #[serde(default)]
@@ -219,6 +224,13 @@ impl Subscription {
     pub fn current_period_end(&self) -> Option<i64> {
         self.first_item().and_then(|i| i.current_period_end).or(self.current_period_end)
     }
+    /// The item a plan change replaces (Tollgate's subscriptions have one).
+    pub fn item_id(&self) -> Option<String> {
+        self.first_item().and_then(|i| i.id.clone())
+    }
+    pub fn schedule(&self) -> Option<String> {
+        expandable_id(&self.schedule)
+    }
     pub fn price_ids(&self) -> Vec<String> {
         self.items
             .as_ref()
@@ -235,5 +247,68 @@ impl Subscription {
                 })
                 .fold(0i64, i64::saturating_add)
         })
+    }
+}
+
+/// A subscription schedule: the phases a subscription will go through. Tollgate makes one for
+/// a change at the period's end (the current phase, then the new price), released after it.
+#[derive(Debug, Clone, Deserialize)]
+pub struct SubscriptionSchedule {
+    pub id: String,
+    #[serde(default)]
+    subscription: Option<Expandable>,
+    /// Once released, the subscription it let go of.
+    #[serde(default)]
+    released_subscription: Option<String>,
+    #[serde(default)]
+    customer: Option<Expandable>,
+    /// Tollgate's (`user_id`, `plan`, `interval`) on schedules it made.
+    #[serde(default)]
+    pub metadata: HashMap<String, String>,
+    /// `not_started`, `active`, `completed`, `released` or `canceled`.
+    pub status: String,
+    #[serde(default)]
+    pub phases: Vec<SchedulePhase>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct SchedulePhase {
+    pub start_date: i64,
+    #[serde(default)]
+    pub end_date: Option<i64>,
+    #[serde(default)]
+    items: Vec<PhaseItem>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+struct PhaseItem {
+    price: Expandable,
+}
+
+impl SchedulePhase {
+    pub fn price(&self) -> Option<&str> {
+        self.items.first().map(|i| i.price.id())
+    }
+}
+
+impl SubscriptionSchedule {
+    pub fn subscription(&self) -> Option<String> {
+        expandable_id(&self.subscription).or_else(|| self.released_subscription.clone())
+    }
+    pub fn customer(&self) -> Option<String> {
+        expandable_id(&self.customer)
+    }
+    /// Whether its phases still lie ahead (a released, completed or canceled schedule changes
+    /// nothing more).
+    pub fn is_pending(&self) -> bool {
+        matches!(self.status.as_str(), "not_started" | "active")
+    }
+    /// The first phase that starts after `now`: the change still to come.
+    pub fn next_phase(&self, now: i64) -> Option<&SchedulePhase> {
+        self.is_pending().then(|| self.phases.iter().find(|p| p.start_date > now)).flatten()
+    }
+    /// The phase running at `now` (or the first, before the schedule starts).
+    pub fn current_phase(&self, now: i64) -> Option<&SchedulePhase> {
+        self.phases.iter().rev().find(|p| p.start_date <= now).or(self.phases.first())
     }
 }

@@ -182,7 +182,7 @@ pub struct Price {
     pub id: String,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 pub struct List<T> {
     pub data: Vec<T>,
 }
