@@ -22,6 +22,13 @@ ENDPOINTS = [
     "/v1/prices",
     "/v1/coupons",
     "/v1/webhook_endpoints",
+    "/v1/subscriptions/{subscription_exposed_id}",
+    "/v1/subscription_schedules/{schedule}",
+    "/v1/subscription_schedules/{schedule}/release",
+    "/v1/prices/{price}",
+    "/v1/products/{id}",
+    "/v1/coupons/{coupon}",
+    "/v1/billing_portal/configurations/{configuration}",
 ]
 
 # Calls without a form body: kept as (method, path template) with the spec's parameters.
@@ -31,6 +38,19 @@ OPERATIONS = [
     ("get", "/v1/checkout/sessions/{session}/line_items"),
     ("get", "/v1/subscriptions/{subscription_exposed_id}"),
     ("delete", "/v1/subscriptions/{subscription_exposed_id}"),
+    ("get", "/v1/subscription_schedules/{schedule}"),
+    # Renamed since: `POST /v1/invoices/create_preview` takes these as `subscription_details[...]`.
+    ("get", "/v1/invoices/upcoming"),
+    ("get", "/v1/prices"),
+    ("get", "/v1/products"),
+    ("get", "/v1/coupons/{coupon}"),
+    ("get", "/v1/billing_portal/configurations"),
+    ("get", "/v1/webhook_endpoints"),
+    ("get", "/v1/checkout/sessions"),
+    ("get", "/v1/subscriptions"),
+    ("get", "/v1/charges"),
+    ("get", "/v1/disputes"),
+    ("get", "/v1/customers"),
 ]
 
 

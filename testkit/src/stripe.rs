@@ -254,3 +254,37 @@ pub fn schedule_object(id: &str, subscription: &str, customer: &str, status: &st
     }
     schedule
 }
+
+/// Panics unless every query parameter (`a[b][0]`) is a parameter of `GET path` in Stripe's spec.
+pub fn assert_real_query(path: &str, fields: &[(String, String)]) {
+    let parameters = spec()["paths"][path]["get"]["parameters"].as_array().cloned().unwrap_or_default();
+    assert!(!parameters.is_empty(), "Stripe's spec has no GET {path}");
+    for (name, _) in fields {
+        let segments: Vec<&str> = name.split(['[', ']']).filter(|s| !s.is_empty()).collect();
+        let Some((first, rest)) = segments.split_first() else { panic!("an empty parameter name") };
+        let parameter = parameters.iter().find(|p| p["name"] == *first);
+        let accepted = parameter.is_some_and(|p| schema_accepts(&p["schema"], rest));
+        assert!(accepted, "{name} is not a parameter of GET {path} in Stripe's spec");
+    }
+}
+
+/// Panics unless every field of a `POST /v1/invoices/create_preview` form is a parameter of
+/// Stripe's invoice preview. The vendored spec (2022) has it as `GET /v1/invoices/upcoming`,
+/// whose `subscription_<x>` parameters API version 2025-03-31.basil moved, unchanged, under
+/// `subscription_details[<x>]` of `create_preview` when it removed the upcoming-invoice API.
+pub fn assert_real_preview_fields(fields: &[(String, String)]) {
+    let renamed: Vec<(String, String)> = fields
+        .iter()
+        .map(|(name, value)| {
+            let name = match name.strip_prefix("subscription_details[") {
+                Some(rest) => {
+                    let (field, tail) = rest.split_once(']').expect("a closing bracket");
+                    format!("subscription_{field}{tail}")
+                }
+                None => name.clone(),
+            };
+            (name, value.clone())
+        })
+        .collect();
+    assert_real_query("/v1/invoices/upcoming", &renamed);
+}

@@ -303,12 +303,16 @@ impl SubscriptionSchedule {
     pub fn is_pending(&self) -> bool {
         matches!(self.status.as_str(), "not_started" | "active")
     }
-    /// The first phase that starts after `now`: the change still to come.
+    /// Which phase runs at `now`: the last one started (the first, before any has).
+    fn current_index(&self, now: i64) -> usize {
+        self.phases.iter().rposition(|p| p.start_date <= now).unwrap_or(0)
+    }
+    /// The phase after the one running at `now`: the change still to come.
     pub fn next_phase(&self, now: i64) -> Option<&SchedulePhase> {
-        self.is_pending().then(|| self.phases.iter().find(|p| p.start_date > now)).flatten()
+        self.is_pending().then(|| self.phases.get(self.current_index(now) + 1)).flatten()
     }
     /// The phase running at `now` (or the first, before the schedule starts).
     pub fn current_phase(&self, now: i64) -> Option<&SchedulePhase> {
-        self.phases.iter().rev().find(|p| p.start_date <= now).or(self.phases.first())
+        self.phases.get(self.current_index(now))
     }
 }
