@@ -39,10 +39,38 @@ enum Command {
         #[command(subcommand)]
         action: TableAction,
     },
+    /// Set up Stripe for this deployment (with STRIPE_SECRET_KEY).
+    Stripe {
+        #[command(subcommand)]
+        action: StripeAction,
+        #[arg(long, env = "STRIPE_SECRET_KEY", hide_env_values = true)]
+        key: String,
+        #[arg(long, env = "STRIPE_API_BASE", default_value = "https://api.stripe.com")]
+        api_base: String,
+    },
     /// The Ed25519 key set entitlement tokens are signed with (the ENTITLEMENT_KEYS secret).
     Keys {
         #[command(subcommand)]
         action: KeysAction,
+    },
+}
+
+#[derive(Subcommand)]
+enum StripeAction {
+    /// The webhook endpoint.
+    Webhook {
+        #[command(subcommand)]
+        action: WebhookAction,
+    },
+}
+
+#[derive(Subcommand)]
+enum WebhookAction {
+    /// Register URL (the stack's WebhookUrl) with exactly the events Tollgate handles and the API
+    /// version it pins; prints the signing secret, which Stripe shows only this once.
+    Create {
+        #[arg(long)]
+        url: String,
     },
 }
 
@@ -127,6 +155,25 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             let kid = kid.unwrap_or_else(default_kid);
             let rotated = tollgate::auth::offline::KeySet::rotate(&current, &kid, now(), forget_before)?;
             println!("{rotated}");
+        }
+        Command::Stripe { action: StripeAction::Webhook { action: WebhookAction::Create { url } }, key, api_base } => {
+            let client = tollgate::stripe::StripeClient::new(
+                &api_base,
+                tollgate::config::Secret::new(key),
+                std::time::Duration::from_secs(20),
+            );
+            let created = match tollgate_cli::stripe_setup::create_webhook(&client, &url).await {
+                Ok(created) => created,
+                Err(e) => {
+                    eprintln!("{e}");
+                    std::process::exit(1);
+                }
+            };
+            println!("created webhook endpoint {} for {}", created.id, created.url);
+            println!("events: {}", tollgate::stripe::handled::TYPES.join(", "));
+            println!("api version: {}", tollgate::stripe::client::API_VERSION);
+            println!("signing secret (shown once; store it as the StripeWebhookSecretArn secret):");
+            println!("{}", created.secret.unwrap_or_default());
         }
         Command::Table { action: TableAction::Create { table, endpoint } } => {
             let store = tollgate::store::DynamoDbStore::connect(&table, Some(&endpoint)).await;

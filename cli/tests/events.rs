@@ -36,6 +36,10 @@ const EXPECTED: &[(&str, u16)] = &[
     ("pace-to-bpm.json", 200),
     ("checkout-subscribe.json", 200),
     ("billing-portal.json", 200),
+    // The sample user has no subscription: routed, authorized, 404 `no_subscription`.
+    ("billing-change.json", 404),
+    ("billing-change-cancel.json", 404),
+    ("billing-change-preview.json", 404),
     ("admin-billing-events.json", 200),
     ("admin-metrics.json", 200),
     ("admin-user-report.json", 200),

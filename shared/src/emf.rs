@@ -42,10 +42,10 @@ pub fn install(function: &str) {
 
 /// Writes what was recorded since the last flush (nothing when no collector is installed).
 pub fn flush(writer: impl std::io::Write) {
-    if let Some(collector) = COLLECTOR.get() {
-        if let Err(e) = collector.flush(writer) {
-            tracing::warn!(error = %e, "CloudWatch metrics were not written");
-        }
+    if let Some(collector) = COLLECTOR.get()
+        && let Err(e) = collector.flush(writer)
+    {
+        tracing::warn!(error = %e, "CloudWatch metrics were not written");
     }
 }
 

@@ -232,7 +232,13 @@ pub fn subscription_invoice(
 
 /// A subscription schedule as Stripe sends it (from its fixture): `status`, and one phase per
 /// (start, end, price), for `subscription` of `customer`.
-pub fn schedule_object(id: &str, subscription: &str, customer: &str, status: &str, phases: &[(i64, i64, &str)]) -> Value {
+pub fn schedule_object(
+    id: &str,
+    subscription: &str,
+    customer: &str,
+    status: &str,
+    phases: &[(i64, i64, &str)],
+) -> Value {
     let mut schedule = fixture_with(
         "subscription_schedule",
         json!({ "id": id, "subscription": subscription, "customer": customer, "status": status }),

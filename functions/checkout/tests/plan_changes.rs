@@ -33,10 +33,13 @@ struct Stripe {
     state: Arc<Mutex<State>>,
 }
 
+/// (method, path, form) of one request.
+type Received = (String, String, Vec<(String, String)>);
+
 struct State {
     sub: Value,
     schedule: Option<Value>,
-    received: Vec<(String, String, Vec<(String, String)>)>,
+    received: Vec<Received>,
     /// Answer the next price change with a declined card.
     decline: bool,
 }
@@ -63,8 +66,9 @@ impl Respond for Stripe {
             ("POST", p) if p == format!("/v1/subscriptions/{SUB}") => {
                 assert_real_form_fields("/v1/subscriptions/{subscription_exposed_id}", &form);
                 if std::mem::take(&mut state.decline) {
-                    return ResponseTemplate::new(402)
-                        .set_body_json(json!({ "error": { "type": "card_error", "message": "Your card was declined." } }));
+                    return ResponseTemplate::new(402).set_body_json(
+                        json!({ "error": { "type": "card_error", "message": "Your card was declined." } }),
+                    );
                 }
                 let price = field("items[0][price]").unwrap();
                 state.sub["items"]["data"][0]["price"]["id"] = json!(price);
@@ -87,7 +91,11 @@ impl Respond for Stripe {
             ("POST", "/v1/subscription_schedules/sub_sched_plan") => {
                 assert_real_form_fields("/v1/subscription_schedules/{schedule}", &form);
                 let num = |name: &str| field(name).and_then(|v| v.parse::<i64>().ok()).unwrap();
-                let first = phase(num("phases[0][start_date]"), num("phases[0][end_date]"), &field("phases[0][items][0][price]").unwrap());
+                let first = phase(
+                    num("phases[0][start_date]"),
+                    num("phases[0][end_date]"),
+                    &field("phases[0][items][0][price]").unwrap(),
+                );
                 let second_price = field("phases[1][items][0][price]").unwrap();
                 let end = num("phases[0][end_date]");
                 let schedule = state.schedule.as_mut().expect("made first");
@@ -107,9 +115,12 @@ impl Respond for Stripe {
             }
             ("POST", "/v1/invoices/create_preview") => {
                 assert_real_preview_fields(&form);
-                ok(testing::fixture_with("invoice", json!({ "amount_due": 1234, "currency": "usd", "lines": { "data": [
+                ok(testing::fixture_with(
+                    "invoice",
+                    json!({ "amount_due": 1234, "currency": "usd", "lines": { "data": [
                     { "amount": 1234, "description": "Remaining time on Pro after 28 Nov 2026" }
-                ] } })))
+                ] } }),
+                ))
             }
             _ => panic!("unexpected {method} {path}"),
         }
@@ -117,7 +128,7 @@ impl Respond for Stripe {
 }
 
 impl Stripe {
-    fn received(&self) -> Vec<(String, String, Vec<(String, String)>)> {
+    fn received(&self) -> Vec<Received> {
         self.state.lock().unwrap().received.clone()
     }
     fn posts_to(&self, path: &str) -> Vec<Vec<(String, String)>> {
@@ -129,11 +140,18 @@ async fn setup(price: &str) -> (TestApp, Stripe, MockServer) {
     let mut sub = subscription_object(SUB, CUS, USER, "active", price, PERIOD);
     sub["items"]["data"][0]["id"] = json!("si_plan");
     sub["schedule"] = Value::Null;
-    let stripe = Stripe { state: Arc::new(Mutex::new(State { sub, schedule: None, received: vec![], decline: false })) };
+    let stripe =
+        Stripe { state: Arc::new(Mutex::new(State { sub, schedule: None, received: vec![], decline: false })) };
     let server = MockServer::start().await;
     Mock::given(any()).respond_with(stripe.clone()).mount(&server).await;
     let t = testing::app(Store::memory(), Some(&server.uri()), &[]);
-    let user = User { id: USER.into(), email: "plan@example.com".into(), created_at: 1, stripe_customer_id: Some(CUS.into()), erased_at: None };
+    let user = User {
+        id: USER.into(),
+        email: "plan@example.com".into(),
+        created_at: 1,
+        stripe_customer_id: Some(CUS.into()),
+        erased_at: None,
+    };
     t.app.store.write(Write::put(user.to_item())).await.unwrap();
     subscriptions::sync(&t.app, USER, SUB, "evt_start", &|_| Tx::new()).await.unwrap();
     for (_, path, _) in stripe.received() {
@@ -160,7 +178,8 @@ fn pairs(fields: &[(&str, &str)]) -> Vec<(String, String)> {
 async fn an_upgrade_switches_the_price_now_with_the_proration_invoiced() {
     let (t, stripe, _server) = setup(BASIC_MONTHLY_PRICE).await;
     assert_eq!(seen(&t).await.0, "basic");
-    let (status, body) = call(&t, "POST", "/api/billing/change", Some(json!({ "plan": "pro", "interval": "month" }))).await;
+    let (status, body) =
+        call(&t, "POST", "/api/billing/change", Some(json!({ "plan": "pro", "interval": "month" }))).await;
     assert_eq!((status, body["effective"].as_str()), (200, Some("now")), "{body}");
     assert_eq!(body["at"], Value::Null);
     assert_eq!(
@@ -175,7 +194,8 @@ async fn an_upgrade_switches_the_price_now_with_the_proration_invoiced() {
         ])]
     );
     assert_eq!(seen(&t).await, ("pro".to_string(), None), "Stripe's answer is applied at once");
-    let (status, body) = call(&t, "POST", "/api/billing/change", Some(json!({ "plan": "pro", "interval": "month" }))).await;
+    let (status, body) =
+        call(&t, "POST", "/api/billing/change", Some(json!({ "plan": "pro", "interval": "month" }))).await;
     assert_eq!((status, body["error"]["code"].as_str()), (409, Some("already_on_plan")), "{body}");
 }
 
@@ -183,7 +203,8 @@ async fn an_upgrade_switches_the_price_now_with_the_proration_invoiced() {
 async fn a_declined_upgrade_is_402_and_changes_nothing() {
     let (t, stripe, _server) = setup(BASIC_MONTHLY_PRICE).await;
     stripe.state.lock().unwrap().decline = true;
-    let (status, body) = call(&t, "POST", "/api/billing/change", Some(json!({ "plan": "pro", "interval": "month" }))).await;
+    let (status, body) =
+        call(&t, "POST", "/api/billing/change", Some(json!({ "plan": "pro", "interval": "month" }))).await;
     assert_eq!((status, body["error"]["code"].as_str()), (402, Some("payment_failed")), "{body}");
     assert_eq!(seen(&t).await, ("basic".to_string(), None));
 }
@@ -191,7 +212,8 @@ async fn a_declined_upgrade_is_402_and_changes_nothing() {
 #[tokio::test]
 async fn a_downgrade_waits_for_the_period_end_and_can_be_canceled() {
     let (t, stripe, _server) = setup(PRO_MONTHLY_PRICE).await;
-    let (status, body) = call(&t, "POST", "/api/billing/change", Some(json!({ "plan": "basic", "interval": "month" }))).await;
+    let (status, body) =
+        call(&t, "POST", "/api/billing/change", Some(json!({ "plan": "basic", "interval": "month" }))).await;
     assert_eq!((status, body["effective"].as_str()), (200, Some("period_end")), "{body}");
     assert_eq!(body["at"], tollgate::clock::rfc3339(PERIOD.1));
     assert_eq!(stripe.posts_to("/v1/subscription_schedules"), vec![pairs(&[("from_subscription", SUB)])]);
@@ -216,10 +238,26 @@ async fn a_downgrade_waits_for_the_period_end_and_can_be_canceled() {
     );
     assert_eq!(seen(&t).await, ("pro".to_string(), Some(("basic".into(), Some("month".into()), PERIOD.1))));
     let (status, ent) = status_and_json(
-        &tollgate_checkout::handle(&t.app, request("GET", "/api/billing/change/preview?plan=basic&interval=month", None, Some(&testing::token(&t.app, USER, "plan@example.com")))).await,
+        &tollgate_checkout::handle(
+            &t.app,
+            request(
+                "GET",
+                "/api/billing/change/preview?plan=basic&interval=month",
+                None,
+                Some(&testing::token(&t.app, USER, "plan@example.com")),
+            ),
+        )
+        .await,
     );
-    assert_eq!((status, ent["amount_due_now"].as_i64(), ent["effective"].as_str()), (200, Some(0), Some("period_end")), "{ent}");
-    assert!(stripe.posts_to("/v1/invoices/create_preview").is_empty(), "a change at the period's end costs nothing now");
+    assert_eq!(
+        (status, ent["amount_due_now"].as_i64(), ent["effective"].as_str()),
+        (200, Some(0), Some("period_end")),
+        "{ent}"
+    );
+    assert!(
+        stripe.posts_to("/v1/invoices/create_preview").is_empty(),
+        "a change at the period's end costs nothing now"
+    );
 
     let (status, body) = call(&t, "DELETE", "/api/billing/change", None).await;
     assert_eq!((status, &body), (200, &json!({ "canceled": true })));
@@ -232,12 +270,17 @@ async fn a_downgrade_waits_for_the_period_end_and_can_be_canceled() {
 #[tokio::test]
 async fn an_upgrade_replaces_a_scheduled_downgrade() {
     let (t, stripe, _server) = setup(PRO_MONTHLY_PRICE).await;
-    let (status, _) = call(&t, "POST", "/api/billing/change", Some(json!({ "plan": "basic", "interval": "month" }))).await;
+    let (status, _) =
+        call(&t, "POST", "/api/billing/change", Some(json!({ "plan": "basic", "interval": "month" }))).await;
     assert_eq!(status, 200);
-    let (status, body) = call(&t, "POST", "/api/billing/change", Some(json!({ "plan": "pro", "interval": "year" }))).await;
+    let (status, body) =
+        call(&t, "POST", "/api/billing/change", Some(json!({ "plan": "pro", "interval": "year" }))).await;
     assert_eq!((status, body["effective"].as_str()), (200, Some("now")), "{body}");
     let order: Vec<String> = stripe.received().into_iter().filter(|(m, _, _)| m == "POST").map(|(_, p, _)| p).collect();
-    assert_eq!(order[order.len() - 2..], [format!("/v1/subscription_schedules/sub_sched_plan/release"), format!("/v1/subscriptions/{SUB}")]);
+    assert_eq!(
+        order[order.len() - 2..],
+        ["/v1/subscription_schedules/sub_sched_plan/release".to_string(), format!("/v1/subscriptions/{SUB}")]
+    );
     let (plan, next) = seen(&t).await;
     assert_eq!((plan.as_str(), next), ("pro", None));
     let stored = subscriptions::subscriptions_of(&t.app, USER).await.unwrap();
@@ -283,12 +326,18 @@ async fn every_refusal_has_its_code() {
     }
     let (status, body) = call(&t, "GET", "/api/billing/change/preview?plan=pro", None).await;
     assert_eq!((status, body["error"]["code"].as_str()), (400, Some("missing_field")));
-    let (status, _) =
-        status_and_json(&handle(&t.app, request("POST", "/api/billing/change", Some(&json!({ "plan": "pro", "interval": "month" })), None)).await);
+    let (status, _) = status_and_json(
+        &handle(
+            &t.app,
+            request("POST", "/api/billing/change", Some(&json!({ "plan": "pro", "interval": "month" })), None),
+        )
+        .await,
+    );
     assert_eq!(status, 401);
     // Set to end: renew first.
     stripe.state.lock().unwrap().sub["cancel_at_period_end"] = json!(true);
-    let (status, body) = call(&t, "POST", "/api/billing/change", Some(json!({ "plan": "pro", "interval": "month" }))).await;
+    let (status, body) =
+        call(&t, "POST", "/api/billing/change", Some(json!({ "plan": "pro", "interval": "month" }))).await;
     assert_eq!((status, body["error"]["code"].as_str()), (409, Some("subscription_ending")), "{body}");
     assert!(stripe.posts_to(&format!("/v1/subscriptions/{SUB}")).is_empty(), "nothing was changed at Stripe");
 }
@@ -296,7 +345,13 @@ async fn every_refusal_has_its_code() {
 #[tokio::test]
 async fn without_a_subscription_there_is_nothing_to_change() {
     let t = testing::app(Store::memory(), None, &[]);
-    let user = User { id: USER.into(), email: "plan@example.com".into(), created_at: 1, stripe_customer_id: None, erased_at: None };
+    let user = User {
+        id: USER.into(),
+        email: "plan@example.com".into(),
+        created_at: 1,
+        stripe_customer_id: None,
+        erased_at: None,
+    };
     t.app.store.write(Write::put(user.to_item())).await.unwrap();
     for (method, route, body) in [
         ("POST", "/api/billing/change", Some(json!({ "plan": "pro", "interval": "month" }))),
@@ -304,7 +359,11 @@ async fn without_a_subscription_there_is_nothing_to_change() {
         ("GET", "/api/billing/change/preview?plan=pro&interval=month", None),
     ] {
         let (status, answer) = call(&t, method, route, body).await;
-        assert_eq!((status, answer["error"]["code"].as_str()), (404, Some("no_subscription")), "{method} {route}: {answer}");
+        assert_eq!(
+            (status, answer["error"]["code"].as_str()),
+            (404, Some("no_subscription")),
+            "{method} {route}: {answer}"
+        );
     }
 }
 
@@ -321,10 +380,20 @@ async fn apply(t: &TestApp, events: Vec<Vec<u8>>) {
 async fn on_the_simulated_stripe_a_downgrade_happens_at_the_renewal_and_keeps_data() {
     let t = testing::app(Store::memory(), None, &[]);
     let token = testing::token(&t.app, USER, "plan@example.com");
-    let user = User { id: USER.into(), email: "plan@example.com".into(), created_at: 1, stripe_customer_id: None, erased_at: None };
+    let user = User {
+        id: USER.into(),
+        email: "plan@example.com".into(),
+        created_at: 1,
+        stripe_customer_id: None,
+        erased_at: None,
+    };
     t.app.store.write(Write::put(user.to_item())).await.unwrap();
     let (status, started) = status_and_json(
-        &handle(&t.app, request("POST", "/api/checkout/create", Some(&json!({ "plan": "pro", "interval": "month" })), Some(&token))).await,
+        &handle(
+            &t.app,
+            request("POST", "/api/checkout/create", Some(&json!({ "plan": "pro", "interval": "month" })), Some(&token)),
+        )
+        .await,
     );
     assert_eq!(status, 200, "{started}");
     let sim = t.app.stripe.simulator().unwrap().clone();
@@ -335,7 +404,8 @@ async fn on_the_simulated_stripe_a_downgrade_happens_at_the_renewal_and_keeps_da
     for i in 0..25 {
         sessions::create(&t.app, USER, "pro", None, &json!({ "n": i })).await.unwrap();
     }
-    let (status, body) = call(&t, "POST", "/api/billing/change", Some(json!({ "plan": "basic", "interval": "month" }))).await;
+    let (status, body) =
+        call(&t, "POST", "/api/billing/change", Some(json!({ "plan": "basic", "interval": "month" }))).await;
     assert_eq!((status, body["effective"].as_str()), (200, Some("period_end")), "{body}");
     let (plan, next) = seen(&t).await;
     assert_eq!((plan.as_str(), next.map(|n| n.0)), ("pro", Some("basic".to_string())));
@@ -351,7 +421,8 @@ async fn on_the_simulated_stripe_a_downgrade_happens_at_the_renewal_and_keeps_da
     let (status, preview) = call(&t, "GET", "/api/billing/change/preview?plan=pro&interval=month", None).await;
     assert_eq!((status, preview["effective"].as_str()), (200, Some("now")), "{preview}");
     assert!(preview["amount_due_now"].as_i64().unwrap() > 0);
-    let (status, body) = call(&t, "POST", "/api/billing/change", Some(json!({ "plan": "pro", "interval": "month" }))).await;
+    let (status, body) =
+        call(&t, "POST", "/api/billing/change", Some(json!({ "plan": "pro", "interval": "month" }))).await;
     assert_eq!((status, body["effective"].as_str()), (200, Some("now")), "{body}");
     assert_eq!(seen(&t).await.0, "pro");
 }

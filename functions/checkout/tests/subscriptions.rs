@@ -101,6 +101,8 @@ async fn store_subscription(t: &TestApp, id: &str, status: &str, trial_end: Opti
         amount: Some(900),
         currency: Some("usd".into()),
         trial_start: None,
+        scheduled: None,
+        scheduled_as_of: None,
     };
     t.app.store.write(Write::put(record.to_item())).await.unwrap();
 }

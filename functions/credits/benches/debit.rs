@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use serde_json::json;
 use tollgate::domain::credits::{self, Change, Floor};
 use tollgate::store::Store;
-use tollgate::store::schema::{Reason, RequestKey};
+use tollgate::store::schema::Reason;
 use tollgate_testkit::{self as testing, request};
 
 const WARMUP: usize = 2_000;

@@ -92,8 +92,13 @@ async fn stripe_holding(scenario: &Scenario) -> MockServer {
 
 async fn app_on(kind: StoreKind, stripe: &MockServer) -> TestApp {
     let t = testing::app(kind.store().await, Some(&stripe.uri()), &[]);
-    let user =
-        User { id: USR.into(), email: "change@example.com".into(), created_at: 1, stripe_customer_id: Some(CUS.into()), erased_at: None };
+    let user = User {
+        id: USR.into(),
+        email: "change@example.com".into(),
+        created_at: 1,
+        stripe_customer_id: Some(CUS.into()),
+        erased_at: None,
+    };
     t.app.store.write(Write::put(user.to_item())).await.unwrap();
     t
 }
@@ -173,6 +178,7 @@ async fn a_released_schedule_leaves_no_change_in_every_order(#[case] kind: Store
 #[case::dynamodb(StoreKind::DynamoDb)]
 #[tokio::test]
 async fn a_downgrade_carried_out_at_the_renewal_switches_the_plan_in_every_order(#[case] kind: StoreKind) {
-    let expected = json!({ "plan": "basic", "billed": ["basic", NOW - 10 * DAY], "scheduled": null, "summary_next": null });
+    let expected =
+        json!({ "plan": "basic", "billed": ["basic", NOW - 10 * DAY], "scheduled": null, "summary_next": null });
     every_order(kind, carried_out(), expected).await;
 }

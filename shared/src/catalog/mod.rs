@@ -272,7 +272,9 @@ impl Catalog {
     pub fn subscription_amounts(&self) -> std::collections::HashMap<String, i64> {
         let offers = self.plans.iter().filter_map(|p| p.subscription.as_ref());
         offers
-            .flat_map(|o| o.amounts.iter().filter_map(|(interval, amount)| Some((o.prices.get(interval)?.clone(), *amount))))
+            .flat_map(|o| {
+                o.amounts.iter().filter_map(|(interval, amount)| Some((o.prices.get(interval)?.clone(), *amount)))
+            })
             .collect()
     }
 

@@ -42,7 +42,12 @@ pub fn change_of(catalog: &Catalog, schedule: &SubscriptionSchedule, now: i64) -
         tracing::warn!(schedule = %schedule.id, "a scheduled price is not in the catalog");
         return None;
     };
-    Some(ScheduledChange { schedule: schedule.id.clone(), plan: plan.key.clone(), interval: Some(interval), at: next.start_date })
+    Some(ScheduledChange {
+        schedule: schedule.id.clone(),
+        plan: plan.key.clone(),
+        interval: Some(interval),
+        at: next.start_date,
+    })
 }
 
 /// Whether moving from (plan, interval) to the target is an upgrade, which happens now.
@@ -176,7 +181,11 @@ pub async fn change(app: &App, user_id: &str, plan: &str, interval: &str) -> Res
         Effective::Now => {
             if let Some(schedule) = current.sub.schedule() {
                 // The upgrade replaces a pending downgrade.
-                let events = app.stripe.release_schedule(&schedule, &format!("{key}-release"), now).await.map_err(stripe_error)?;
+                let events = app
+                    .stripe
+                    .release_schedule(&schedule, &format!("{key}-release"), now)
+                    .await
+                    .map_err(stripe_error)?;
                 deliver(app, events).await?;
                 keep_schedule(app, user_id, &change.subscription, None).await?;
             }
@@ -215,7 +224,8 @@ pub async fn change(app: &App, user_id: &str, plan: &str, interval: &str) -> Res
 /// `DELETE /api/billing/change`: the subscription goes on as it is.
 pub async fn cancel_scheduled(app: &App, user_id: &str) -> Result<(), Error> {
     let current = current(app, user_id).await?;
-    let Some(schedule) = current.sub.schedule().or_else(|| current.record.scheduled.as_ref().map(|c| c.schedule.clone()))
+    let Some(schedule) =
+        current.sub.schedule().or_else(|| current.record.scheduled.as_ref().map(|c| c.schedule.clone()))
     else {
         return Err(Error::not_found("no_scheduled_change", "no plan change is scheduled"));
     };

@@ -126,7 +126,12 @@ impl Stripe {
             Stripe::Absent => Err(absent()),
         }
     }
-    pub async fn preview_change(&self, customer: &str, change: &PlanChange, now: i64) -> Result<InvoicePreview, StripeError> {
+    pub async fn preview_change(
+        &self,
+        customer: &str,
+        change: &PlanChange,
+        now: i64,
+    ) -> Result<InvoicePreview, StripeError> {
         match self {
             Stripe::Live(c) => c.preview_change(customer, change).await,
             Stripe::Simulated(s) => s.preview_change(change, now).ok_or_else(unknown_subscription),

@@ -37,7 +37,13 @@ pub fn change_now_form(change: &PlanChange) -> Vec<(String, String)> {
 /// `POST /v1/subscription_schedules/{id}`: the current phase runs to `period_end` on
 /// `current_price`, then one period of the new price; then the schedule lets go of the
 /// subscription, which goes on at the new price.
-pub fn schedule_form(current_price: &str, phase_start: i64, period_end: i64, change: &PlanChange, user_id: &str) -> Vec<(String, String)> {
+pub fn schedule_form(
+    current_price: &str,
+    phase_start: i64,
+    period_end: i64,
+    change: &PlanChange,
+    user_id: &str,
+) -> Vec<(String, String)> {
     [
         ("end_behavior", "release".to_string()),
         ("proration_behavior", "none".to_string()),
@@ -123,7 +129,9 @@ impl StripeClient {
         // The phase running now keeps its start (Stripe refuses to move it); a new schedule's
         // one phase is the current period.
         let start = schedule.current_phase(now).map_or(now, |p| p.start_date);
-        let end = sub.current_period_end().ok_or_else(|| StripeError::BadResponse("the subscription has no period".into()))?;
+        let end = sub
+            .current_period_end()
+            .ok_or_else(|| StripeError::BadResponse("the subscription has no period".into()))?;
         let form = schedule_form(current_price, start, end, change, user_id);
         let path = format!("/v1/subscription_schedules/{}", schedule.id);
         self.call(reqwest::Method::POST, &path, Some(&form), Some(key)).await?.ok_or_else(empty)
@@ -151,5 +159,43 @@ impl StripeClient {
         self.call(reqwest::Method::POST, "/v1/invoices/create_preview", Some(&form), Some(&key))
             .await?
             .ok_or_else(empty)
+    }
+}
+
+/// `POST /v1/webhook_endpoints`: `url` subscribed to exactly the events Tollgate handles, at the
+/// API version it pins.
+pub fn webhook_endpoint_form(url: &str) -> Vec<(String, String)> {
+    let mut form = vec![
+        ("url".to_string(), url.to_string()),
+        ("api_version".to_string(), super::client::API_VERSION.to_string()),
+        ("description".to_string(), "Tollgate".to_string()),
+    ];
+    for (i, event) in super::handled::TYPES.iter().enumerate() {
+        form.push((format!("enabled_events[{i}]"), event.to_string()));
+    }
+    form
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct WebhookEndpoint {
+    pub id: String,
+    pub url: String,
+    /// Only in the answer that created it.
+    #[serde(default)]
+    pub secret: Option<String>,
+}
+
+impl StripeClient {
+    /// The account's webhook endpoints (the first hundred).
+    pub async fn webhook_endpoints(&self) -> Result<Vec<WebhookEndpoint>, StripeError> {
+        let list: Option<List<WebhookEndpoint>> =
+            self.call(reqwest::Method::GET, "/v1/webhook_endpoints?limit=100", None, None).await?;
+        Ok(list.map(|l| l.data).unwrap_or_default())
+    }
+
+    pub async fn create_webhook_endpoint(&self, url: &str) -> Result<WebhookEndpoint, StripeError> {
+        let key = format!("webhook-{}", uuid::Uuid::new_v4().simple());
+        let form = webhook_endpoint_form(url);
+        self.call(reqwest::Method::POST, "/v1/webhook_endpoints", Some(&form), Some(&key)).await?.ok_or_else(empty)
     }
 }

@@ -10,8 +10,8 @@ pub mod signature;
 pub mod simulator;
 
 pub use backend::Stripe;
-pub use client::{CheckoutRequest, CreatedSession, StripeClient, StripeError, SubscriptionTerms};
 pub use changes::{InvoicePreview, PlanChange};
+pub use client::{CheckoutRequest, CreatedSession, StripeClient, StripeError, SubscriptionTerms};
 pub use events::{Charge, CheckoutSession, Dispute, Event, Invoice, Subscription, SubscriptionSchedule};
 pub use handled::{Handled, InvoiceChange, SubscriptionChange};
 pub use simulator::Simulator;

@@ -25,7 +25,8 @@ impl Simulator {
     fn proration(&self, sub: &Value, change: &PlanChange, now: i64) -> (i64, bool) {
         let old = num(sub, "/items/data/0/price/unit_amount");
         let new = self.amount_of(&change.price);
-        let (start, end) = (num(sub, "/items/data/0/current_period_start"), num(sub, "/items/data/0/current_period_end"));
+        let (start, end) =
+            (num(sub, "/items/data/0/current_period_start"), num(sub, "/items/data/0/current_period_end"));
         let new_period = text(sub, "/items/data/0/price/recurring/interval") != change.interval;
         let unused = |amount: i64| {
             let length = (end - start).max(1);
@@ -71,11 +72,17 @@ impl Simulator {
 
     /// The subscription's schedule set to switch to `change` when the period ends (made when it
     /// has none): the schedule and its `subscription_schedule.created`/`updated` event.
-    pub fn schedule_change(&self, change: &PlanChange, user_id: &str, now: i64) -> Option<(SubscriptionSchedule, Vec<Vec<u8>>)> {
+    pub fn schedule_change(
+        &self,
+        change: &PlanChange,
+        user_id: &str,
+        now: i64,
+    ) -> Option<(SubscriptionSchedule, Vec<Vec<u8>>)> {
         let mut subs = self.subscriptions();
         let sub = subs.get_mut(&change.subscription)?;
         let current = text(sub, "/items/data/0/price/id").to_string();
-        let (start, end) = (num(sub, "/items/data/0/current_period_start"), num(sub, "/items/data/0/current_period_end"));
+        let (start, end) =
+            (num(sub, "/items/data/0/current_period_start"), num(sub, "/items/data/0/current_period_end"));
         let existing = sub["schedule"].as_str().map(str::to_string);
         let id = existing.clone().unwrap_or_else(|| format!("sub_sched_sim{}", short_id()));
         sub["schedule"] = json!(id);
