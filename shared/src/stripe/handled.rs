@@ -123,7 +123,7 @@ mod tests {
 
     fn event(event_type: &str) -> Event {
         let body = serde_json::json!({
-            "id": "evt_1", "type": event_type, "created": 1, "livemode": false,
+            "id": "evt_1", "object": "event", "type": event_type, "created": 1, "livemode": false,
             "data": { "object": { "id": "x_1", "status": "active" } },
         });
         Event::parse(body.to_string().as_bytes()).unwrap()
