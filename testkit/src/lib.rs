@@ -163,3 +163,19 @@ pub fn seed(test: &str) -> u64 {
     eprintln!("{test}: seed {seed} (replay: TOLLGATE_TEST_SEED={seed})");
     seed
 }
+
+/// Every ordering of `n` items (n! of them), for delivering events in every order.
+pub fn orderings(n: usize) -> Vec<Vec<usize>> {
+    if n == 0 {
+        return vec![vec![]];
+    }
+    let mut all = Vec::new();
+    for rest in orderings(n - 1) {
+        for at in 0..=rest.len() {
+            let mut o = rest.clone();
+            o.insert(at, n - 1);
+            all.push(o);
+        }
+    }
+    all
+}

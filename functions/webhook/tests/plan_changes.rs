@@ -8,8 +8,8 @@ use tollgate::domain::{entitlements, subscriptions};
 use tollgate::store::Write;
 use tollgate::store::schema::User;
 use tollgate_testkit::{
-    self as testing, BASIC_MONTHLY_PRICE, NOW, PRO_MONTHLY_PRICE, StoreKind, TestApp, event_at, schedule_object,
-    status_and_json, subscription_object, webhook_request,
+    self as testing, BASIC_MONTHLY_PRICE, NOW, PRO_MONTHLY_PRICE, StoreKind, TestApp, event_at, orderings,
+    schedule_object, status_and_json, subscription_object, webhook_request,
 };
 use tollgate_webhook::handle;
 use wiremock::matchers::{method, path};
@@ -114,21 +114,6 @@ async fn state(t: &TestApp) -> Value {
         "scheduled": sub.scheduled.as_ref().map(|c| json!([c.plan, c.interval.map(|i| i.as_str()), c.at])),
         "summary_next": ent.subscription.and_then(|s| s.next).map(|(p, i, at)| json!([p, i, at])),
     })
-}
-
-fn orderings(n: usize) -> Vec<Vec<usize>> {
-    if n == 0 {
-        return vec![vec![]];
-    }
-    let mut all = Vec::new();
-    for rest in orderings(n - 1) {
-        for at in 0..=rest.len() {
-            let mut o = rest.clone();
-            o.insert(at, n - 1);
-            all.push(o);
-        }
-    }
-    all
 }
 
 async fn every_order(kind: StoreKind, scenario: Scenario, expected: Value) {

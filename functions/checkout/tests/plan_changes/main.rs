@@ -345,15 +345,7 @@ async fn every_refusal_has_its_code() {
 
 #[tokio::test]
 async fn without_a_subscription_there_is_nothing_to_change() {
-    let t = testing::app(Store::memory(), None, &[]);
-    let user = User {
-        id: USER.into(),
-        email: "plan@example.com".into(),
-        created_at: 1,
-        stripe_customer_id: None,
-        erased_at: None,
-    };
-    t.app.store.write(Write::put(user.to_item())).await.unwrap();
+    let t = simulated_app().await;
     for (method, route, body) in [
         ("POST", "/api/billing/change", Some(json!({ "plan": "pro", "interval": "month" }))),
         ("DELETE", "/api/billing/change", None),
@@ -366,4 +358,18 @@ async fn without_a_subscription_there_is_nothing_to_change() {
             "{method} {route}: {answer}"
         );
     }
+}
+
+/// An app on the simulated Stripe with the user, who has no Stripe customer yet.
+async fn simulated_app() -> TestApp {
+    let t = testing::app(Store::memory(), None, &[]);
+    let user = User {
+        id: USER.into(),
+        email: "plan@example.com".into(),
+        created_at: 1,
+        stripe_customer_id: None,
+        erased_at: None,
+    };
+    t.app.store.write(Write::put(user.to_item())).await.unwrap();
+    t
 }

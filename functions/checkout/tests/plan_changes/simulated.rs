@@ -2,14 +2,11 @@
 
 use serde_json::json;
 use tollgate::domain::{sessions, stripe_events, subscriptions};
-use tollgate::store::Store;
-use tollgate::store::Write;
-use tollgate::store::schema::User;
 use tollgate::stripe::Event;
 use tollgate_checkout::handle;
 use tollgate_testkit::{self as testing, NOW, TestApp, request, status_and_json};
 
-use super::{DAY, USER, call, seen};
+use super::{DAY, USER, call, seen, simulated_app};
 
 async fn apply(t: &TestApp, events: Vec<Vec<u8>>) {
     for body in events {
@@ -22,16 +19,8 @@ async fn apply(t: &TestApp, events: Vec<Vec<u8>>) {
 /// ones refused.
 #[tokio::test]
 async fn on_the_simulated_stripe_a_downgrade_happens_at_the_renewal_and_keeps_data() {
-    let t = testing::app(Store::memory(), None, &[]);
+    let t = simulated_app().await;
     let token = testing::token(&t.app, USER, "plan@example.com");
-    let user = User {
-        id: USER.into(),
-        email: "plan@example.com".into(),
-        created_at: 1,
-        stripe_customer_id: None,
-        erased_at: None,
-    };
-    t.app.store.write(Write::put(user.to_item())).await.unwrap();
     let (status, started) = status_and_json(
         &handle(
             &t.app,

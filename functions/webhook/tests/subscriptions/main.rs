@@ -11,7 +11,7 @@ use tollgate::domain::{billing, credits, entitlements, mail, subscriptions};
 use tollgate::store::Write;
 use tollgate::store::schema::User;
 use tollgate_testkit::{
-    self as testing, NOW, PRO_MONTHLY_PRICE, StoreKind, TestApp, event_at, older_shape, status_and_json,
+    self as testing, NOW, PRO_MONTHLY_PRICE, StoreKind, TestApp, event_at, older_shape, orderings, status_and_json,
     subscription_invoice, subscription_object, webhook_request,
 };
 use tollgate_webhook::handle;
@@ -156,22 +156,6 @@ async fn state(t: &TestApp, tag: &str) -> Value {
         "audit": audit.iter().map(|e| json!([e.event_type, e.amount, e.status, e.invoice.as_ref().map(|i| i.replace(tag, ""))])).collect::<Vec<_>>(),
         "mails": mails,
     })
-}
-
-/// Every ordering of `n` items.
-fn orderings(n: usize) -> Vec<Vec<usize>> {
-    if n == 0 {
-        return vec![vec![]];
-    }
-    let mut all = Vec::new();
-    for rest in orderings(n - 1) {
-        for at in 0..=rest.len() {
-            let mut o = rest.clone();
-            o.insert(at, n - 1);
-            all.push(o);
-        }
-    }
-    all
 }
 
 /// Delivers `units` (groups of lifecycle events, each group in its own order) in every ordering
