@@ -145,9 +145,19 @@ async fn deliver(app: &App, events: Vec<Vec<u8>>) -> Result<(), Error> {
     Ok(())
 }
 
-/// Stores the schedule's state as Stripe just answered it.
-async fn keep_schedule(app: &App, user_id: &str, sub_id: &str, change: Option<ScheduledChange>) -> Result<(), Error> {
-    subscriptions::set_scheduled(app, user_id, sub_id, (change, app.now(), true), &Tx::new).await.map(|_| ())
+/// Stores the schedule's state as Stripe answered it: with real Stripe, the answer (its events
+/// follow through the webhook); with the simulation, the events it would send.
+async fn keep_schedule(
+    app: &App,
+    (user_id, sub_id): (&str, &str),
+    change: Option<ScheduledChange>,
+    events: Vec<Vec<u8>>,
+) -> Result<(), Error> {
+    if events.is_empty() {
+        subscriptions::set_scheduled(app, user_id, sub_id, (change, app.now(), true), &Tx::new).await?;
+        return Ok(());
+    }
+    deliver(app, events).await
 }
 
 /// What a change did: when it takes effect, and the scheduled change when it waits.
@@ -186,8 +196,7 @@ pub async fn change(app: &App, user_id: &str, plan: &str, interval: &str) -> Res
                     .release_schedule(&schedule, &format!("{key}-release"), now)
                     .await
                     .map_err(stripe_error)?;
-                deliver(app, events).await?;
-                keep_schedule(app, user_id, &change.subscription, None).await?;
+                keep_schedule(app, (user_id, &change.subscription), None, events).await?;
             }
             let (answer, events) = app.stripe.change_price_now(&change, &key, now).await.map_err(stripe_error)?;
             if events.is_empty() {
@@ -210,10 +219,7 @@ pub async fn change(app: &App, user_id: &str, plan: &str, interval: &str) -> Res
                 .map_err(stripe_error)?;
             let scheduled = change_of(&app.catalog, &schedule, now);
             let at = scheduled.as_ref().map(|c| c.at);
-            if events.is_empty() {
-                keep_schedule(app, user_id, &change.subscription, scheduled).await?;
-            }
-            deliver(app, events).await?;
+            keep_schedule(app, (user_id, &change.subscription), scheduled, events).await?;
             at
         }
     };
@@ -231,10 +237,7 @@ pub async fn cancel_scheduled(app: &App, user_id: &str) -> Result<(), Error> {
     };
     let key = format!("release-{schedule}-{}", uuid::Uuid::new_v4().simple());
     let events = app.stripe.release_schedule(&schedule, &key, app.now()).await.map_err(stripe_error)?;
-    if events.is_empty() {
-        keep_schedule(app, user_id, &current.sub.id, None).await?;
-    }
-    deliver(app, events).await
+    keep_schedule(app, (user_id, &current.sub.id), None, events).await
 }
 
 /// `GET /api/billing/change/preview`: what the customer pays now for the change (nothing for a
@@ -244,8 +247,8 @@ pub async fn preview(app: &App, user_id: &str, plan: &str, interval: &str) -> Re
     let (change, effective) = target(app, plan, interval, &current)?;
     let customer = current.sub.customer().unwrap_or_default();
     let currency = current.sub.currency.clone().unwrap_or_else(|| "usd".into());
-    let (amount_due, currency, lines) = match effective {
-        Effective::PeriodEnd => (0, currency, vec![]),
+    let (amount_due, currency, lines, at) = match effective {
+        Effective::PeriodEnd => (0, currency, vec![], current.sub.current_period_end()),
         Effective::Now => {
             let preview = app.stripe.preview_change(&customer, &change, app.now()).await.map_err(stripe_error)?;
             let lines: Vec<Value> = preview
@@ -255,7 +258,7 @@ pub async fn preview(app: &App, user_id: &str, plan: &str, interval: &str) -> Re
                 .into_iter()
                 .map(|l| json!({ "amount": l.amount, "description": l.description }))
                 .collect();
-            (preview.amount_due, preview.currency, lines)
+            (preview.amount_due, preview.currency, lines, None)
         }
     };
     Ok(json!({
@@ -265,6 +268,6 @@ pub async fn preview(app: &App, user_id: &str, plan: &str, interval: &str) -> Re
         "amount_due_now": amount_due,
         "currency": currency,
         "lines": lines,
-        "at": (effective == Effective::PeriodEnd).then(|| current.sub.current_period_end().map(crate::clock::rfc3339)).flatten(),
+        "at": at.map(crate::clock::rfc3339),
     }))
 }

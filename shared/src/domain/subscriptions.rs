@@ -12,7 +12,7 @@ use crate::error::Error;
 use crate::store::schema::plans::{self as held, SubscriptionSummary};
 use crate::store::schema::{events, subscriptions as stored};
 use crate::store::{Label, StoreError, Tx};
-use crate::stripe::Subscription;
+use crate::stripe::{Subscription, SubscriptionSchedule};
 
 pub use super::plans::OPEN_ENDED;
 pub use crate::store::schema::SubscriptionRecord;
@@ -122,7 +122,7 @@ pub async fn apply_snapshot(
 }
 
 /// Before asking Stripe: a re-delivered event (its record exists) needs no fetch.
-async fn already_applied(app: &App, applied: &str) -> Result<bool, Error> {
+pub(crate) async fn already_applied(app: &App, applied: &str) -> Result<bool, Error> {
     let event_id = applied.trim_start_matches("fetched:");
     Ok(event_id.starts_with("evt_") && events::get(&app.store, event_id).await?.is_some())
 }
@@ -158,7 +158,7 @@ async fn store(
             tracing::warn!(subscription = %sub.id, "a subscription to a price not in the catalog");
             return Ok(Applied::UnknownPlan);
         };
-        let record = SubscriptionRecord {
+        let mut record = SubscriptionRecord {
             id: sub.id.clone(),
             user_id: user_id.to_string(),
             customer: sub.customer(),
@@ -182,32 +182,57 @@ async fn store(
             scheduled: None,
             scheduled_as_of: stored_at.and_then(|i| subs[i].scheduled_as_of),
         };
-        let record = SubscriptionRecord {
-            scheduled: stored_at.and_then(|i| subs[i].scheduled.clone()).filter(|c| still_ahead(c, &record)),
-            ..record
-        };
+        // The schedule's news is kept apart; a snapshot only shows whether it came true.
+        record.scheduled = stored_at.and_then(|i| subs[i].scheduled.clone()).filter(|c| still_ahead(c, &record));
         let mut tx = with(&record);
-        tx.append(stored::put(&record, stored_at.map(|i| subs[i].version)));
         tx.append(stored::count_change(stored_at.map(|i| &subs[i]), &record, app.now()));
-        for other in subs.iter().filter(|s| s.id != record.id) {
-            tx.append(stored::unchanged(other));
-        }
-        match stored_at {
-            Some(i) => subs[i] = record.clone(),
-            None => subs.push(record.clone()),
-        }
-        tx.append(access(app, user_id, &subs));
-        match app.store.transact(tx).await {
-            Ok(()) => return Ok(Applied::Stored { record: Box::new(record), fetched: *fetched }),
-            Err(StoreError::Cancelled { failed }) if failed.iter().any(|l| !OWN.contains(l)) => {
-                return Ok(Applied::Refused(failed.into_iter().filter(|l| !OWN.contains(l)).collect()));
-            }
+        let read_version = stored_at.map(|i| subs[i].version);
+        match commit(app, user_id, &mut subs, &record, read_version, tx).await? {
+            Commit::Done => return Ok(Applied::Stored { record: Box::new(record), fetched: *fetched }),
+            Commit::Refused(labels) => return Ok(Applied::Refused(labels)),
             // Another delivery changed the user's subscriptions first: read again.
-            Err(StoreError::Cancelled { .. }) => continue,
-            Err(e) => return Err(e.into()),
+            Commit::Changed => continue,
         }
     }
     Err(Error::internal("the subscription kept changing while it was applied"))
+}
+
+/// How committing a subscription's new state went.
+enum Commit {
+    Done,
+    /// One of the caller's writes did not hold: their labels.
+    Refused(Vec<Label>),
+    /// The user's subscriptions changed since they were read.
+    Changed,
+}
+
+/// Commits `tx` (the caller's writes) with `record` put at the version read, the user's other
+/// subscriptions checked unchanged, and what they all grant written to the `PLANS` item.
+async fn commit(
+    app: &App,
+    user_id: &str,
+    subs: &mut Vec<SubscriptionRecord>,
+    record: &SubscriptionRecord,
+    read_version: Option<i64>,
+    mut tx: Tx,
+) -> Result<Commit, Error> {
+    tx.append(stored::put(record, read_version));
+    for other in subs.iter().filter(|s| s.id != record.id) {
+        tx.append(stored::unchanged(other));
+    }
+    match subs.iter().position(|s| s.id == record.id) {
+        Some(i) => subs[i] = record.clone(),
+        None => subs.push(record.clone()),
+    }
+    tx.append(access(app, user_id, subs));
+    match app.store.transact(tx).await {
+        Ok(()) => Ok(Commit::Done),
+        Err(StoreError::Cancelled { failed }) if failed.iter().any(|l| !OWN.contains(l)) => {
+            Ok(Commit::Refused(failed.into_iter().filter(|l| !OWN.contains(l)).collect()))
+        }
+        Err(StoreError::Cancelled { .. }) => Ok(Commit::Changed),
+        Err(e) => Err(e.into()),
+    }
 }
 
 /// A scheduled change still to come: the subscription is live and not yet on the new plan and
@@ -259,20 +284,10 @@ pub async fn set_scheduled(
             version: before.version + 1,
             ..before.clone()
         };
-        let mut tx = with();
-        tx.append(stored::put(&record, Some(before.version)));
-        for other in subs.iter().filter(|s| s.id != record.id) {
-            tx.append(stored::unchanged(other));
-        }
-        subs[i] = record.clone();
-        tx.append(access(app, user_id, &subs));
-        match app.store.transact(tx).await {
-            Ok(()) => return Ok(Scheduled::Stored(record.scheduled)),
-            Err(StoreError::Cancelled { failed }) if failed.iter().any(|l| !OWN.contains(l)) => {
-                return Ok(Scheduled::Refused(failed.into_iter().filter(|l| !OWN.contains(l)).collect()));
-            }
-            Err(StoreError::Cancelled { .. }) => continue,
-            Err(e) => return Err(e.into()),
+        match commit(app, user_id, &mut subs, &record, Some(before.version), with()).await? {
+            Commit::Done => return Ok(Scheduled::Stored(record.scheduled)),
+            Commit::Refused(labels) => return Ok(Scheduled::Refused(labels)),
+            Commit::Changed => continue,
         }
     }
     Err(Error::internal("the subscription kept changing while its schedule was applied"))
@@ -284,8 +299,17 @@ pub async fn apply_answer(app: &App, user_id: &str, sub: Subscription, applied: 
     store(app, user_id, (sub, app.now(), format!("fetched:{applied}"), true), &|_| Tx::new()).await
 }
 
+fn stripe_failed(e: crate::stripe::StripeError) -> Error {
+    Error::Stripe { message: e.to_string(), fallback_url: None }
+}
+
 async fn fetch(app: &App, id: &str) -> Result<Option<Subscription>, Error> {
-    app.stripe.subscription(id).await.map_err(|e| Error::Stripe { message: e.to_string(), fallback_url: None })
+    app.stripe.subscription(id).await.map_err(stripe_failed)
+}
+
+/// Stripe's current state of a subscription schedule (None: Stripe does not know it).
+pub(crate) async fn fetch_schedule(app: &App, id: &str) -> Result<Option<SubscriptionSchedule>, Error> {
+    app.stripe.subscription_schedule(id).await.map_err(stripe_failed)
 }
 
 /// Stripe's current state of a subscription, stored for `user_id` (checkout completion, claims).

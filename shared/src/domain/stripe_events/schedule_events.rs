@@ -41,15 +41,10 @@ pub(super) async fn changed(app: &App, event: &Event, schedule: SubscriptionSche
             Scheduled::Stale => {
                 // No newer than what is stored (two states in one second, or late): Stripe's
                 // current state of the schedule decides.
-                if crate::store::schema::events::get(&app.store, &event.id).await?.is_some() {
+                if subscriptions::already_applied(app, &event.id).await? {
                     return Ok(Receipt::Duplicate);
                 }
-                let current = app
-                    .stripe
-                    .subscription_schedule(&schedule.id)
-                    .await
-                    .map_err(|e| Error::Stripe { message: e.to_string(), fallback_url: None })?;
-                let Some(current) = current else {
+                let Some(current) = subscriptions::fetch_schedule(app, &schedule.id).await? else {
                     return record_only(app, event, Outcome::SubscriptionUnknown).await;
                 };
                 state = (change_of(&app.catalog, &current, now), now, true);

@@ -3,7 +3,7 @@
 
 use serde_json::{Value, json};
 
-use super::{DAY, Simulator, event_body, period_length, short_id};
+use super::{Simulator, event_body, period_length, short_id};
 use crate::stripe::changes::{InvoicePreview, PlanChange};
 use crate::stripe::events::{Subscription, SubscriptionSchedule};
 
@@ -158,7 +158,8 @@ impl Simulator {
         let phases = schedule["phases"].as_array().cloned().unwrap_or_default();
         let Some(phase) = phases.iter().find(|p| p["start_date"].as_i64() == Some(start)) else { return };
         let price = text(phase, "/items/0/price").to_string();
-        let interval = if phase["end_date"].as_i64().unwrap_or(start) - start >= 365 * DAY { "year" } else { "month" };
+        // The simulation's schedules name the interval they move to (Tollgate's metadata).
+        let interval = schedule["metadata"]["interval"].as_str().unwrap_or("month");
         sub["items"]["data"][0]["price"] =
             json!({ "id": price, "unit_amount": self.amount_of(&price), "recurring": { "interval": interval } });
     }
