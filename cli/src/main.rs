@@ -57,6 +57,20 @@ enum Command {
 
 #[derive(Subcommand)]
 enum StripeAction {
+    /// Make Stripe hold what the catalog sells: products, the prices named by amount (under
+    /// their lookup keys; a changed amount is a new price, the old one archived), the members'
+    /// coupons and the customer portal configuration. Prints the changes first.
+    Push {
+        /// Print what would change; change nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// The catalog (default: CATALOG_PATH, else the built-in one).
+        #[arg(long, env = "CATALOG_PATH")]
+        catalog: Option<PathBuf>,
+        /// Where the customer portal returns to (BillingPortalReturnUrl).
+        #[arg(long)]
+        return_url: Option<String>,
+    },
     /// The webhook endpoint.
     Webhook {
         #[command(subcommand)]
@@ -174,6 +188,30 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             println!("api version: {}", tollgate::stripe::client::API_VERSION);
             println!("signing secret (shown once; store it as the StripeWebhookSecretArn secret):");
             println!("{}", created.secret.unwrap_or_default());
+        }
+        Command::Stripe { action: StripeAction::Push { dry_run, catalog, return_url }, key, api_base } => {
+            let client = tollgate::stripe::StripeClient::new(
+                &api_base,
+                tollgate::config::Secret::new(key),
+                std::time::Duration::from_secs(20),
+            );
+            let (text, source) = match &catalog {
+                Some(path) => (std::fs::read_to_string(path)?, path.display().to_string()),
+                None => (tollgate::catalog::BUILT_IN.to_string(), "built-in catalog.toml".to_string()),
+            };
+            let outcome = match tollgate_cli::stripe_setup::catalog_for_push(&text, &source) {
+                Ok(catalog) => tollgate_cli::stripe_setup::push(&client, &catalog, dry_run, return_url.as_deref())
+                    .await
+                    .map_err(|e| e.to_string()),
+                Err(e) => Err(e.to_string()),
+            };
+            match outcome {
+                Ok(lines) => lines.iter().for_each(|l| println!("{l}")),
+                Err(e) => {
+                    eprintln!("{e}");
+                    std::process::exit(1);
+                }
+            }
         }
         Command::Table { action: TableAction::Create { table, endpoint } } => {
             let store = tollgate::store::DynamoDbStore::connect(&table, Some(&endpoint)).await;

@@ -28,3 +28,41 @@ pub async fn create_webhook(client: &StripeClient, url: &str) -> Result<WebhookE
     }
     Ok(created)
 }
+
+/// The catalog as push reads it: prices named by an environment variable resolve if set (push
+/// leaves them alone either way); prices named by amount are what push keeps.
+pub fn catalog_for_push(
+    text: &str,
+    source: &str,
+) -> Result<tollgate::catalog::Catalog, tollgate::catalog::CatalogError> {
+    let resolver = tollgate::catalog::PriceResolver {
+        lookup: &|name| Some(std::env::var(name).unwrap_or_else(|_| format!("unset:{name}"))),
+        by_lookup_key: &|key| Some(format!("unresolved:{key}")),
+        simulated: false,
+    };
+    tollgate::catalog::Catalog::parse(text, source, &resolver)
+}
+
+/// `tollgate stripe push`: prints what would change, then (unless `dry_run`) changes it.
+/// Returns the lines to print.
+pub async fn push(
+    client: &StripeClient,
+    catalog: &tollgate::catalog::Catalog,
+    dry_run: bool,
+    return_url: Option<&str>,
+) -> Result<Vec<String>, SetupError> {
+    use tollgate::stripe::push;
+    let plan = push::plan(client, catalog, return_url).await?;
+    let mut lines: Vec<String> = plan.steps.iter().map(ToString::to_string).collect();
+    if lines.is_empty() {
+        lines.push("Stripe already holds what the catalog sells: nothing to change".into());
+        return Ok(lines);
+    }
+    if dry_run {
+        lines.push(format!("dry run: {} change(s) not made", plan.steps.len()));
+        return Ok(lines);
+    }
+    let done = push::apply(client, catalog, plan, return_url).await?;
+    lines.push(format!("made {} change(s)", done.len()));
+    Ok(lines)
+}

@@ -19,6 +19,8 @@ pub enum StartupError {
     Catalog(#[from] crate::catalog::CatalogError),
     #[error("cannot read the catalog at {path}: {message}")]
     CatalogFile { path: String, message: String },
+    #[error("{0}")]
+    Prices(String),
 }
 
 #[derive(Clone)]
@@ -89,42 +91,62 @@ impl App {
         }
     }
 
-    /// The catalog from `CATALOG_PATH` or the built-in one, prices resolved from the environment.
-    pub fn load_catalog(config: &Config) -> Result<Catalog, StartupError> {
+    /// The text of `CATALOG_PATH`'s catalog or the built-in one, and its name.
+    pub fn catalog_text(config: &Config) -> Result<(String, String), StartupError> {
+        match &config.catalog_path {
+            Some(path) => std::fs::read_to_string(path)
+                .map(|text| (text, path.clone()))
+                .map_err(|e| StartupError::CatalogFile { path: path.clone(), message: e.to_string() }),
+            None => Ok((BUILT_IN.to_string(), "built-in catalog.toml".to_string())),
+        }
+    }
+
+    /// The catalog, prices resolved: `price_env` from the environment, prices named by amount
+    /// by `pushed` (their lookup keys' ids), or simulated when Stripe is.
+    pub fn load_catalog(config: &Config, pushed: &dyn Fn(&str) -> Option<String>) -> Result<Catalog, StartupError> {
+        let (text, source) = Self::catalog_text(config)?;
         let resolver = PriceResolver {
             lookup: &|name| std::env::var(name).ok().filter(|v| !v.is_empty()),
+            by_lookup_key: pushed,
+            // Without Stripe's key (development, or a function that never calls Stripe) prices
+            // are `price_sim_<name>`: such a function sells nothing.
             simulated: config.stripe.secret_key.is_none(),
         };
-        match &config.catalog_path {
-            Some(path) => {
-                let text = std::fs::read_to_string(path)
-                    .map_err(|e| StartupError::CatalogFile { path: path.clone(), message: e.to_string() })?;
-                Ok(Catalog::parse(&text, path, &resolver)?)
-            }
-            None => Ok(Catalog::parse(BUILT_IN, "built-in catalog.toml", &resolver)?),
-        }
+        Ok(Catalog::parse(&text, &source, &resolver)?)
+    }
+
+    /// The catalog as a function with `stripe` sees it: prices named by amount found in Stripe by
+    /// their lookup keys (one list call for up to ten), refusing to start when one is missing or
+    /// charges something else.
+    async fn catalog_for(config: &Config, stripe: &Stripe) -> Result<Catalog, StartupError> {
+        let Stripe::Live(client) = stripe else { return Self::load_catalog(config, &|_| None) };
+        let outline = Self::load_catalog(config, &|key| Some(format!("unresolved:{key}")))?;
+        let ids = crate::stripe::prices::resolve(client, outline.prices()).await.map_err(StartupError::Prices)?;
+        Self::load_catalog(config, &|key| ids.get(key).cloned())
     }
 
     /// Builds every client once from a validated configuration. `public_url` is where the dev
     /// server serves the simulated checkout page when Stripe is simulated.
     pub async fn from_config(config: Config, public_url: &str) -> Result<Self, StartupError> {
-        let catalog = Self::load_catalog(&config)?;
+        let stripe = match &config.stripe.secret_key {
+            Some(key) => {
+                Stripe::Live(StripeClient::new(&config.stripe.api_base, key.clone(), config.stripe.call_budget))
+            }
+            None if config.is_development() => Stripe::Simulated(Simulator::new(public_url)),
+            // Production without a key: a function that never calls Stripe (its role cannot read
+            // the key); a call would fail, never be simulated.
+            None => Stripe::Absent,
+        };
+        let catalog = Self::catalog_for(&config, &stripe).await?;
+        let stripe = match stripe {
+            Stripe::Simulated(sim) => Stripe::Simulated(sim.with_amounts(catalog.amounts())),
+            other => other,
+        };
         let store = match &config.store {
             StoreConfig::Memory => Store::memory(),
             StoreConfig::DynamoDb { table, endpoint } => {
                 Store::dynamodb(DynamoDbStore::connect(table, endpoint.as_deref()).await)
             }
-        };
-        let stripe = match &config.stripe.secret_key {
-            Some(key) => {
-                Stripe::Live(StripeClient::new(&config.stripe.api_base, key.clone(), config.stripe.call_budget))
-            }
-            None if config.is_development() => {
-                Stripe::Simulated(Simulator::new(public_url).with_amounts(catalog.subscription_amounts()))
-            }
-            // Production without a key: a function that never calls Stripe (its role cannot read
-            // the key); a call would fail, never be simulated.
-            None => Stripe::Absent,
         };
         let email = match &config.email {
             EmailConfig::Console => EmailSender::console(true),

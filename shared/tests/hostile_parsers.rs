@@ -74,7 +74,7 @@ proptest! {
     #[test]
     fn no_catalog_text_panics_the_catalog_parser(text in "[\\[\\]a-z_.=\"{}0-9 ,\n-]{0,300}") {
         let lookup = |_: &str| Some("price_x".to_string());
-        let _ = Catalog::parse(&text, "hostile", &PriceResolver { lookup: &lookup, simulated: false });
+        let _ = Catalog::parse(&text, "hostile", &PriceResolver { lookup: &lookup, by_lookup_key: &lookup, simulated: false });
     }
 
     #[test]

@@ -156,7 +156,7 @@ fn every_form_sent_to_stripe() {
     let customer = customer_form("ada@example.com", "usr_1");
     tollgate_testkit::assert_real_form_fields("/v1/customers", &customer);
     insta::assert_snapshot!("form_customer", form_text(&customer));
-    let portal = portal_form("cus_1", "https://app.example.com/account");
+    let portal = portal_form("cus_1", "https://app.example.com/account", None);
     tollgate_testkit::assert_real_form_fields("/v1/billing_portal/sessions", &portal);
     insta::assert_snapshot!("form_portal", form_text(&portal));
 }

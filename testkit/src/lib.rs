@@ -90,7 +90,19 @@ pub fn catalog_from(text: &str) -> Catalog {
             || other.strip_prefix("STRIPE_COUPON_").map(|rest| format!("coupon_test_{}", rest.to_lowercase())),
         ),
     };
-    let resolver = PriceResolver { lookup: &lookup, simulated: false };
+    // Prices named by amount: `tollgate:pro:once` is `price_test_pro`, `tollgate:pro:month`
+    // `price_test_pro_monthly` (as `STRIPE_PRICE_PRO_MONTHLY` names it).
+    let by_lookup_key = |key: &str| {
+        let mut parts = key.strip_prefix("tollgate:")?.split(':');
+        let (item, interval) = (parts.next()?, parts.next()?);
+        Some(match interval {
+            "once" => format!("price_test_{item}"),
+            "month" => format!("price_test_{item}_monthly"),
+            "year" => format!("price_test_{item}_yearly"),
+            _ => return None,
+        })
+    };
+    let resolver = PriceResolver { lookup: &lookup, by_lookup_key: &by_lookup_key, simulated: false };
     Catalog::parse(text, "test catalog", &resolver).expect("the test catalog parses")
 }
 
@@ -124,7 +136,7 @@ pub fn app_with_catalog(
 pub fn app_with_config(store: Store, config: Config, catalog: Catalog) -> TestApp {
     let stripe = match &config.stripe.secret_key {
         Some(key) => Stripe::Live(StripeClient::new(&config.stripe.api_base, key.clone(), config.stripe.call_budget)),
-        None => Stripe::Simulated(Simulator::new("http://127.0.0.1:3000").with_amounts(catalog.subscription_amounts())),
+        None => Stripe::Simulated(Simulator::new("http://127.0.0.1:3000").with_amounts(catalog.amounts())),
     };
     let clock = FixedClock::at(NOW);
     let email = EmailSender::console(false);

@@ -109,9 +109,38 @@ pub fn assert_real_form_fields(path: &str, fields: &[(String, String)]) {
     assert!(schema.is_object(), "Stripe's spec has no form body for POST {path}");
     for (name, _) in fields {
         let segments: Vec<&str> = name.split(['[', ']']).filter(|s| !s.is_empty()).collect();
-        assert!(schema_accepts(schema, &segments), "{name} is not a parameter of POST {path} in Stripe's spec");
+        let newer = NEWER_PARAMETERS.iter().any(|(p, field, _)| {
+            let template: Vec<&str> = p.split('/').collect();
+            let concrete: Vec<&str> = path.split('/').collect();
+            let same_path = template.len() == concrete.len()
+                && template.iter().zip(&concrete).all(|(t, c)| t == c || t.starts_with('{'));
+            same_path && (name == field || name.starts_with(&format!("{field}[")))
+        });
+        assert!(
+            newer || schema_accepts(schema, &segments),
+            "{name} is not a parameter of POST {path} in Stripe's spec"
+        );
     }
 }
+
+/// Parameters Stripe added after the vendored spec (2022-03-18) that Tollgate sends at the API
+/// version it pins: (path, parameter, where Stripe documents it). Checked by name prefix; the
+/// current fixtures (`fixtures3.json`, 2026) carry the matching object fields, which
+/// `newer_parameters_are_fields_of_current_objects` asserts where an object shows them.
+pub const NEWER_PARAMETERS: &[(&str, &str, &str)] = &[
+    ("/v1/prices", "currency_options", "Multi-currency prices (API 2022-08-01): price.currency_options"),
+    ("/v1/checkout/sessions", "currency", "Checkout with multi-currency prices: checkout.session.currency"),
+    (
+        "/v1/billing_portal/configurations",
+        "features[subscription_update][schedule_at_period_end]",
+        "Portal downgrades at the period's end (2024): configuration.features.subscription_update.schedule_at_period_end",
+    ),
+    (
+        "/v1/billing_portal/configurations/{configuration}",
+        "features[subscription_update][schedule_at_period_end]",
+        "as above, on update",
+    ),
+];
 
 /// Panics unless `method path` (a concrete path, `/v1/subscriptions/sub_1`) is an operation of
 /// Stripe's spec: its path template matched segment by segment, `{...}` matching one segment.

@@ -6,11 +6,13 @@ use std::collections::BTreeMap;
 
 use serde::Deserialize;
 
+mod prices;
 mod raw;
 #[cfg(test)]
 mod tests;
 
-use raw::{IfEmpty, RawCatalog, build_plan, resolve_price};
+pub use prices::{CatalogCoupon, CatalogPrice, Tax, TaxBehavior, is_currency, lookup_key};
+use raw::{IfEmpty, RawCatalog, build_plan};
 
 /// The catalog shipped with Tollgate; `CATALOG_PATH` replaces it.
 pub const BUILT_IN: &str = include_str!("../../../catalog.toml");
@@ -23,6 +25,8 @@ pub enum CatalogError {
     Invalid { plan: String, message: String },
     #[error("catalog plan {plan}: variable {variable} (a Stripe price or coupon id) is not set")]
     UnresolvedPrice { plan: String, variable: String },
+    #[error("catalog plan {plan}: Stripe has no active price with lookup key {lookup_key}: run `tollgate stripe push`")]
+    NotPushed { plan: String, lookup_key: String },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -117,6 +121,7 @@ pub struct Pack {
     pub name: String,
     pub credits: u64,
     pub price: String,
+    pub tax: Tax,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -132,6 +137,8 @@ pub struct Plan {
     pub features: BTreeMap<String, Feature>,
     /// Sold as a subscription (per interval), besides or instead of `offer`.
     pub subscription: Option<SubscriptionOffer>,
+    /// Tax at checkout, for the one-time price and the subscription alike.
+    pub tax: Tax,
 }
 
 /// A one-time purchase.
@@ -164,6 +171,8 @@ pub struct MemberDiscount {
     pub coupon: String,
     pub applies_to: Vec<String>,
     pub per_month: u32,
+    /// Some: the coupon is `tollgate stripe push`'s, this percentage off once.
+    pub percent_off: Option<u8>,
 }
 
 impl Plan {
@@ -176,11 +185,17 @@ impl Plan {
 pub struct Catalog {
     plans: Vec<Plan>,
     packs: Vec<Pack>,
+    prices: Vec<CatalogPrice>,
+    currency: String,
+    tax_behavior: TaxBehavior,
 }
 
-/// How a `price_env` name becomes a price: the environment, and what to do when it is unset.
+/// How a price becomes a Stripe price id: `price_env` names from the environment, lookup keys
+/// (prices named by amount) from Stripe, and what to do when either is unknown.
 pub struct PriceResolver<'a> {
     pub lookup: &'a dyn Fn(&str) -> Option<String>,
+    /// The id of the active Stripe price with this lookup key (listed once at start).
+    pub by_lookup_key: &'a dyn Fn(&str) -> Option<String>,
     /// With a simulated Stripe there are no real prices: unset variables get `price_sim_<plan>`.
     pub simulated: bool,
 }
@@ -191,9 +206,17 @@ impl Catalog {
             source_name: source_name.to_string(),
             message: e.message().to_string(),
         })?;
+        let currency = raw.currency.unwrap_or_else(|| "usd".to_string());
+        if !is_currency(&currency) {
+            return Err(CatalogError::Invalid {
+                plan: "(catalog)".into(),
+                message: format!("currency {currency:?} is not three lowercase letters"),
+            });
+        }
+        let mut found = prices::Prices { resolver: prices, currency: currency.clone(), found: Vec::new() };
         let mut plans = Vec::new();
         for (key, raw) in raw.plans {
-            plans.push(build_plan(key, raw, prices)?);
+            plans.push(build_plan(key, raw, &mut found)?);
         }
         let defaults: Vec<_> = plans.iter().filter(|p| p.is_default).map(|p| p.key.clone()).collect();
         if defaults.len() != 1 {
@@ -219,12 +242,20 @@ impl Catalog {
             if raw.credits == 0 {
                 return Err(CatalogError::Invalid { plan: key, message: "a pack grants at least one credit".into() });
             }
-            let price = resolve_price(&key, raw.price, raw.price_env, prices)?.ok_or_else(|| {
-                CatalogError::Invalid { plan: key.clone(), message: "a pack needs a price (or price_env)".into() }
+            let written = prices::Written {
+                price: raw.price,
+                price_env: raw.price_env,
+                amount: raw.amount,
+                currency_options: raw.currency_options,
+            };
+            let price = found.resolve((&key, &raw.name), None, written)?.ok_or_else(|| CatalogError::Invalid {
+                plan: key.clone(),
+                message: "a pack needs a price (price, price_env or amount)".into(),
             })?;
-            packs.push(Pack { key, name: raw.name, credits: raw.credits, price });
+            let tax = Tax { automatic: raw.automatic_tax, id_collection: raw.tax_id_collection };
+            packs.push(Pack { key, name: raw.name, credits: raw.credits, price, tax });
         }
-        let catalog = Catalog { plans, packs };
+        let catalog = Catalog { plans, packs, prices: found.found, currency, tax_behavior: raw.tax_behavior };
         for plan in &catalog.plans {
             let Some(members) = plan.subscription.as_ref().and_then(|s| s.members.as_ref()) else { continue };
             if let Some(unknown) = members.applies_to.iter().find(|k| !catalog.sells_once(k)) {
@@ -267,13 +298,37 @@ impl Catalog {
             .unwrap_or_else(|| self.default_plan())
     }
 
-    /// What each subscription price charges a period, where the catalog says (the simulation
-    /// bills these).
-    pub fn subscription_amounts(&self) -> std::collections::HashMap<String, i64> {
-        let offers = self.plans.iter().filter_map(|p| p.subscription.as_ref());
-        offers
-            .flat_map(|o| {
-                o.amounts.iter().filter_map(|(interval, amount)| Some((o.prices.get(interval)?.clone(), *amount)))
+    /// What each price charges, where the catalog says (the simulation bills these).
+    pub fn amounts(&self) -> std::collections::HashMap<String, i64> {
+        self.prices.iter().filter_map(|p| Some((p.id.clone(), p.amount?))).collect()
+    }
+
+    /// Every price the catalog sells.
+    pub fn prices(&self) -> &[CatalogPrice] {
+        &self.prices
+    }
+
+    pub fn price(&self, id: &str) -> Option<&CatalogPrice> {
+        self.prices.iter().find(|p| p.id == id)
+    }
+
+    /// The currency of the catalog's amounts.
+    pub fn currency(&self) -> &str {
+        &self.currency
+    }
+
+    pub fn tax_behavior(&self) -> TaxBehavior {
+        self.tax_behavior
+    }
+
+    /// The coupons `tollgate stripe push` keeps.
+    pub fn coupons(&self) -> Vec<CatalogCoupon> {
+        let plans = self.plans.iter().filter_map(|p| Some((p, p.subscription.as_ref()?.members.as_ref()?)));
+        plans
+            .filter_map(|(plan, m)| {
+                let percent_off = m.percent_off?;
+                let name = format!("{} members: {percent_off}% off", plan.name);
+                Some(CatalogCoupon { id: m.coupon.clone(), name, percent_off })
             })
             .collect()
     }

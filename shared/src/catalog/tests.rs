@@ -3,7 +3,11 @@
 use super::*;
 
 fn resolver(simulated: bool) -> PriceResolver<'static> {
-    PriceResolver { lookup: &|name| (name == "PRICE_SET").then(|| "price_from_env".to_string()), simulated }
+    PriceResolver {
+        lookup: &|name| (name == "PRICE_SET").then(|| "price_from_env".to_string()),
+        by_lookup_key: &|key| (key == "tollgate:pushed:once").then(|| "price_pushed".to_string()),
+        simulated,
+    }
 }
 
 #[test]

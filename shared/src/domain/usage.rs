@@ -207,7 +207,7 @@ mod tests {
 
     #[test]
     fn features_are_metered_by_their_quotas_period() {
-        let resolver = crate::catalog::PriceResolver { lookup: &|_| None, simulated: true };
+        let resolver = crate::catalog::PriceResolver { lookup: &|_| None, by_lookup_key: &|_| None, simulated: true };
         let catalog = Catalog::parse(crate::catalog::BUILT_IN, "built-in", &resolver).unwrap();
         assert_eq!(metered(&catalog, "quizzes"), Some(Period::Month));
         assert_eq!(metered(&catalog, "ai_chat"), Some(Period::Day));

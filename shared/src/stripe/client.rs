@@ -105,9 +105,14 @@ pub fn customer_form(email: &str, user_id: &str) -> Vec<(String, String)> {
     form
 }
 
-/// `POST /v1/billing_portal/sessions`.
-pub fn portal_form(customer: &str, return_url: &str) -> Vec<(String, String)> {
-    vec![("customer".into(), customer.to_string()), ("return_url".into(), return_url.to_string())]
+/// `POST /v1/billing_portal/sessions`; `configuration`: the one `tollgate stripe push` keeps,
+/// where there is one (else Stripe's default).
+pub fn portal_form(customer: &str, return_url: &str, configuration: Option<&str>) -> Vec<(String, String)> {
+    let mut form = vec![("customer".into(), customer.to_string()), ("return_url".into(), return_url.to_string())];
+    if let Some(id) = configuration {
+        form.push(("configuration".into(), id.to_string()));
+    }
+    form
 }
 
 #[derive(serde::Deserialize)]
@@ -129,6 +134,9 @@ pub struct StripeClient {
     base: String,
     key: Secret,
     budget: Duration,
+    /// The portal configuration `tollgate stripe push` keeps, looked up at the first portal
+    /// session (None: there is none; Stripe's default serves).
+    portal_configuration: std::sync::Arc<tokio::sync::OnceCell<Option<String>>>,
 }
 
 /// Tries per call, all within the call's time budget.
@@ -158,7 +166,8 @@ impl StripeClient {
             .connect_timeout(budget.min(Duration::from_secs(3)))
             .build()
             .expect("a TLS client with the built-in configuration");
-        StripeClient { http, base: base.trim_end_matches('/').to_string(), key, budget }
+        let portal_configuration = Default::default();
+        StripeClient { http, base: base.trim_end_matches('/').to_string(), key, budget, portal_configuration }
     }
 
     /// One call, retried only when a retry cannot apply it twice (a GET, or a POST under its
@@ -254,7 +263,10 @@ impl StripeClient {
     }
 
     pub async fn create_portal_session(&self, customer: &str, return_url: &str) -> Result<String, StripeError> {
-        let form = portal_form(customer, return_url);
+        // Not known now (Stripe did not answer): the default serves, and the next session asks again.
+        let configuration =
+            self.portal_configuration.get_or_try_init(|| super::push::kept_configuration(self)).await.ok().cloned();
+        let form = portal_form(customer, return_url, configuration.flatten().as_deref());
         // A key per request: its retries open one session.
         let key = format!("portal-{}", uuid::Uuid::new_v4().simple());
         let created: Created = self

@@ -6,6 +6,8 @@ pub mod changes;
 pub mod client;
 pub mod events;
 pub mod handled;
+pub mod prices;
+pub mod push;
 pub mod signature;
 pub mod simulator;
 
