@@ -157,7 +157,7 @@ async fn a_reservation_whose_order_never_got_a_session_is_released() {
 
     h.t.clock.advance(members::HOLD_WITHOUT_SESSION_SECS + 1);
     let after = h.checkout(Some(&token), json!({ "pack": "credits_100" })).await;
-    assert_eq!(h.sim().coupon(&after.session_id).as_deref(), Some("coupon_test_members"), "released");
+    assert_eq!(h.sim().coupon(&after.session_id).as_deref(), Some("tollgate-members-pro-20pct"), "released");
     assert_eq!(members::used_this_month(&h.t.app, &user).await.unwrap(), 1, "three released, one taken");
     let abandoned = h.t.app.store.get(&keys::order("ord_abandoned0")).await.unwrap().unwrap();
     assert_eq!(abandoned.str("status"), Some("expired"));

@@ -248,11 +248,7 @@ fn spec_template(path: &str) -> String {
 }
 
 fn client(server: &MockServer) -> StripeClient {
-    StripeClient::new(
-        &server.uri(),
-        tollgate::config::Secret::new("sk_test_push"),
-        std::time::Duration::from_secs(10),
-    )
+    StripeClient::new(&server.uri(), tollgate::config::Secret::new("sk_test_push"), std::time::Duration::from_secs(10))
 }
 
 fn catalog(text: &str) -> Catalog {

@@ -111,7 +111,11 @@ async fn members_prices_go_only_to_subscribers_whose_period_is_paid(
     let sub = h.subscription_id(&token).await;
     h.deliver_all(&h.sim().renew(&sub, h.t.app.now()).unwrap()).await;
     let paid = h.checkout(Some(&token), json!({ "pack": "credits_100" })).await;
-    assert_eq!(h.sim().coupon(&paid.session_id).as_deref(), Some("coupon_test_members"), "a paid period: member");
+    assert_eq!(
+        h.sim().coupon(&paid.session_id).as_deref(),
+        Some("tollgate-members-pro-20pct"),
+        "a paid period: member"
+    );
 
     // Past due: still Pro during the grace period, but not a member.
     let (_, user) = h.sign_in("member@example.com").await;

@@ -286,7 +286,7 @@ async fn members_get_their_coupon_three_times_a_month_and_an_expired_checkout_gi
     }
     let forms: Vec<_> = sent_to(&stripe, "/v1/checkout/sessions").await.into_iter().map(|(f, _)| f).collect();
     let coupons: Vec<_> = forms.iter().map(|f| coupon_of(f)).collect();
-    let members = Some("coupon_test_members".to_string());
+    let members = Some("tollgate-members-pro-20pct".to_string());
     assert_eq!(
         coupons,
         vec![members.clone(), members.clone(), members.clone(), None],

@@ -121,7 +121,7 @@ fn subscriptions_are_tiers_by_interval_with_trials_and_members_prices() {
     let sub = pro.subscription.as_ref().unwrap();
     assert_eq!((sub.trial_days, sub.billing_address), (30, AddressCollection::Required));
     let members = sub.members.as_ref().unwrap();
-    assert_eq!((members.coupon.as_str(), members.per_month), ("coupon_sim_pro", 3));
+    assert_eq!((members.coupon.as_str(), members.per_month), ("tollgate-members-pro-20pct", 3));
     assert_eq!(members.applies_to, vec!["credits_100".to_string()]);
     let (plan, interval) = c.plan_for_subscription_price("price_sim_pro_month").unwrap();
     assert_eq!((plan.key.as_str(), interval), ("pro", Interval::Month));
@@ -153,4 +153,75 @@ fn malformed_subscriptions_are_refused() {
     }
     let free_sub = "[plans.free]\nname='F'\nrank=0\ndefault=true\n[plans.free.subscription]\nmonth={ price='p' }\n";
     assert!(Catalog::parse(free_sub, "t", &resolver(false)).unwrap_err().to_string().contains("free"));
+}
+
+const NAMED_BY_AMOUNT: &str = r#"
+    currency = "usd"
+    tax_behavior = "exclusive"
+    [plans.free]
+    name = "Free"
+    rank = 0
+    default = true
+    [plans.pushed]
+    name = "Pushed"
+    rank = 10
+    mode = "payment"
+    amount = 4900
+    currency_options = { eur = 4500 }
+    automatic_tax = true
+    tax_id_collection = true
+"#;
+
+#[test]
+fn a_price_named_by_amount_is_found_by_its_lookup_key() {
+    let c = Catalog::parse(NAMED_BY_AMOUNT, "t", &resolver(false)).unwrap();
+    let plan = c.plan("pushed").unwrap();
+    assert_eq!(plan.offer.as_ref().unwrap().price, "price_pushed");
+    assert_eq!(plan.tax, Tax { automatic: true, id_collection: true });
+    let price = c.price("price_pushed").unwrap();
+    assert_eq!(price.lookup_key.as_deref(), Some("tollgate:pushed:once"));
+    assert_eq!(price.currencies().collect::<Vec<_>>(), ["usd", "eur"]);
+    assert_eq!((price.amount_in("eur"), price.amount_in("gbp")), (Some(4500), None));
+    assert_eq!(c.tax_behavior(), TaxBehavior::Exclusive);
+    // Not pushed yet: refused, naming the lookup key; simulated: a simulated price.
+    let unpushed = NAMED_BY_AMOUNT.replace("[plans.pushed]", "[plans.later]");
+    let refused = Catalog::parse(&unpushed, "t", &resolver(false)).unwrap_err();
+    assert_eq!(refused, CatalogError::NotPushed { plan: "later".into(), lookup_key: "tollgate:later:once".into() });
+    assert!(refused.to_string().contains("tollgate stripe push"));
+    let simulated = Catalog::parse(&unpushed, "t", &resolver(true)).unwrap();
+    assert_eq!(simulated.plan("later").unwrap().offer.as_ref().unwrap().price, "price_sim_later");
+}
+
+#[test]
+fn currencies_amounts_and_coupons_are_checked() {
+    for (from, to, says) in [
+        ("currency = \"usd\"", "currency = \"USD\"", "three lowercase letters"),
+        ("{ eur = 4500 }", "{ usd = 4500 }", "not another currency"),
+        ("{ eur = 4500 }", "{ euro = 4500 }", "not another currency"),
+        ("amount = 4900", "amount = -1", "negative"),
+        ("{ eur = 4500 }", "{ eur = -5 }", "negative"),
+    ] {
+        let text = NAMED_BY_AMOUNT.replace(from, to);
+        let e = Catalog::parse(&text, "t", &resolver(true)).unwrap_err().to_string();
+        assert!(e.contains(says), "{to}: {e}");
+    }
+    let only_options = NAMED_BY_AMOUNT.replace("amount = 4900\n", "");
+    let e = Catalog::parse(&only_options, "t", &resolver(true)).unwrap_err().to_string();
+    assert!(e.contains("currency_options need an amount"), "{e}");
+    let c = Catalog::parse(BUILT_IN, "built-in", &resolver(true)).unwrap();
+    assert_eq!(
+        c.coupons(),
+        [CatalogCoupon {
+            id: "tollgate-members-pro-20pct".into(),
+            name: "Pro members: 20% off".into(),
+            percent_off: 20
+        }]
+    );
+    for bad in ["percent_off = 0", "percent_off = 101", "percent_off = 20\ncoupon = \"c\""] {
+        let text = BUILT_IN.replace("percent_off = 20", bad);
+        assert!(Catalog::parse(&text, "t", &resolver(true)).is_err(), "{bad}");
+    }
+    // Every price of the shipped catalog is named by amount, in dollars and euros.
+    assert_eq!(c.prices().len(), 6);
+    assert!(c.prices().iter().all(|p| p.lookup_key.is_some() && p.currency_options.contains_key("eur")));
 }
