@@ -51,6 +51,7 @@ OPERATIONS = [
     ("get", "/v1/charges"),
     ("get", "/v1/disputes"),
     ("get", "/v1/customers"),
+    ("get", "/v1/refunds"),
 ]
 
 

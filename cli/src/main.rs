@@ -71,6 +71,15 @@ enum StripeAction {
         #[arg(long)]
         return_url: Option<String>,
     },
+    /// Apply what Stripe holds that Tollgate missed (paid Checkout Sessions, subscriptions,
+    /// refunds, disputes) and import its customers (matched to users by email, made when
+    /// missing). Uses the functions' variables (STORE, TABLE_NAME, ...). Prints each change.
+    Reconcile {
+        /// Only objects Stripe made from this UTC day on (YYYY-MM-DD; subscriptions: all).
+        /// Default: everything.
+        #[arg(long)]
+        since: Option<String>,
+    },
     /// The webhook endpoint.
     Webhook {
         #[command(subcommand)]
@@ -212,6 +221,23 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                     std::process::exit(1);
                 }
             }
+        }
+        Command::Stripe { action: StripeAction::Reconcile { since }, .. } => {
+            let since = match since.as_deref().map(tollgate::clock::day_start) {
+                None => 0,
+                Some(Some(at)) => at,
+                Some(None) => {
+                    eprintln!("--since is a day, YYYY-MM-DD");
+                    std::process::exit(2);
+                }
+            };
+            let config =
+                tollgate::config::Config::for_function(&[tollgate::config::secrets::STRIPE_SECRET_KEY]).await?;
+            let app = tollgate::App::from_config(config, "").await?;
+            let report = tollgate::domain::reconcile::run(&app, since).await?;
+            report.changes.iter().for_each(|c| println!("{c}"));
+            report.skipped.iter().for_each(|s| println!("skipped: {s}"));
+            println!("{} change(s)", report.changes.len());
         }
         Command::Table { action: TableAction::Create { table, endpoint } } => {
             let store = tollgate::store::DynamoDbStore::connect(&table, Some(&endpoint)).await;

@@ -9,7 +9,7 @@ use tollgate::config::secrets;
 use tollgate::config::{Config, ConfigError};
 
 /// Each function and the secrets its code says it uses.
-const USES: [(&str, &[&str]); 8] = [
+const USES: [(&str, &[&str]); 9] = [
     ("AuthFunction", tollgate_auth::SECRETS),
     ("CheckoutFunction", tollgate_checkout::SECRETS),
     ("WebhookFunction", tollgate_webhook::SECRETS),
@@ -18,6 +18,7 @@ const USES: [(&str, &[&str]); 8] = [
     ("AdminFunction", tollgate_admin::SECRETS),
     ("SessionsFunction", tollgate_sessions::SECRETS),
     ("MailerFunction", tollgate_mailer::SECRETS),
+    ("ReconcileFunction", tollgate_reconcile::SECRETS),
 ];
 
 /// The parameter (or resource) that holds each secret's ARN in template.yaml.

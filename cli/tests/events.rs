@@ -42,6 +42,8 @@ const EXPECTED: &[(&str, u16)] = &[
     ("billing-change-preview.json", 404),
     ("admin-billing-events.json", 200),
     ("admin-metrics.json", 200),
+    // The simulated Stripe of a fresh app holds nothing: 200, no changes.
+    ("admin-reconcile.json", 200),
     ("admin-user-report.json", 200),
     ("admin-user-export.json", 200),
     // The sample names no user: routed, authorized, 404 (erasing the sample user would change

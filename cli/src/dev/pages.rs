@@ -23,7 +23,7 @@ pub const DEV_ROUTES: &[DevRoute] = &[
     DevRoute {
         method: "POST",
         path: "/dev/checkout/{session}/pay",
-        handler: |app, _, p| Box::pin(pay(app, p.get("session"))),
+        handler: |app, req, p| Box::pin(pay(app, req, p.get("session"))),
     },
     DevRoute {
         method: "POST",
@@ -77,6 +77,7 @@ async fn portal_action(app: &App, p: &Params) -> Page {
         action @ ("cancel" | "cancel-at-period-end") => {
             portal_cancel(app, p.get("customer"), p.get("subscription"), action == "cancel-at-period-end").await
         }
+        action if action.starts_with("switch-") => portal_switch(app, p.get("customer"), action).await,
         _ => plain(404, "text/plain", "no such portal action".into()),
     }
 }
@@ -120,14 +121,17 @@ fn checkout_page(app: &App, session_id: &str) -> Page {
 }
 
 /// Pays a simulated session and delivers Stripe's event, signed, through the webhook handler.
-async fn pay(app: &App, session_id: &str) -> Page {
+/// Pays a simulated session and delivers its events; with `?deliver=0` the webhook never hears
+/// of it (a missed delivery, for `POST /api/admin/reconcile` to find).
+async fn pay(app: &App, req: &Request, session_id: &str) -> Page {
     let Some(sim) = app.stripe.simulator() else {
         return plain(404, "text/plain", "Stripe is not simulated".into());
     };
     let Some(events) = sim.pay(session_id, app.now()) else {
         return plain(409, "text/plain", "unknown or already paid session".into());
     };
-    for event in events {
+    let missed = req.query_string_parameters_ref().and_then(|q| q.first("deliver")) == Some("0");
+    for event in events.into_iter().filter(|_| !missed) {
         let status = deliver(app, event).await;
         if status != 200 {
             return plain(500, "text/plain", format!("the webhook answered {status}"));
@@ -192,8 +196,17 @@ fn portal_page(app: &App, customer: &str) -> Page {
             let actions = if status == "canceled" {
                 String::new()
             } else {
+                let switches: String = switches(app)
+                    .map(|(key, name, interval)| {
+                        format!(
+                            "<form method=\"post\" action=\"/dev/portal/{c}/{id}/switch-{key}-{interval}\">\
+                             <button>Switch to {} ({interval}ly)</button></form>",
+                            escape(&name)
+                        )
+                    })
+                    .collect();
                 format!(
-                    "<form method=\"post\" action=\"/dev/portal/{c}/{id}/cancel-at-period-end\"><button>Cancel at period end</button></form>\
+                    "{switches}<form method=\"post\" action=\"/dev/portal/{c}/{id}/cancel-at-period-end\"><button>Cancel at period end</button></form>\
                      <form method=\"post\" action=\"/dev/portal/{c}/{id}/cancel\"><button>Cancel now</button></form>"
                 )
             };
@@ -214,6 +227,35 @@ fn portal_page(app: &App, customer: &str) -> Page {
              <p><small>Each button delivers the signed event Stripe's portal would cause to the local webhook.</small></p>"
         ),
     )
+}
+
+/// Every (plan, name, interval) sold by subscription: what the portal offers to switch to.
+fn switches(app: &App) -> impl Iterator<Item = (String, String, &'static str)> + '_ {
+    app.catalog.plans().iter().flat_map(|plan| {
+        let intervals = plan.subscription.iter().flat_map(|s| s.prices.keys().map(|i| i.as_str()));
+        intervals.map(|i| (plan.key.clone(), plan.name.clone(), i)).collect::<Vec<_>>()
+    })
+}
+
+/// The portal's plan switch (`switch-<plan>-<interval>`): what Stripe's portal does, the same path
+/// as `POST /api/billing/change` (an upgrade now, a downgrade at the period's end).
+async fn portal_switch(app: &App, customer: &str, action: &str) -> Page {
+    let Some((plan, interval)) = action.trim_start_matches("switch-").rsplit_once('-') else {
+        return plain(404, "text/plain", "no such portal action".into());
+    };
+    let owner = match tollgate::domain::users::owner_of_customer(&app.store, customer).await {
+        Ok(Some(user)) => user,
+        Ok(None) => return plain(404, "text/plain", "no user has this customer".into()),
+        Err(e) => return plain(500, "text/plain", e.to_string()),
+    };
+    match tollgate::domain::plan_changes::change(app, &owner, plan, interval).await {
+        Ok(_) => hyper::Response::builder()
+            .status(303)
+            .header("location", format!("/dev/portal/{customer}"))
+            .body(Full::new(Bytes::new()))
+            .expect("a valid response"),
+        Err(e) => plain(e.status(), "text/plain", format!("{}: {e}", e.code())),
+    }
 }
 
 async fn portal_cancel(app: &App, customer: &str, sub: &str, at_period_end: bool) -> Page {

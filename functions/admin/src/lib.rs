@@ -1,7 +1,8 @@
 //! Administration: `POST /api/admin/credits/grant`, an administrator's grant or correction;
 //! `GET /api/admin/billing-events?user_id=`, a user's billing audit; `GET /api/admin/users/{user}`,
 //! everything about one user's access and money; `GET /api/admin/metrics`, webhook deliveries,
-//! sign-ins, credits and subscriptions (MRR); `PUT`/`DELETE /api/admin/users/{user}/admin`, who
+//! sign-ins, credits and subscriptions (MRR); `POST /api/admin/reconcile`, what Stripe holds that
+//! Tollgate missed, applied; `PUT`/`DELETE /api/admin/users/{user}/admin`, who
 //! else administers; `GET /api/diagnostics`, whether each part is
 //! configured and answering (open in development).
 
@@ -64,6 +65,11 @@ pub const ROUTES: &[Route] = &[
         handler: |app, req, p| Box::pin(set_admin(app, req, p.get("user"), false)),
     },
     Route { method: "GET", path: "/api/admin/metrics", handler: |app, req, _| Box::pin(report::metrics(app, req)) },
+    Route {
+        method: "POST",
+        path: "/api/admin/reconcile",
+        handler: |app, req, _| Box::pin(report::reconcile(app, req)),
+    },
     Route { method: "GET", path: "/api/diagnostics", handler: |app, req, _| Box::pin(report::diagnostics(app, req)) },
 ];
 

@@ -56,3 +56,23 @@ pub async fn metrics(app: &App, req: &Request) -> Result<Reply, Error> {
     let report = metrics::report(app, &from, &to).await?;
     Ok(Reply::ok(serde_json::to_value(report).map_err(|e| Error::internal(e.to_string()))?))
 }
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ReconcileRequest {
+    /// `YYYY-MM-DD`: Stripe's objects created from this UTC day on (subscriptions: all).
+    since: Option<String>,
+}
+
+/// Reconciles with Stripe now (what the daily schedule does): 200 with what changed.
+pub async fn reconcile(app: &App, req: &Request) -> Result<Reply, Error> {
+    admin(app, req).await?;
+    let body: ReconcileRequest = http::optional_json_body(req, app.config.max_body_bytes)?;
+    let since = match body.since.as_deref() {
+        None => app.now() - tollgate::domain::reconcile::DEFAULT_DAYS * 24 * 3600,
+        Some(day) => tollgate::clock::day_start(day)
+            .ok_or_else(|| Error::bad_request("invalid_field", "since is a day, YYYY-MM-DD"))?,
+    };
+    let report = tollgate::domain::reconcile::run(app, since).await?;
+    Ok(Reply::ok(serde_json::to_value(report).map_err(|e| Error::internal(e.to_string()))?))
+}

@@ -27,6 +27,8 @@ pub struct Report {
     pub sign_ins: Daily,
     pub credits: Credits,
     pub subscriptions: Subscriptions,
+    /// What reconciliation applied that the webhook had missed, per day.
+    pub reconciled: Daily,
 }
 
 /// Counters per day (every day of the range, zeros included) and their totals.
@@ -121,13 +123,14 @@ pub async fn report(app: &App, from: &str, to: &str) -> Result<Report, Error> {
     let today = day_id(now);
     // One read of the subscriptions' days covers the range and the churn window.
     let (subs_first, subs_last) = (from.min(churn_from.as_str()), to.max(today.as_str()));
-    let (webhook, sign_ins, credit_days, credits_all, subs_days, subs_all) = tokio::try_join!(
+    let (webhook, sign_ins, credit_days, credits_all, subs_days, subs_all, reconciled) = tokio::try_join!(
         metrics::days(store, Family::Webhook, from, to),
         metrics::days(store, Family::SignIn, from, to),
         metrics::days(store, Family::Credits, from, to),
         metrics::all(store, Family::Credits),
         metrics::days(store, Family::Subscriptions, subs_first, subs_last),
         metrics::all(store, Family::Subscriptions),
+        metrics::days(store, Family::Reconcile, from, to),
     )?;
     let within = |first: &str, last: &str| -> BTreeMap<String, Counts> {
         subs_days
@@ -183,6 +186,7 @@ pub async fn report(app: &App, from: &str, to: &str) -> Result<Report, Error> {
             conversions: sum(&sub_days, "converted"),
             churned_30d: sum(&churn_days, "churned"),
         },
+        reconciled: daily(reconciled, from, to, &super::reconcile::COUNTERS),
     })
 }
 

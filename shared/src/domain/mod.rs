@@ -15,6 +15,7 @@ pub mod pace;
 pub mod plan_changes;
 pub mod plans;
 pub mod purchases;
+pub mod reconcile;
 pub mod retry;
 pub mod reversals;
 pub mod sessions;

@@ -51,6 +51,14 @@ impl Stripe {
             Stripe::Absent => Err(absent()),
         }
     }
+    /// What Stripe holds from `since` on, for reconciliation.
+    pub async fn walk(&self, since: i64) -> Result<super::listing::Walk, StripeError> {
+        match self {
+            Stripe::Live(c) => c.walk(since).await,
+            Stripe::Simulated(s) => Ok(s.walk(since)),
+            Stripe::Absent => Err(absent()),
+        }
+    }
     pub async fn checkout_session(&self, id: &str) -> Result<Option<CheckoutSession>, StripeError> {
         match self {
             Stripe::Live(c) => c.checkout_session(id).await,

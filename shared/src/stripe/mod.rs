@@ -6,6 +6,7 @@ pub mod changes;
 pub mod client;
 pub mod events;
 pub mod handled;
+pub mod listing;
 pub mod prices;
 pub mod push;
 pub mod signature;

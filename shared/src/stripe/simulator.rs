@@ -12,6 +12,7 @@ use super::events::{CheckoutSession, Subscription};
 use crate::catalog::CheckoutMode;
 
 mod changes;
+mod walk;
 
 #[derive(Debug, Clone)]
 struct SimulatedSession {
@@ -31,6 +32,9 @@ pub struct Simulator {
     schedules: Arc<Mutex<HashMap<String, Value>>>,
     /// What each price charges a period (the catalog's amounts); others charge `DEFAULT_AMOUNT`.
     amounts: Arc<HashMap<String, i64>>,
+    /// Refunded charges and disputes as Stripe's JSON, by id (what reconciliation walks).
+    charges: Arc<Mutex<HashMap<String, Value>>>,
+    disputes: Arc<Mutex<HashMap<String, Value>>>,
 }
 
 /// What a price the catalog gives no amount for charges a period in the simulation.
@@ -51,6 +55,8 @@ impl Simulator {
             subscriptions: Arc::default(),
             schedules: Arc::default(),
             amounts: Arc::default(),
+            charges: Arc::default(),
+            disputes: Arc::default(),
         }
     }
 
@@ -131,7 +137,9 @@ impl Simulator {
     }
 
     fn session_json(&self, id: &str, s: &SimulatedSession) -> Value {
-        let paid = s.payment_intent.is_some();
+        // Paid: a payment made, or a subscription started (its first invoice paid, or a trial).
+        let paid = s.payment_intent.is_some() || s.subscription.is_some();
+        let trial = s.request.subscription.as_ref().is_some_and(|t| t.trial_days > 0);
         let metadata: serde_json::Map<String, Value> =
             s.request.metadata.iter().map(|(k, v)| (k.clone(), Value::String(v.clone()))).collect();
         json!({
@@ -139,7 +147,11 @@ impl Simulator {
             "object": "checkout.session",
             "mode": s.request.mode.as_str(),
             "status": if paid { "complete" } else { "open" },
-            "payment_status": if paid { "paid" } else { "unpaid" },
+            "payment_status": match (paid, trial && s.subscription.is_some()) {
+                (true, true) => "no_payment_required",
+                (true, false) => "paid",
+                (false, _) => "unpaid",
+            },
             "client_reference_id": s.request.client_reference_id,
             "customer": s.customer,
             "customer_email": s.request.customer_email,
@@ -323,8 +335,13 @@ impl Simulator {
             "amount": 0,
             "amount_refunded": 0,
             "currency": "usd",
+            "created": now,
             "livemode": false,
         });
+        self.charges
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(charge["id"].as_str().unwrap_or_default().to_string(), charge.clone());
         event_body("charge.refunded", charge, now)
     }
 
@@ -344,8 +361,10 @@ impl Simulator {
             "amount": 0,
             "currency": "usd",
             "status": status,
+            "created": now,
             "livemode": false,
         });
+        self.disputes.lock().unwrap_or_else(|p| p.into_inner()).insert(dispute_id.to_string(), dispute.clone());
         let event_type = if closed.is_some() { "charge.dispute.closed" } else { "charge.dispute.created" };
         event_body(event_type, dispute, now)
     }

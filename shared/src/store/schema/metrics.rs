@@ -26,6 +26,8 @@ pub enum Family {
     /// Subscriptions: trial starts, conversions and churn per day; by plan and status, MRR and
     /// paying subscriptions `ALL` (a running sum of every change's difference).
     Subscriptions,
+    /// What reconciliation applied that the webhook had not, per day.
+    Reconcile,
 }
 
 impl Family {
@@ -35,6 +37,7 @@ impl Family {
             Family::SignIn => "SIGNIN",
             Family::Credits => "CREDITS",
             Family::Subscriptions => "SUBS",
+            Family::Reconcile => "RECONCILE",
         }
     }
 }
