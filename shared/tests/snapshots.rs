@@ -124,6 +124,8 @@ fn checkout(mode: CheckoutMode) -> CheckoutRequest {
         idempotency_key: "checkout-ord_1".into(),
         subscription: None,
         coupon: None,
+        currency: None,
+        tax: Default::default(),
     }
 }
 
@@ -148,7 +150,16 @@ fn every_form_sent_to_stripe() {
         }),
         ..checkout(CheckoutMode::Subscription)
     };
-    for (name, request) in [("anonymous", anonymous), ("member", member), ("subscription", subscription)] {
+    let taxed = CheckoutRequest {
+        customer: Some("cus_1".into()),
+        customer_email: None,
+        currency: Some("eur".into()),
+        tax: tollgate::catalog::Tax { automatic: true, id_collection: true },
+        ..checkout(CheckoutMode::Payment)
+    };
+    for (name, request) in
+        [("anonymous", anonymous), ("member", member), ("subscription", subscription), ("taxed_in_euros", taxed)]
+    {
         let form = request.form();
         tollgate_testkit::assert_real_form_fields("/v1/checkout/sessions", &form);
         insta::assert_snapshot!(format!("form_checkout_{name}"), form_text(&form));

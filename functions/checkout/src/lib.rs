@@ -43,6 +43,8 @@ struct CreateRequest {
     /// `month` or `year`: buy the plan as a subscription.
     interval: Option<String>,
     email: Option<String>,
+    /// Pay in this currency (one the price is sold in); default: the buyer's subscription's.
+    currency: Option<String>,
 }
 
 async fn create(app: &App, req: &Request) -> Result<Reply, Error> {
@@ -71,7 +73,8 @@ async fn create(app: &App, req: &Request) -> Result<Reply, Error> {
         (None, None, _) => return Err(Error::bad_request("missing_field", "give plan or pack")),
         (Some(_), Some(_), _) => return Err(Error::bad_request("invalid_field", "give plan or pack, not both")),
     };
-    let started = orders::start_checkout(app, buyer, wanted, http::source_ip(req).as_deref()).await?;
+    let started =
+        orders::start_checkout(app, buyer, wanted, body.currency.as_deref(), http::source_ip(req).as_deref()).await?;
     Ok(Reply::ok(json!({ "url": started.url, "session_id": started.session_id, "order_id": started.order_id })))
 }
 

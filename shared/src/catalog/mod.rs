@@ -298,9 +298,13 @@ impl Catalog {
             .unwrap_or_else(|| self.default_plan())
     }
 
-    /// What each price charges, where the catalog says (the simulation bills these).
+    /// What each price charges, where the catalog says (the simulation bills these): by price id
+    /// in its own currency, and by `<price id>|<currency>` in its other currencies.
     pub fn amounts(&self) -> std::collections::HashMap<String, i64> {
-        self.prices.iter().filter_map(|p| Some((p.id.clone(), p.amount?))).collect()
+        let own = self.prices.iter().filter_map(|p| Some((p.id.clone(), p.amount?)));
+        let options =
+            self.prices.iter().flat_map(|p| p.currency_options.iter().map(|(c, a)| (format!("{}|{c}", p.id), *a)));
+        own.chain(options).collect()
     }
 
     /// Every price the catalog sells.

@@ -38,10 +38,41 @@ impl Wanted<'_> {
     }
 }
 
+/// What a checkout charges in: `asked` (the request's `currency`) when the price is sold in it;
+/// else the currency the buyer already pays their subscription in, when the price is sold in
+/// it (Stripe keeps one customer's subscriptions in one currency); else the price's own (None).
+async fn choose_currency(
+    app: &App,
+    price: &str,
+    asked: Option<&str>,
+    buyer: Option<&str>,
+) -> Result<Option<String>, Error> {
+    let offered: Vec<&str> = app.catalog.price(price).map(|p| p.currencies().collect()).unwrap_or_default();
+    let existing = match buyer {
+        Some(user) => {
+            let subs = subscriptions::subscriptions_of(app, user).await?;
+            subs.into_iter().filter(|s| s.is_live()).find_map(|s| s.currency)
+        }
+        None => None,
+    };
+    match asked.map(str::to_ascii_lowercase) {
+        Some(c) if !offered.contains(&c.as_str()) => Err(Error::bad_request(
+            "unsupported_currency",
+            format!(
+                "this is sold in {}, not {c:?}",
+                if offered.is_empty() { "its price's currency".to_string() } else { offered.join(", ") }
+            ),
+        )),
+        Some(c) => Ok(Some(c)),
+        None => Ok(existing.filter(|e| offered.len() > 1 && offered.contains(&e.as_str()))),
+    }
+}
+
 pub async fn start_checkout(
     app: &App,
     buyer: Buyer,
     wanted: Wanted<'_>,
+    currency: Option<&str>,
     source_ip: Option<&str>,
 ) -> Result<CheckoutStarted, Error> {
     if let Wanted::Subscription { plan, interval } = wanted {
@@ -51,10 +82,10 @@ pub async fn start_checkout(
                 "sign in to subscribe: a subscription belongs to an account",
             ));
         };
-        return start_subscription(app, user, plan, interval, source_ip).await;
+        return start_subscription(app, user, (plan, interval), currency, source_ip).await;
     }
     let key = wanted.key().to_string();
-    let (plan, pack, mode, price) = match wanted {
+    let (plan, pack, mode, price, tax) = match wanted {
         Wanted::Plan(key) => {
             let plan = app
                 .catalog
@@ -64,7 +95,7 @@ pub async fn start_checkout(
                 .offer
                 .as_ref()
                 .ok_or_else(|| Error::bad_request("unknown_plan", format!("plan {key:?} is not for sale")))?;
-            (plan.key.clone(), None, offer.mode, offer.price.clone())
+            (plan.key.clone(), None, offer.mode, offer.price.clone(), plan.tax)
         }
         Wanted::Pack(key) => {
             let pack = app
@@ -74,13 +105,18 @@ pub async fn start_checkout(
             if matches!(buyer, Buyer::Anonymous { .. }) {
                 return Err(Error::unauthorized("missing_token", "sign in to buy credits: they go on your account"));
             }
-            (String::new(), Some(pack.key.clone()), CheckoutMode::Payment, pack.price.clone())
+            (String::new(), Some(pack.key.clone()), CheckoutMode::Payment, pack.price.clone(), pack.tax)
         }
         Wanted::Subscription { .. } => unreachable!("handled above"),
     };
     if mode == CheckoutMode::Subscription {
         return Err(Error::bad_request("invalid_field", "subscriptions are bought with an interval"));
     }
+    let buyer_id = match &buyer {
+        Buyer::User(u) => Some(u.id.as_str()),
+        Buyer::Anonymous { .. } => None,
+    };
+    let currency = choose_currency(app, &price, currency, buyer_id).await?;
     let (user_id, email, customer) = match &buyer {
         // A signed-in buyer pays as their one Stripe customer, made now if they have none.
         Buyer::User(u) => {
@@ -123,6 +159,8 @@ pub async fn start_checkout(
         idempotency_key: format!("checkout-{order_id}"),
         subscription: None,
         coupon: member.as_ref().map(|m| m.coupon.clone()),
+        currency,
+        tax,
     };
     let reservation = match (&user_id, &member) {
         (Some(id), Some(m)) => Some((id.clone(), m.month.clone())),
@@ -217,8 +255,8 @@ async fn open_session(
 async fn start_subscription(
     app: &App,
     user: User,
-    plan_key: &str,
-    interval: &str,
+    (plan_key, interval): (&str, &str),
+    currency: Option<&str>,
     source_ip: Option<&str>,
 ) -> Result<CheckoutStarted, Error> {
     let plan = app
@@ -243,6 +281,7 @@ async fn start_subscription(
         };
         return Err(Error::AlreadySubscribed { portal_url });
     }
+    let currency = choose_currency(app, &price, currency, Some(&user.id)).await?;
     let customer = users::ensure_customer(app, &user).await?;
     let trial_days = if subs.iter().any(|s| s.trial_end.is_some()) { 0 } else { offer.trial_days };
     let order_id = open_order(app, &plan.key, None, &user.email, Some(&user.id), source_ip).await?;
@@ -269,6 +308,8 @@ async fn start_subscription(
             billing_address: offer.billing_address,
         }),
         coupon: None,
+        currency,
+        tax: plan.tax,
     };
     open_session(app, &order_id, request, None).await
 }

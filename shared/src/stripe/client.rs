@@ -36,6 +36,10 @@ pub struct CheckoutRequest {
     pub subscription: Option<SubscriptionTerms>,
     /// A coupon for a one-time purchase (members' prices).
     pub coupon: Option<String>,
+    /// The currency to charge in (one of the price's `currency_options`); None: the price's own.
+    pub currency: Option<String>,
+    /// Stripe Tax and tax ids at this checkout.
+    pub tax: crate::catalog::Tax,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -84,6 +88,21 @@ impl CheckoutRequest {
                 form.push(("allow_promotion_codes".into(), "true".into()));
             }
             form.push(("billing_address_collection".into(), terms.billing_address.as_str().into()));
+        }
+        if let Some(currency) = &self.currency {
+            form.push(("currency".into(), currency.clone()));
+        }
+        if self.tax.automatic {
+            form.push(("automatic_tax[enabled]".into(), "true".into()));
+        }
+        if self.tax.id_collection {
+            form.push(("tax_id_collection[enabled]".into(), "true".into()));
+        }
+        if self.customer.is_some() && (self.tax.automatic || self.tax.id_collection) {
+            // Stripe Tax needs the address, a tax id the name, of a customer Tollgate made:
+            // Checkout keeps what the buyer enters.
+            form.push(("customer_update[address]".into(), "auto".into()));
+            form.push(("customer_update[name]".into(), "auto".into()));
         }
         if let Some(coupon) = &self.coupon {
             // Stripe refuses `discounts` together with `allow_promotion_codes`; one-time purchases

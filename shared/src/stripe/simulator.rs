@@ -12,6 +12,7 @@ use super::events::{CheckoutSession, Subscription};
 use crate::catalog::CheckoutMode;
 
 mod changes;
+mod reversals;
 mod walk;
 
 #[derive(Debug, Clone)]
@@ -64,6 +65,13 @@ impl Simulator {
     pub fn with_amounts(mut self, amounts: HashMap<String, i64>) -> Self {
         self.amounts = Arc::new(amounts);
         self
+    }
+
+    /// What `price` charges in `currency` (its own when None or unknown).
+    pub fn amount_in(&self, price: &str, currency: Option<&str>) -> i64 {
+        currency
+            .and_then(|c| self.amounts.get(&format!("{price}|{c}")).copied())
+            .unwrap_or_else(|| self.amount_of(price))
     }
 
     pub fn amount_of(&self, price: &str) -> i64 {
@@ -159,8 +167,8 @@ impl Simulator {
             "metadata": metadata,
             "payment_intent": s.payment_intent,
             "subscription": s.subscription,
-            "amount_total": null,
-            "currency": "usd",
+            "amount_total": self.amount_in(&s.request.price, s.request.currency.as_deref()),
+            "currency": s.request.currency.clone().unwrap_or_else(|| "usd".to_string()),
             "livemode": false,
             "url": if paid { Value::Null } else { Value::String(format!("{}/dev/checkout/{id}", self.base_url)) },
         })
@@ -207,7 +215,7 @@ impl Simulator {
         let trial = i64::from(terms.trial_days) * DAY;
         let interval = metadata.get("interval").and_then(Value::as_str).unwrap_or("month").to_string();
         let period = period_length(&interval);
-        let unit_amount = self.amount_of(&s.request.price);
+        let unit_amount = self.amount_in(&s.request.price, s.request.currency.as_deref());
         let end = now + if trial > 0 { trial } else { period };
         let subscription = json!({
             "id": sub_id,
@@ -220,7 +228,7 @@ impl Simulator {
             "canceled_at": null,
             "ended_at": null,
             "trial_end": if trial > 0 { json!(end) } else { Value::Null },
-            "currency": "usd",
+            "currency": s.request.currency.clone().unwrap_or_else(|| "usd".to_string()),
             "items": { "object": "list", "data": [{
                 "id": format!("si_sim{}", short_id()),
                 "price": { "id": s.request.price, "unit_amount": unit_amount, "recurring": { "interval": interval } },
@@ -257,7 +265,7 @@ impl Simulator {
             "billing_reason": reason,
             "amount_paid": amount,
             "amount_due": amount,
-            "currency": "usd",
+            "currency": subscription["currency"].clone(),
             "hosted_invoice_url": format!("{}/dev/portal/{customer}", self.base_url),
             "parent": { "type": "subscription_details", "subscription_details": {
                 "subscription": subscription["id"], "metadata": subscription["metadata"].clone() } },
@@ -323,50 +331,6 @@ impl Simulator {
         let sub = subs.get_mut(id)?;
         sub["items"]["data"][0]["price"]["id"] = json!(price);
         Some(event_body("customer.subscription.updated", sub.clone(), now))
-    }
-
-    /// A full refund of a payment intent: the `charge.refunded` event.
-    pub fn refund_payment(&self, payment_intent: &str, now: i64) -> Vec<u8> {
-        let charge = json!({
-            "id": format!("ch_sim{}", short_id()),
-            "object": "charge",
-            "payment_intent": payment_intent,
-            "refunded": true,
-            "amount": 0,
-            "amount_refunded": 0,
-            "currency": "usd",
-            "created": now,
-            "livemode": false,
-        });
-        self.charges
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(charge["id"].as_str().unwrap_or_default().to_string(), charge.clone());
-        event_body("charge.refunded", charge, now)
-    }
-
-    /// A dispute of a payment intent: `charge.dispute.created` (status `needs_response`), or
-    /// with `closed` its decision, `charge.dispute.closed` with `won` or `lost`.
-    pub fn dispute(&self, dispute_id: &str, payment_intent: &str, closed: Option<bool>, now: i64) -> Vec<u8> {
-        let status = match closed {
-            None => "needs_response",
-            Some(true) => "won",
-            Some(false) => "lost",
-        };
-        let dispute = json!({
-            "id": dispute_id,
-            "object": "dispute",
-            "charge": format!("ch_sim{}", short_id()),
-            "payment_intent": payment_intent,
-            "amount": 0,
-            "currency": "usd",
-            "status": status,
-            "created": now,
-            "livemode": false,
-        });
-        self.disputes.lock().unwrap_or_else(|p| p.into_inner()).insert(dispute_id.to_string(), dispute.clone());
-        let event_type = if closed.is_some() { "charge.dispute.closed" } else { "charge.dispute.created" };
-        event_body(event_type, dispute, now)
     }
 
     /// The coupon a session was opened with (members' prices).
