@@ -221,3 +221,43 @@ fn the_binary_pushes_from_the_command_line() {
     assert!(String::from_utf8_lossy(&again.stdout).contains("nothing to change"));
     assert!(!String::from_utf8_lossy(&real.stdout).contains("sk_test_push"), "the key is never printed");
 }
+
+/// The operator's reconciliation, as the binary runs it with the functions' variables: it starts
+/// only on a pushed catalog (one lookup), reads what Stripe holds, and finds nothing to change in
+/// an account with no sales.
+#[tokio::test]
+async fn the_binary_reconciles_with_the_functions_variables() {
+    let stripe = FakeStripe::default();
+    let server = stripe.serve().await;
+    push(&server, BUILT_IN, false).await;
+    let table = format!("tollgate-test-{}", uuid::Uuid::new_v4().simple());
+    let endpoint = testing::dynamodb_endpoint();
+    tollgate::store::DynamoDbStore::connect(&table, Some(&endpoint)).await.create_table().await.unwrap();
+    stripe.forget_requests();
+    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_tollgate"))
+        .args(["stripe", "reconcile", "--since", "2026-01-01"])
+        .env("TOLLGATE_ENV", "development")
+        .env("STORE", "dynamodb")
+        .env("TABLE_NAME", &table)
+        .env("DYNAMODB_ENDPOINT", &endpoint)
+        .env("STRIPE_SECRET_KEY", "sk_test_push")
+        .env("STRIPE_API_BASE", server.uri())
+        .env_remove("CATALOG_PATH")
+        .output()
+        .await
+        .expect("the binary runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(stdout.trim(), "0 change(s)");
+    let paths: Vec<String> = stripe.requests().into_iter().map(|(m, p, _)| format!("{m} {p}")).collect();
+    assert_eq!(paths[0], "GET /v1/prices", "the catalog first: {paths:?}");
+    for listed in ["/v1/customers", "/v1/checkout/sessions", "/v1/subscriptions", "/v1/refunds", "/v1/disputes"] {
+        assert!(paths.contains(&format!("GET {listed}")), "{listed} walked: {paths:?}");
+    }
+    let bad = std::process::Command::new(env!("CARGO_BIN_EXE_tollgate"))
+        .args(["stripe", "reconcile", "--since", "last week"])
+        .env("STRIPE_SECRET_KEY", "sk_test_push")
+        .output()
+        .unwrap();
+    assert_eq!(bad.status.code(), Some(2), "a --since that is not a day is refused");
+}
