@@ -3,6 +3,7 @@
 #![recursion_limit = "256"]
 
 pub mod dev;
+pub mod event;
 pub mod stripe_setup;
 
 use tollgate::App;

@@ -34,6 +34,22 @@ enum Command {
         #[arg(long, env = "STRIPE_WEBHOOK_SECRET", hide_env_values = true)]
         secret: String,
     },
+    /// Print a file of events/ ready to invoke (`sam local invoke -e`, `cargo lambda invoke
+    /// --data-file`): a token minted now for its Authorization header, its webhook body signed
+    /// now, with the environment's secrets (JWT_SECRET, STRIPE_WEBHOOK_SECRET; development's
+    /// unless set).
+    Event {
+        /// A file name in the events directory, with or without `.json` (`billing-portal`).
+        name: String,
+        /// The token's user.
+        #[arg(long, default_value = "ada@example.com")]
+        email: String,
+        /// The token's user id (an existing user's, to act as them).
+        #[arg(long, default_value = "usr_sample")]
+        user: String,
+        #[arg(long, default_value = "events")]
+        dir: PathBuf,
+    },
     /// Manage the DynamoDB table.
     Table {
         #[command(subcommand)]
@@ -238,6 +254,13 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             report.changes.iter().for_each(|c| println!("{c}"));
             report.skipped.iter().for_each(|s| println!("skipped: {s}"));
             println!("{} change(s)", report.changes.len());
+        }
+        Command::Event { name, email, user, dir } => {
+            let file = dir.join(if name.ends_with(".json") { name.clone() } else { format!("{name}.json") });
+            let text = std::fs::read_to_string(&file).map_err(|e| format!("{}: {e}", file.display()))?;
+            let config = tollgate_cli::event::config()?;
+            let caller = tollgate_cli::event::Caller { user_id: &user, email: &email };
+            println!("{}", tollgate_cli::event::ready(&text, &config, &caller, now())?);
         }
         Command::Table { action: TableAction::Create { table, endpoint } } => {
             let store = tollgate::store::DynamoDbStore::connect(&table, Some(&endpoint)).await;

@@ -142,3 +142,64 @@ async fn the_sample_webhook_payload_applies_through_the_signed_path() {
         status_and_json(&tollgate_webhook::handle(&t.app, testing::webhook_request(&body, t.app.now())).await);
     assert_eq!((status, receipt["outcome"].as_str()), (200, Some("purchase_recorded")), "{receipt}");
 }
+
+/// `tollgate event NAME` makes a file ready to invoke: the binary's output, with the secrets the
+/// function is configured with, is answered as a real request (the file itself is refused).
+#[tokio::test]
+async fn the_event_command_mints_a_token_and_signs_the_webhook() {
+    let t = testing::app(Store::memory(), None, &[]);
+    let grace = tollgate::store::schema::User {
+        id: "usr_grace".into(),
+        email: "grace@example.com".into(),
+        created_at: 1,
+        stripe_customer_id: None,
+        erased_at: None,
+    };
+    t.app.store.write(tollgate::store::Write::put(grace.to_item())).await.unwrap();
+    let run = |name: &str| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_tollgate"))
+            .args(["event", name, "--email", "grace@example.com", "--user", "usr_grace", "--dir"])
+            .arg(events_dir())
+            .env("JWT_SECRET", "test-secret-test-secret-test-secret-0123")
+            .env("STRIPE_WEBHOOK_SECRET", testing::WEBHOOK_SECRET)
+            .env_remove("TOLLGATE_ENV")
+            .output()
+            .expect("the binary runs");
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let as_is = std::fs::read_to_string(events_dir().join("entitlements.json")).unwrap();
+    let refused = tollgate_cli::route(&t.app, lambda_http::request::from_str(&as_is).unwrap()).await;
+    assert_eq!(status_and_json(&refused).0, 401, "the file's placeholder token is refused");
+    let ready = run("entitlements");
+    let (status, body) =
+        status_and_json(&tollgate_cli::route(&t.app, lambda_http::request::from_str(&ready).unwrap()).await);
+    assert_eq!((status, body["plan"].as_str()), (200, Some("free")), "{body}");
+    let (status, me) =
+        status_and_json(&tollgate_cli::route(&t.app, lambda_http::request::from_str(&run("me.json")).unwrap()).await);
+    assert_eq!(
+        (status, me["email"].as_str().or(me["user"]["email"].as_str())),
+        (200, Some("grace@example.com")),
+        "{me}"
+    );
+    // Signed at the real time: a function on the real clock takes it.
+    let live = tollgate::App::new(
+        testing::config(&[]),
+        testing::catalog(),
+        Store::memory(),
+        tollgate::stripe::Stripe::Simulated(tollgate::stripe::Simulator::new("")),
+        tollgate::email::EmailSender::console(false),
+        std::sync::Arc::new(tollgate::clock::SystemClock),
+    );
+    let hook = run("webhook-function-url");
+    let (status, receipt) =
+        status_and_json(&tollgate_webhook::handle(&live, lambda_http::request::from_str(&hook).unwrap()).await);
+    assert_eq!(status, 200, "a fresh signature: {receipt}");
+    let missing = std::process::Command::new(env!("CARGO_BIN_EXE_tollgate"))
+        .args(["event", "no-such-event", "--dir"])
+        .arg(events_dir())
+        .output()
+        .unwrap();
+    assert!(!missing.status.success());
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("no-such-event.json"));
+}
