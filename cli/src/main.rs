@@ -154,6 +154,15 @@ fn first_secret(secret: &str) -> &str {
     secret.split(',').next().unwrap_or_default().trim()
 }
 
+/// The Stripe client the setup commands use: 20 s a call, retries included.
+fn stripe_client(api_base: &str, key: String) -> tollgate::stripe::StripeClient {
+    tollgate::stripe::StripeClient::new(
+        api_base,
+        tollgate::config::Secret::new(key),
+        std::time::Duration::from_secs(20),
+    )
+}
+
 fn now() -> i64 {
     tollgate::clock::Clock::now(&tollgate::clock::SystemClock)
 }
@@ -196,11 +205,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             println!("{rotated}");
         }
         Command::Stripe { action: StripeAction::Webhook { action: WebhookAction::Create { url } }, key, api_base } => {
-            let client = tollgate::stripe::StripeClient::new(
-                &api_base,
-                tollgate::config::Secret::new(key),
-                std::time::Duration::from_secs(20),
-            );
+            let client = stripe_client(&api_base, key);
             let created = match tollgate_cli::stripe_setup::create_webhook(&client, &url).await {
                 Ok(created) => created,
                 Err(e) => {
@@ -215,11 +220,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             println!("{}", created.secret.unwrap_or_default());
         }
         Command::Stripe { action: StripeAction::Push { dry_run, catalog, return_url }, key, api_base } => {
-            let client = tollgate::stripe::StripeClient::new(
-                &api_base,
-                tollgate::config::Secret::new(key),
-                std::time::Duration::from_secs(20),
-            );
+            let client = stripe_client(&api_base, key);
             let (text, source) = match &catalog {
                 Some(path) => (std::fs::read_to_string(path)?, path.display().to_string()),
                 None => (tollgate::catalog::BUILT_IN.to_string(), "built-in catalog.toml".to_string()),

@@ -92,7 +92,7 @@ impl App {
     }
 
     /// The text of `CATALOG_PATH`'s catalog or the built-in one, and its name.
-    pub fn catalog_text(config: &Config) -> Result<(String, String), StartupError> {
+    fn catalog_text(config: &Config) -> Result<(String, String), StartupError> {
         match &config.catalog_path {
             Some(path) => std::fs::read_to_string(path)
                 .map(|text| (text, path.clone()))
@@ -101,10 +101,14 @@ impl App {
         }
     }
 
-    /// The catalog, prices resolved: `price_env` from the environment, prices named by amount
-    /// by `pushed` (their lookup keys' ids), or simulated when Stripe is.
-    pub fn load_catalog(config: &Config, pushed: &dyn Fn(&str) -> Option<String>) -> Result<Catalog, StartupError> {
-        let (text, source) = Self::catalog_text(config)?;
+    /// The catalog from `text`, prices resolved: `price_env` from the environment, prices named
+    /// by amount by `pushed` (their lookup keys' ids), or simulated when Stripe is.
+    fn parse_catalog(
+        config: &Config,
+        text: &str,
+        source: &str,
+        pushed: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Catalog, StartupError> {
         let resolver = PriceResolver {
             lookup: &|name| std::env::var(name).ok().filter(|v| !v.is_empty()),
             by_lookup_key: pushed,
@@ -112,17 +116,18 @@ impl App {
             // are `price_sim_<name>`: such a function sells nothing.
             simulated: config.stripe.secret_key.is_none(),
         };
-        Ok(Catalog::parse(&text, &source, &resolver)?)
+        Ok(Catalog::parse(text, source, &resolver)?)
     }
 
     /// The catalog as a function with `stripe` sees it: prices named by amount found in Stripe by
     /// their lookup keys (one list call for up to ten), refusing to start when one is missing or
-    /// charges something else.
+    /// charges something else. The file is read once.
     async fn catalog_for(config: &Config, stripe: &Stripe) -> Result<Catalog, StartupError> {
-        let Stripe::Live(client) = stripe else { return Self::load_catalog(config, &|_| None) };
-        let outline = Self::load_catalog(config, &|key| Some(format!("unresolved:{key}")))?;
+        let (text, source) = Self::catalog_text(config)?;
+        let Stripe::Live(client) = stripe else { return Self::parse_catalog(config, &text, &source, &|_| None) };
+        let outline = Self::parse_catalog(config, &text, &source, &|key| Some(format!("unresolved:{key}")))?;
         let ids = crate::stripe::prices::resolve(client, outline.prices()).await.map_err(StartupError::Prices)?;
-        Self::load_catalog(config, &|key| ids.get(key).cloned())
+        Self::parse_catalog(config, &text, &source, &|key| ids.get(key).cloned())
     }
 
     /// Builds every client once from a validated configuration. `public_url` is where the dev

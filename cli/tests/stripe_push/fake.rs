@@ -117,11 +117,9 @@ impl Respond for FakeStripe {
                 let currency = field(&fields, "currency").unwrap();
                 let amount: i64 = field(&fields, "unit_amount").unwrap().parse().unwrap();
                 let mut options = json!({ currency: { "unit_amount": amount } });
-                for (c, a) in nested(&fields, "currency_options") {
-                    let amount: i64 =
-                        field(&fields, &format!("currency_options[{c}][unit_amount]")).unwrap().parse().unwrap();
-                    let _ = a;
-                    options[c] = json!({ "unit_amount": amount });
+                for c in nested(&fields, "currency_options").keys() {
+                    let amount = field(&fields, &format!("currency_options[{c}][unit_amount]")).unwrap();
+                    options[c] = json!({ "unit_amount": amount.parse::<i64>().unwrap() });
                 }
                 let recurring = field(&fields, "recurring[interval]")
                     .map(|i| json!({ "interval": i, "interval_count": 1, "usage_type": "licensed" }));

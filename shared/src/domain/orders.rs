@@ -39,22 +39,15 @@ impl Wanted<'_> {
 }
 
 /// What a checkout charges in: `asked` (the request's `currency`) when the price is sold in it;
-/// else the currency the buyer already pays their subscription in, when the price is sold in
-/// it (Stripe keeps one customer's subscriptions in one currency); else the price's own (None).
-async fn choose_currency(
+/// else `existing` (the currency the buyer's live subscription is billed in) when the price is
+/// sold in that and others; else the price's own (None).
+fn choose_currency(
     app: &App,
     price: &str,
     asked: Option<&str>,
-    buyer: Option<&str>,
+    existing: Option<String>,
 ) -> Result<Option<String>, Error> {
-    let offered: Vec<&str> = app.catalog.price(price).map(|p| p.currencies().collect()).unwrap_or_default();
-    let existing = match buyer {
-        Some(user) => {
-            let subs = subscriptions::subscriptions_of(app, user).await?;
-            subs.into_iter().filter(|s| s.is_live()).find_map(|s| s.currency)
-        }
-        None => None,
-    };
+    let offered = offered_currencies(app, price);
     match asked.map(str::to_ascii_lowercase) {
         Some(c) if !offered.contains(&c.as_str()) => Err(Error::bad_request(
             "unsupported_currency",
@@ -66,6 +59,15 @@ async fn choose_currency(
         Some(c) => Ok(Some(c)),
         None => Ok(existing.filter(|e| offered.len() > 1 && offered.contains(&e.as_str()))),
     }
+}
+
+fn offered_currencies<'a>(app: &'a App, price: &str) -> Vec<&'a str> {
+    app.catalog.price(price).map(|p| p.currencies().collect()).unwrap_or_default()
+}
+
+/// The currency of the first live subscription among `subs`.
+fn live_currency(subs: Vec<crate::store::schema::SubscriptionRecord>) -> Option<String> {
+    subs.into_iter().filter(|s| s.is_live()).find_map(|s| s.currency)
 }
 
 pub async fn start_checkout(
@@ -116,7 +118,14 @@ pub async fn start_checkout(
         Buyer::User(u) => Some(u.id.as_str()),
         Buyer::Anonymous { .. } => None,
     };
-    let currency = choose_currency(app, &price, currency, buyer_id).await?;
+    // The buyer's subscriptions are read only when they could decide the currency.
+    let existing = match buyer_id {
+        Some(user) if currency.is_none() && offered_currencies(app, &price).len() > 1 => {
+            live_currency(subscriptions::subscriptions_of(app, user).await?)
+        }
+        _ => None,
+    };
+    let currency = choose_currency(app, &price, currency, existing)?;
     let (user_id, email, customer) = match &buyer {
         // A signed-in buyer pays as their one Stripe customer, made now if they have none.
         Buyer::User(u) => {
@@ -281,9 +290,10 @@ async fn start_subscription(
         };
         return Err(Error::AlreadySubscribed { portal_url });
     }
-    let currency = choose_currency(app, &price, currency, Some(&user.id)).await?;
-    let customer = users::ensure_customer(app, &user).await?;
     let trial_days = if subs.iter().any(|s| s.trial_end.is_some()) { 0 } else { offer.trial_days };
+    // No live subscription here (refused above): none decides the currency.
+    let currency = choose_currency(app, &price, currency, None)?;
+    let customer = users::ensure_customer(app, &user).await?;
     let order_id = open_order(app, &plan.key, None, &user.email, Some(&user.id), source_ip).await?;
     let tags = vec![
         ("order_id".to_string(), order_id.clone()),

@@ -17,7 +17,7 @@ use super::{subscriptions, users};
 use crate::app::App;
 use crate::error::Error;
 use crate::store::schema::metrics::{self, Counts, Family};
-use crate::stripe::{Event, Subscription};
+use crate::stripe::{CheckoutSession, Event, Subscription};
 
 /// What a run did: a line per change, and the counts (also added to the admin metrics).
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
@@ -80,11 +80,13 @@ pub async fn run(app: &App, since: i64) -> Result<Report, Error> {
         app.stripe.walk(since).await.map_err(|e| Error::Stripe { message: e.to_string(), fallback_url: None })?;
     let mut report = Report::default();
     let now = app.now();
+    // Objects of the other mode (test/live) than the key are not this deployment's.
     let livemode = app.config.stripe.livemode();
+    let ours = |o: &&Value| o["livemode"].as_bool() == Some(livemode);
     for customer in &walk.customers {
         import_customer(app, &mut report, customer).await?;
     }
-    for session in walk.paid_sessions.iter().filter(|o| o["livemode"].as_bool() == Some(livemode)) {
+    for session in walk.paid_sessions.iter().filter(ours) {
         // A subscription's session only syncs the subscription: nothing to do once it is stored.
         if session["mode"] == "subscription" && subscription_stored(app, session).await? {
             continue;
@@ -95,17 +97,17 @@ pub async fn run(app: &App, since: i64) -> Result<Report, Error> {
             report.changed("purchases", format!("checkout session {}: {outcome}", id_of(session)));
         }
     }
-    for object in walk.subscriptions.iter().filter(|o| o["livemode"].as_bool() == Some(livemode)) {
+    for object in walk.subscriptions.iter().filter(ours) {
         reconcile_subscription(app, &mut report, object, now).await?;
     }
-    for charge in walk.refunded_charges.iter().filter(|o| o["livemode"].as_bool() == Some(livemode)) {
+    for charge in walk.refunded_charges.iter().filter(ours) {
         let state = format!("refunded{}", charge["amount_refunded"].as_i64().unwrap_or(0));
         let event = event_of(format!("reconcile:{}:{state}", id_of(charge)), "charge.refunded", charge.clone(), now)?;
         if let Some(outcome) = apply(app, &mut report, &event).await? {
             report.changed("refunds", format!("charge {}: {outcome}", id_of(charge)));
         }
     }
-    for dispute in walk.disputes.iter().filter(|o| o["livemode"].as_bool() == Some(livemode)) {
+    for dispute in walk.disputes.iter().filter(ours) {
         let status = dispute["status"].as_str().unwrap_or_default();
         // Opened, then (when Stripe decided) closed: each once, in that order.
         let mut kinds = vec![("charge.dispute.created", "opened")];
@@ -128,15 +130,11 @@ pub async fn run(app: &App, since: i64) -> Result<Report, Error> {
 
 /// Whether the subscription a subscription-mode session started is stored for its user.
 async fn subscription_stored(app: &App, session: &Value) -> Result<bool, Error> {
-    let Some(sub) = session["subscription"].as_str() else { return Ok(false) };
-    let user = match session["metadata"]["user_id"].as_str() {
-        Some(u) => Some(u.to_string()),
-        None => match session["customer"].as_str() {
-            Some(c) => users::owner_of_customer(&app.store, c).await?,
-            None => None,
-        },
+    let Ok(session) = serde_json::from_value::<CheckoutSession>(session.clone()) else { return Ok(false) };
+    let Some(sub) = session.subscription() else { return Ok(false) };
+    let Some(user) = stripe_events::user_for(app, &session.metadata, session.customer()).await? else {
+        return Ok(false);
     };
-    let Some(user) = user else { return Ok(false) };
     Ok(subscriptions::subscriptions_of(app, &user).await?.iter().any(|r| r.id == sub))
 }
 
@@ -168,13 +166,7 @@ async fn reconcile_subscription(app: &App, report: &mut Report, object: &Value, 
         report.skipped.push(format!("subscription {}: unreadable", id_of(object)));
         return Ok(());
     };
-    let user = match sub.metadata.get("user_id") {
-        Some(u) => Some(u.clone()),
-        None => match sub.customer() {
-            Some(c) => users::owner_of_customer(&app.store, &c).await?,
-            None => None,
-        },
-    };
+    let user = stripe_events::user_for(app, &sub.metadata, sub.customer()).await?;
     let Some(user) = user else {
         report.skipped.push(format!("subscription {}: its customer is no Tollgate user", sub.id));
         return Ok(());

@@ -39,8 +39,8 @@ pub fn is_paid_session(session: &Value) -> bool {
 }
 
 impl StripeClient {
-    /// Every object of a list, newest first, while `keep` says to go on (objects older than it
-    /// wants end the walk: Stripe lists newest first).
+    /// Every object of a list created at or after `since`, newest first: Stripe lists newest
+    /// first, so the first page holding an older object is the last one read.
     async fn list_all(&self, path: &str, query: &[(String, String)], since: i64) -> Result<Vec<Value>, StripeError> {
         let mut out = Vec::new();
         let mut after: Option<String> = None;

@@ -229,7 +229,7 @@ pub(crate) async fn record_event_once(
 }
 
 /// The user a Stripe object is about: Tollgate's metadata, else the customer's owner.
-async fn user_for(
+pub(crate) async fn user_for(
     app: &App,
     metadata: &HashMap<String, String>,
     customer: Option<String>,
