@@ -4,6 +4,7 @@
 
 pub mod dev;
 pub mod event;
+pub mod openapi;
 pub mod stripe_setup;
 
 use tollgate::App;

@@ -50,6 +50,8 @@ enum Command {
         #[arg(long, default_value = "events")]
         dir: PathBuf,
     },
+    /// Print the API's OpenAPI 3.1 document (what `openapi.json` commits and `/openapi.json` serves).
+    Openapi,
     /// Manage the DynamoDB table.
     Table {
         #[command(subcommand)]
@@ -263,6 +265,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             let caller = tollgate_cli::event::Caller { user_id: &user, email: &email };
             println!("{}", tollgate_cli::event::ready(&text, &config, &caller, now())?);
         }
+        Command::Openapi => print!("{}", tollgate_cli::openapi::json()?),
         Command::Table { action: TableAction::Create { table, endpoint } } => {
             let store = tollgate::store::DynamoDbStore::connect(&table, Some(&endpoint)).await;
             store.create_table().await?;

@@ -1,15 +1,15 @@
 //! The `tollgate` binary itself: `sign`, `send`, `table create`, and `dev` serving the whole
 //! journey over real HTTP on loopback (the child is killed when the test ends).
 
-use std::net::TcpListener;
-use std::process::{Child, Command, Stdio};
-use std::time::Duration;
+use std::process::Command;
 
 use serde_json::{Value, json};
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
-const BIN: &str = env!("CARGO_BIN_EXE_tollgate");
+mod dev_server;
+
+use dev_server::{BIN, free_port};
 const SECRET: &str = "whsec_cli_test";
 
 fn now() -> i64 {
@@ -67,40 +67,10 @@ async fn table_create_makes_a_table_the_store_can_use() {
     assert_eq!(store.query_index("nothing", 1).await.unwrap().len(), 0, "the GSI exists");
 }
 
-struct DevServer(Child);
-
-impl Drop for DevServer {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
-async fn start_dev() -> (DevServer, String) {
-    let port = free_port();
-    let child = Command::new(BIN)
-        .args(["dev", "--port", &port.to_string()])
-        .env("DEBUG_AUTH_CODES", "1")
-        .env_remove("TABLE_NAME")
-        .env_remove("STRIPE_SECRET_KEY")
-        .env_remove("TOLLGATE_ENV")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let server = DevServer(child);
-    let url = format!("http://127.0.0.1:{port}");
-    for _ in 0..100 {
-        if reqwest::get(format!("{url}/healthz")).await.is_ok() {
-            return (server, url);
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("the dev server did not start");
+async fn start_dev() -> (dev_server::DevServer, String) {
+    let server = dev_server::start(&[]).await;
+    let url = server.url.clone();
+    (server, url)
 }
 
 #[tokio::test]
@@ -178,7 +148,7 @@ fn keys_generate_and_rotate_print_sets_the_configuration_accepts() {
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let rotated = tollgate::auth::offline::KeySet::parse(&String::from_utf8(out.stdout).unwrap()).unwrap();
     assert_eq!(rotated.kid(), "second");
-    let published = rotated.jwks(now(), 900);
+    let published = serde_json::to_value(rotated.jwks(now(), 900)).unwrap();
     let kids: Vec<&str> = published["keys"].as_array().unwrap().iter().map(|k| k["kid"].as_str().unwrap()).collect();
     assert_eq!(kids, ["second", "first"], "the old key stays published");
     let refused =

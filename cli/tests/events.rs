@@ -55,6 +55,7 @@ const EXPECTED: &[(&str, u16)] = &[
     ("me-erase.json", 404),
     ("me.json", 200),
     ("jwks.json", 200),
+    ("catalog.json", 200),
     // Sent with a token of its own user, so the other files' token stays good.
     ("auth-sign-out-everywhere.json", 200),
     ("entitlements-token.json", 200),

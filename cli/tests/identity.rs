@@ -304,10 +304,10 @@ fn rotation_keeps_old_entitlement_tokens_verifiable_with_jose_until_they_expire(
     let token = old.sign(&claims).unwrap();
     let rotated = KeySet::parse(&KeySet::rotate(&first, "2026-02", now + 60, 0).unwrap()).unwrap();
     let input = |jwks: Value, at: i64| json!({ "jwks": jwks, "token": token, "issuer": "tollgate", "audience": "tollgate-app", "now": at });
-    let published = rotated.jwks(now + 60, 900);
+    let published = serde_json::to_value(rotated.jwks(now + 60, 900)).unwrap();
     assert_eq!(published["keys"].as_array().unwrap().len(), 2, "old and new keys published");
     assert!(node("verify.mjs", &input(published, now + 120)).get("payload").is_some(), "still verifies");
-    let later = rotated.jwks(now + 60 + 906, 900);
+    let later = serde_json::to_value(rotated.jwks(now + 60 + 906, 900)).unwrap();
     assert_eq!(later["keys"].as_array().unwrap().len(), 1, "the old key is gone once its tokens expired");
     assert_eq!(node("verify.mjs", &input(later, now + 120))["error"], "ERR_JWKS_NO_MATCHING_KEY");
     let fresh = rotated.sign(&claims).unwrap();

@@ -4,6 +4,7 @@
 //! limit in front.
 
 mod pages;
+mod reference;
 
 use std::convert::Infallible;
 use std::future::Future;

@@ -14,6 +14,12 @@ use super::{DevRoute, Page};
 pub const DEV_ROUTES: &[DevRoute] = &[
     DevRoute { method: "GET", path: "/", handler: |app, _, _| Box::pin(async move { index(app) }) },
     DevRoute { method: "GET", path: "/success", handler: |_, req, _| Box::pin(async move { success(req) }) },
+    DevRoute {
+        method: "GET",
+        path: "/openapi.json",
+        handler: |_, _, _| Box::pin(async { super::reference::document() }),
+    },
+    DevRoute { method: "GET", path: "/docs", handler: |_, _, _| Box::pin(async { super::reference::page() }) },
     DevRoute { method: "GET", path: "/dev/mailbox", handler: |app, _, _| Box::pin(async move { mailbox(app) }) },
     DevRoute {
         method: "GET",

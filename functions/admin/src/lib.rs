@@ -8,12 +8,11 @@
 
 mod report;
 
-use serde::Deserialize;
-use serde_json::json;
 use tollgate::auth::{admin, normalize_email};
 use tollgate::domain::billing;
 use tollgate::domain::credits::{self, Change, Floor, Outcome};
 use tollgate::domain::users;
+use tollgate::http::api::{AdminSet, BillingEventPage, BillingEventView, GrantRequest, Granted};
 use tollgate::http::{self, Reply, Request, Response, Route};
 use tollgate::store::schema::{Reason, RequestKey};
 use tollgate::{App, Error};
@@ -90,16 +89,7 @@ async fn set_admin(app: &App, req: &Request, user: &str, admin_now: bool) -> Res
         .await?
         .ok_or_else(|| Error::not_found("user_not_found", "there is no such user"))?;
     tracing::info!(by = %by.sub, user, admin = admin_now, "administrator changed");
-    Ok(Reply::ok(json!({ "user_id": user, "admin": admin_now })))
-}
-
-#[derive(Deserialize)]
-struct GrantRequest {
-    user_id: Option<String>,
-    email: Option<String>,
-    amount: i64,
-    reason: String,
-    idempotency_key: Option<String>,
+    Ok(Reply::json(&AdminSet { user_id: user.to_string(), admin: admin_now }))
 }
 
 /// Adds credits, or with a negative amount takes them back (never below zero: the ledger
@@ -143,16 +133,16 @@ async fn grant_credits(app: &App, req: &Request) -> Result<Reply, Error> {
     match credits::apply(app, &change, &|_| Default::default()).await? {
         Outcome::Applied(entry) => {
             tracing::info!(admin = %by.sub, user_id = %user_id, delta = entry.delta, "credits granted by an administrator");
-            Ok(Reply::ok(json!({
-                "user_id": user_id,
-                "balance": entry.balance_after,
-                "entry_id": entry.id,
-                "delta": entry.delta,
-                "shortfall": entry.shortfall,
-            })))
+            Ok(Reply::json(&Granted {
+                balance: entry.balance_after,
+                delta: Some(entry.delta),
+                shortfall: entry.shortfall,
+                entry_id: entry.id,
+                user_id,
+            }))
         }
         Outcome::Replayed { entry_id, balance_after } => {
-            Ok(Reply::ok(json!({ "user_id": user_id, "balance": balance_after, "entry_id": entry_id })))
+            Ok(Reply::json(&Granted { user_id, balance: balance_after, entry_id, delta: None, shortfall: None }))
         }
         Outcome::KeyReused => {
             Err(Error::conflict("idempotency_key_reused", "this idempotency key was used for a different amount"))
@@ -171,6 +161,6 @@ async fn billing_events(app: &App, req: &Request) -> Result<Reply, Error> {
     let limit = http::page_limit(req, 50, 200)?;
     let cursor = http::query_param(req, "cursor");
     let (events, next_cursor) = billing::list(app, &user_id, limit, cursor.as_deref()).await?;
-    let events: Vec<_> = events.iter().map(http::views::billing_event).collect();
-    Ok(Reply::ok(json!({ "user_id": user_id, "events": events, "next_cursor": next_cursor })))
+    let events = events.iter().map(BillingEventView::from).collect();
+    Ok(Reply::json(&BillingEventPage { user_id, events, next_cursor }))
 }

@@ -2,7 +2,8 @@
 
 use tollgate::auth::admin;
 use tollgate::domain::{erasure, health, metrics, support};
-use tollgate::http::{self, Reply, Request, views};
+use tollgate::http::api::{ErasedView, ExportView, ReconcileRequest, UserReportView};
+use tollgate::http::{self, Reply, Request};
 use tollgate::{App, Error};
 
 fn no_such_user() -> Error {
@@ -23,21 +24,21 @@ async fn named(app: &App, req: &Request, key: &str) -> Result<tollgate::store::s
 pub async fn user(app: &App, req: &Request, key: &str) -> Result<Reply, Error> {
     let user = named(app, req, key).await?;
     let report = support::report(app, &user.id).await?.ok_or_else(no_such_user)?;
-    Ok(Reply::ok(views::user_report(&report)))
+    Ok(Reply::json(&UserReportView::from(&report)))
 }
 
 /// `GET /api/admin/users/{user}/export`: what `GET /api/me/export` gives the user.
 pub async fn export(app: &App, req: &Request, key: &str) -> Result<Reply, Error> {
     let user = named(app, req, key).await?;
     let export = support::export(app, &user.id).await?.ok_or_else(no_such_user)?;
-    Ok(Reply::ok(views::export(&export, app.now())))
+    Ok(Reply::json(&ExportView::new(&export, app.now())))
 }
 
 /// `DELETE /api/admin/users/{user}`: what `DELETE /api/me` does, for the user.
 pub async fn erase(app: &App, req: &Request, key: &str) -> Result<Reply, Error> {
     let user = named(app, req, key).await?;
     let erased = erasure::erase(app, &user.id).await?.ok_or_else(no_such_user)?;
-    Ok(Reply::ok(views::erased(&erased)))
+    Ok(Reply::json(&ErasedView::from(&erased)))
 }
 
 /// `GET /api/diagnostics`: administrators only in production; open in development.
@@ -45,7 +46,7 @@ pub async fn diagnostics(app: &App, req: &Request) -> Result<Reply, Error> {
     if !app.config.is_development() {
         admin(app, req).await?;
     }
-    Ok(Reply::ok(health::diagnose(app).await))
+    Ok(Reply::json(&health::diagnose(app).await))
 }
 
 /// `GET /api/admin/metrics?from=YYYY-MM-DD&to=YYYY-MM-DD` (default: the 30 days to today, UTC).
@@ -54,14 +55,7 @@ pub async fn metrics(app: &App, req: &Request) -> Result<Reply, Error> {
     let (from, to) =
         metrics::range(app.now(), http::query_param(req, "from").as_deref(), http::query_param(req, "to").as_deref())?;
     let report = metrics::report(app, &from, &to).await?;
-    Ok(Reply::ok(serde_json::to_value(report).map_err(|e| Error::internal(e.to_string()))?))
-}
-
-#[derive(serde::Deserialize)]
-#[serde(deny_unknown_fields)]
-struct ReconcileRequest {
-    /// `YYYY-MM-DD`: Stripe's objects created from this UTC day on (subscriptions: all).
-    since: Option<String>,
+    Ok(Reply::json(&report))
 }
 
 /// Reconciles with Stripe now (what the daily schedule does): 200 with what changed.
@@ -74,5 +68,5 @@ pub async fn reconcile(app: &App, req: &Request) -> Result<Reply, Error> {
             .ok_or_else(|| Error::bad_request("invalid_field", "since is a day, YYYY-MM-DD"))?,
     };
     let report = tollgate::domain::reconcile::run(app, since).await?;
-    Ok(Reply::ok(serde_json::to_value(report).map_err(|e| Error::internal(e.to_string()))?))
+    Ok(Reply::json(&report))
 }

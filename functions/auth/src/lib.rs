@@ -1,9 +1,11 @@
 //! Sign-in: `POST /api/auth/request-code`, `POST /api/auth/verify-code`, and `GET /healthz`;
 //! the caller's data: `GET /api/me/export` and `DELETE /api/me` (erasure).
 
-use serde::Deserialize;
-use serde_json::json;
 use tollgate::domain::{entitlements, health, sign_in};
+use tollgate::http::api::{
+    CodeRequest, CodeSent, ErasedView, ExportView, HealthStatus, Jwks, Me, SignedIn, SignedOut, TokenInfo, UserRef,
+    VerifyRequest,
+};
 use tollgate::http::{self, Reply, Request, Response, Route};
 use tollgate::{App, Error};
 
@@ -39,13 +41,13 @@ async fn me(app: &App, req: &Request) -> Result<Reply, Error> {
         .filter(|u| u.erased_at.is_none())
         .ok_or_else(|| Error::not_found("user_not_found", "there is no account for this token"))?;
     let plan = tollgate::domain::plans::entitlement_from(&app.catalog, &held, app.now());
-    Ok(Reply::ok(json!({
-        "user": { "id": user.id, "email": user.email },
-        "admin": tollgate::domain::users::is_admin(app, &user.email, &held),
-        "plan": plan.plan.key,
-        "pro": plan.pro,
-        "token": { "issuer": claims.iss, "expires_at": claims.exp },
-    })))
+    Ok(Reply::json(&Me {
+        admin: tollgate::domain::users::is_admin(app, &user.email, &held),
+        user: UserRef { id: user.id, email: user.email },
+        plan: plan.plan.key,
+        pro: plan.pro,
+        token: TokenInfo { issuer: claims.iss, expires_at: claims.exp },
+    }))
 }
 
 /// The public keys entitlement tokens are signed with: the current one, and a retired one until
@@ -53,16 +55,16 @@ async fn me(app: &App, req: &Request) -> Result<Reply, Error> {
 async fn jwks(app: &App) -> Result<Reply, Error> {
     let keys = match &app.entitlement_keys {
         Some(keys) => keys.jwks(app.now(), app.config.tokens.entitlement_lifetime_secs),
-        None => json!({ "keys": [] }),
+        None => Jwks { keys: vec![] },
     };
-    Ok(Reply::ok(keys).with_header("cache-control", "public, max-age=300"))
+    Ok(Reply::json(&keys).with_header("cache-control", "public, max-age=300"))
 }
 
 /// Revokes every token the caller holds, this one included.
 async fn sign_out_everywhere(app: &App, req: &Request) -> Result<Reply, Error> {
     let (claims, _) = tollgate::auth::signed_in(app, req).await?;
     tollgate::domain::users::sign_out_everywhere(app, &claims.sub).await?;
-    Ok(Reply::ok(json!({ "signed_out": true })))
+    Ok(Reply::json(&SignedOut { signed_out: true }))
 }
 
 /// Erases the caller's personal data (ending a live subscription at Stripe first); the
@@ -72,7 +74,7 @@ async fn erase(app: &App, req: &Request) -> Result<Reply, Error> {
     let erased = tollgate::domain::erasure::erase(app, &claims.sub)
         .await?
         .ok_or_else(|| Error::not_found("user_not_found", "there is no account for this token"))?;
-    Ok(Reply::ok(http::views::erased(&erased)))
+    Ok(Reply::json(&ErasedView::from(&erased)))
 }
 
 /// Everything Tollgate holds about the caller, as JSON.
@@ -81,7 +83,7 @@ async fn export(app: &App, req: &Request) -> Result<Reply, Error> {
     let export = tollgate::domain::support::export(app, &claims.sub)
         .await?
         .ok_or_else(|| Error::not_found("user_not_found", "there is no account for this token"))?;
-    Ok(Reply::ok(http::views::export(&export, app.now())))
+    Ok(Reply::json(&ExportView::new(&export, app.now())))
 }
 
 pub fn router(app: App) -> http::router::Router {
@@ -93,25 +95,10 @@ pub async fn handle(app: &App, req: Request) -> Response {
     http::router::call(router(app.clone()), req).await
 }
 
-#[derive(Deserialize)]
-struct CodeRequest {
-    email: String,
-}
-
 async fn request_code(app: &App, req: &Request) -> Result<Reply, Error> {
     let body: CodeRequest = http::json_body(req, app.config.max_body_bytes)?;
     let sent = sign_in::request_code(app, &body.email, http::source_ip(req).as_deref()).await?;
-    let mut reply = json!({ "status": "sent" });
-    if let Some(code) = sent.debug_code {
-        reply["debug_code"] = code.into();
-    }
-    Ok(Reply::with_status(202, reply))
-}
-
-#[derive(Deserialize)]
-struct VerifyRequest {
-    email: String,
-    code: String,
+    Ok(Reply::json_with_status(202, &CodeSent { status: "sent".into(), debug_code: sent.debug_code }))
 }
 
 /// Signs in: an access token and, where this function has a key set, an entitlement token
@@ -122,18 +109,18 @@ async fn verify_code(app: &App, req: &Request) -> Result<Reply, Error> {
         let user = sign_in::verify_code(app, &body.email, &body.code).await?;
         let (token, held) = entitlements::token_for(app, &user.id, &user.email).await?;
         let offline = entitlements::entitlement_token(app, &user.id).await?;
-        Ok(Reply::ok(json!({
-            "token": token,
-            "user": { "id": user.id, "email": user.email },
-            "pro": held.pro,
-            "plan": held.plan.key,
-            "entitlement_token": offline.map(|(token, _)| token),
-        })))
+        Ok(Reply::json(&SignedIn {
+            token,
+            user: UserRef { id: user.id, email: user.email },
+            pro: held.pro,
+            plan: held.plan.key,
+            entitlement_token: offline.map(|(token, _)| token),
+        }))
     })
     .await
 }
 
 async fn healthz(app: &App) -> Result<Reply, Error> {
     health::check(app).await?;
-    Ok(Reply::ok(json!({ "status": "ok" })))
+    Ok(Reply::json(&HealthStatus { status: "ok".into() }))
 }

@@ -1,13 +1,15 @@
 //! Checkout: `POST /api/checkout/create` opens a Stripe Checkout Session for a catalog plan (once,
 //! or by subscription with an interval) or credit pack; `POST /api/billing/portal` opens Stripe's
 //! customer portal; `/api/billing/change` changes a live subscription's plan (now, or at the
-//! period's end), cancels a scheduled change, and previews what a change costs now.
+//! period's end), cancels a scheduled change, and previews what a change costs now; `GET
+//! /api/catalog` is what the deployment sells, for a pricing page or paywall.
 
-use serde::Deserialize;
-use serde_json::json;
 use tollgate::auth::{normalize_email, optional_caller, signed_in};
 use tollgate::domain::orders::{self, Buyer, Wanted};
 use tollgate::domain::plan_changes;
+use tollgate::http::api::{
+    CatalogView, ChangeCanceled, ChangeRequest, CheckoutRequest, CheckoutStarted, PortalSession,
+};
 use tollgate::http::{self, Reply, Request, Response, Route};
 use tollgate::{App, Error};
 
@@ -25,6 +27,7 @@ pub const ROUTES: &[Route] = &[
     Route { method: "POST", path: "/api/billing/change", handler: |app, req, _| Box::pin(change(app, req)) },
     Route { method: "DELETE", path: "/api/billing/change", handler: |app, req, _| Box::pin(cancel_change(app, req)) },
     Route { method: "GET", path: "/api/billing/change/preview", handler: |app, req, _| Box::pin(preview(app, req)) },
+    Route { method: "GET", path: "/api/catalog", handler: |app, _, _| Box::pin(catalog(app)) },
 ];
 
 pub fn router(app: App) -> http::router::Router {
@@ -36,23 +39,12 @@ pub async fn handle(app: &App, req: Request) -> Response {
     http::router::call(router(app.clone()), req).await
 }
 
-#[derive(Deserialize)]
-struct CreateRequest {
-    plan: Option<String>,
-    pack: Option<String>,
-    /// `month` or `year`: buy the plan as a subscription.
-    interval: Option<String>,
-    email: Option<String>,
-    /// Pay in this currency (one the price is sold in); default: the buyer's subscription's.
-    currency: Option<String>,
-}
-
 async fn create(app: &App, req: &Request) -> Result<Reply, Error> {
     let caller = match optional_caller(app, req)? {
         Some(_) => Some(signed_in(app, req).await?.0),
         None => None,
     };
-    let body: CreateRequest = http::json_body(req, app.config.max_body_bytes)?;
+    let body: CheckoutRequest = http::json_body(req, app.config.max_body_bytes)?;
     let buyer = match (&caller, &body.email) {
         (Some(claims), _) => orders::buyer_for(app, &claims.sub, &claims.email).await?,
         (None, Some(raw)) => Buyer::Anonymous {
@@ -75,20 +67,14 @@ async fn create(app: &App, req: &Request) -> Result<Reply, Error> {
     };
     let started =
         orders::start_checkout(app, buyer, wanted, body.currency.as_deref(), http::source_ip(req).as_deref()).await?;
-    Ok(Reply::ok(json!({ "url": started.url, "session_id": started.session_id, "order_id": started.order_id })))
+    Ok(Reply::json(&CheckoutStarted { url: started.url, session_id: started.session_id, order_id: started.order_id }))
 }
 
 /// A Stripe customer portal session (change card, switch plan, cancel) for the caller.
 async fn portal(app: &App, req: &Request) -> Result<Reply, Error> {
     let claims = signed_in(app, req).await?.0;
     let url = tollgate::domain::billing::portal_url(app, &claims.sub).await?;
-    Ok(Reply::ok(json!({ "url": url })))
-}
-
-#[derive(Deserialize)]
-struct ChangeRequest {
-    plan: Option<String>,
-    interval: Option<String>,
+    Ok(Reply::json(&PortalSession { url }))
 }
 
 fn plan_and_interval(plan: Option<String>, interval: Option<String>) -> Result<(String, String), Error> {
@@ -106,19 +92,25 @@ async fn change(app: &App, req: &Request) -> Result<Reply, Error> {
     let body: ChangeRequest = http::json_body(req, app.config.max_body_bytes)?;
     let (plan, interval) = plan_and_interval(body.plan, body.interval)?;
     let changed = plan_changes::change(app, &claims.sub, &plan, &interval).await?;
-    Ok(Reply::ok(changed.to_json()))
+    Ok(Reply::json(&changed.view()))
 }
 
 /// Cancels a change scheduled for the period's end.
 async fn cancel_change(app: &App, req: &Request) -> Result<Reply, Error> {
     let claims = signed_in(app, req).await?.0;
     plan_changes::cancel_scheduled(app, &claims.sub).await?;
-    Ok(Reply::ok(json!({ "canceled": true })))
+    Ok(Reply::json(&ChangeCanceled { canceled: true }))
 }
 
 /// What a change would cost now: `?plan=&interval=`.
 async fn preview(app: &App, req: &Request) -> Result<Reply, Error> {
     let claims = signed_in(app, req).await?.0;
     let (plan, interval) = plan_and_interval(http::query_param(req, "plan"), http::query_param(req, "interval"))?;
-    Ok(Reply::ok(plan_changes::preview(app, &claims.sub, &plan, &interval).await?))
+    Ok(Reply::json(&plan_changes::preview(app, &claims.sub, &plan, &interval).await?))
+}
+
+/// What the deployment sells (plans in rank order, packs), with each price's amounts: public,
+/// for a pricing page; cacheable for a minute.
+async fn catalog(app: &App) -> Result<Reply, Error> {
+    Ok(Reply::json(&CatalogView::from(app.catalog.as_ref())).with_header("cache-control", "public, max-age=60"))
 }

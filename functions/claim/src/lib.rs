@@ -1,9 +1,8 @@
 //! Claiming and verifying Pro: `POST /api/pro/claim`, `GET /api/pro/verify`.
 
-use serde::Deserialize;
-use serde_json::json;
 use tollgate::auth::{caller, signed_in};
 use tollgate::domain::{claims, entitlements};
+use tollgate::http::api::{ClaimRequest, Claimed, Held, Verified};
 use tollgate::http::{self, Reply, Request, Response, Route};
 use tollgate::store::schema::User;
 use tollgate::{App, Error};
@@ -31,11 +30,6 @@ pub async fn handle(app: &App, req: Request) -> Response {
     http::router::call(router(app.clone()), req).await
 }
 
-#[derive(Deserialize)]
-struct ClaimRequest {
-    session_id: Option<String>,
-}
-
 async fn claim(app: &App, req: &Request) -> Result<Reply, Error> {
     let claims = signed_in(app, req).await?.0;
     let body: ClaimRequest = http::optional_json_body(req, app.config.max_body_bytes)?;
@@ -61,19 +55,18 @@ async fn claim(app: &App, req: &Request) -> Result<Reply, Error> {
     // Fresh tokens of what the user holds now, even if a refund revoked the one presented meanwhile.
     let (token, held) = entitlements::token_for(app, &user.id, &user.email).await?;
     let offline = tollgate::auth::presented::ignoring(entitlements::entitlement_token(app, &user.id)).await?;
-    Ok(Reply::ok(json!({
-        "pro": held.pro,
-        "plan": held.plan.key,
-        "token": token,
-        "entitlement_token": offline.map(|(token, _)| token),
-    })))
+    Ok(Reply::json(&Claimed {
+        pro: held.pro,
+        plan: held.plan.key,
+        token,
+        entitlement_token: offline.map(|(token, _)| token),
+    }))
 }
 
 async fn verify(app: &App, req: &Request) -> Result<Reply, Error> {
     let claims = caller(app, req)?;
     let held = entitlements::entitlement(app, &claims.sub).await?;
-    let mut fields = http::entitlement_fields(&held);
+    let held = Held::from(&held);
     // `expires_at` is the name earlier clients read; it is `plan_ends_at`.
-    fields.insert("expires_at".into(), fields["plan_ends_at"].clone());
-    Ok(Reply::ok(fields.into()))
+    Ok(Reply::json(&Verified { expires_at: held.plan_ends_at.clone(), held }))
 }

@@ -1,12 +1,10 @@
 //! Credits: `GET /api/credits`, `POST /api/credits/debit`, `POST /api/credits/use`.
 
-use serde::Deserialize;
-use serde_json::{Value, json};
 use tollgate::auth::{caller, signed_in};
-use tollgate::clock::rfc3339;
 use tollgate::domain::credits::{self, Change, Floor, Outcome};
+use tollgate::http::api::{CreditHistory, DebitRequest, Debited, LedgerEntryView, UseCreditsRequest};
 use tollgate::http::{self, Reply, Request, Response, Route};
-use tollgate::store::schema::{LedgerEntry, Reason, RequestKey};
+use tollgate::store::schema::{Reason, RequestKey};
 use tollgate::{App, Error};
 
 /// The secrets this function uses: the only ones its role may read (template.yaml).
@@ -32,22 +30,6 @@ pub async fn handle(app: &App, req: Request) -> Response {
 pub const MAX_PAGE: usize = 100;
 const DEFAULT_PAGE: usize = 20;
 
-pub fn entry_json(entry: &LedgerEntry) -> Value {
-    let mut json = json!({
-        "id": entry.id,
-        "delta": entry.delta,
-        "balance_after": entry.balance_after,
-        "reason": entry.reason.as_str(),
-        "note": entry.note,
-        "ref": entry.reference,
-        "created_at": rfc3339(entry.created_at),
-    });
-    if let Some(shortfall) = entry.shortfall {
-        json["shortfall"] = shortfall.into();
-    }
-    json
-}
-
 async fn history(app: &App, req: &Request) -> Result<Reply, Error> {
     let claims = caller(app, req)?;
     let limit = http::page_limit(req, DEFAULT_PAGE, MAX_PAGE)?;
@@ -55,25 +37,11 @@ async fn history(app: &App, req: &Request) -> Result<Reply, Error> {
     // The token's version is read alongside the page: no wait of its own.
     let (_, page) =
         tokio::try_join!(signed_in(app, req), credits::history(app, &claims.sub, limit, cursor.as_deref()))?;
-    Ok(Reply::ok(json!({
-        "balance": page.balance,
-        "entries": page.entries.iter().map(entry_json).collect::<Vec<_>>(),
-        "next_cursor": page.next_cursor,
-    })))
-}
-
-#[derive(Deserialize)]
-struct DebitRequest {
-    amount: i64,
-    reason: Option<String>,
-    idempotency_key: Option<String>,
-}
-
-#[derive(Deserialize)]
-struct UseRequest {
-    units: i64,
-    #[serde(rename = "ref")]
-    reference: String,
+    Ok(Reply::json(&CreditHistory {
+        balance: page.balance,
+        entries: page.entries.iter().map(LedgerEntryView::from).collect(),
+        next_cursor: page.next_cursor,
+    }))
 }
 
 async fn debit(app: &App, req: &Request) -> Result<Reply, Error> {
@@ -96,7 +64,7 @@ async fn debit(app: &App, req: &Request) -> Result<Reply, Error> {
 /// The same operation under the name apps already use: `ref` is the idempotency key.
 async fn use_units(app: &App, req: &Request) -> Result<Reply, Error> {
     let claims = caller(app, req)?;
-    let body: UseRequest = http::json_body(req, app.config.max_body_bytes)?;
+    let body: UseCreditsRequest = http::json_body(req, app.config.max_body_bytes)?;
     spend(app, &claims.sub, body.units, Reason::Use, None, Some(&body.reference)).await
 }
 
@@ -139,10 +107,8 @@ async fn spend(
         key: key.map(RequestKey::Caller),
     };
     match credits::apply(app, &change, &|_| Default::default()).await? {
-        Outcome::Applied(entry) => Ok(Reply::ok(json!({ "balance": entry.balance_after, "entry_id": entry.id }))),
-        Outcome::Replayed { entry_id, balance_after } => {
-            Ok(Reply::ok(json!({ "balance": balance_after, "entry_id": entry_id })))
-        }
+        Outcome::Applied(entry) => Ok(Reply::json(&Debited { balance: entry.balance_after, entry_id: entry.id })),
+        Outcome::Replayed { entry_id, balance_after } => Ok(Reply::json(&Debited { balance: balance_after, entry_id })),
         Outcome::Insufficient { balance, required } => Err(Error::InsufficientCredits { balance, required }),
         Outcome::KeyReused => {
             Err(Error::conflict("idempotency_key_reused", "this idempotency key was used for a different amount"))

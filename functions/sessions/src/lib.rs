@@ -2,14 +2,16 @@
 //! `POST /api/usage/{feature}` (metered quotas), `GET /api/entitlements` and its offline token `GET /api/entitlements/token`; and the metronome's
 //! `GET /api/pace-to-bpm`.
 
-use serde::Deserialize;
-use serde_json::{Map, Value, json};
 use tollgate::auth::{caller, signed_in};
 use tollgate::clock::rfc3339;
-use tollgate::domain::entitlements::{self, Allowance};
+use tollgate::domain::entitlements;
 use tollgate::domain::pace;
-use tollgate::domain::sessions::{self, Entry, Session};
+use tollgate::domain::sessions;
 use tollgate::domain::usage::{self, Use};
+use tollgate::http::api::{
+    Cadence, EntitlementToken, Entitlements, EntryRequest, EntryView, Held, SessionDeleted, SessionPage,
+    SessionRequest, SessionView, SessionWithEntries, UsageCounted, UsageRequest,
+};
 use tollgate::http::{self, Reply, Request, Response, Route};
 use tollgate::{App, Error};
 
@@ -61,25 +63,11 @@ pub async fn handle(app: &App, req: Request) -> Response {
 const DEFAULT_PAGE: usize = 20;
 const MAX_PAGE: usize = 100;
 
-fn session_json(session: &Session) -> Value {
-    json!({ "id": session.id, "kind": session.kind, "data": session.data, "created_at": rfc3339(session.created_at) })
-}
-
-fn entry_json(entry: &Entry) -> Value {
-    json!({ "id": entry.id, "data": entry.data, "created_at": rfc3339(entry.created_at) })
-}
-
-#[derive(Deserialize)]
-struct CreateRequest {
-    kind: Option<String>,
-    data: Value,
-}
-
 async fn create(app: &App, req: &Request) -> Result<Reply, Error> {
     let claims = caller(app, req)?;
-    let body: CreateRequest = http::json_body(req, app.config.max_body_bytes)?;
+    let body: SessionRequest = http::json_body(req, app.config.max_body_bytes)?;
     let session = sessions::create(app, &claims.sub, &claims.plan, body.kind.as_deref(), &body.data).await?;
-    Ok(Reply::with_status(201, session_json(&session)))
+    Ok(Reply::json_with_status(201, &SessionView::from(&session)))
 }
 
 async fn list(app: &App, req: &Request) -> Result<Reply, Error> {
@@ -92,42 +80,32 @@ async fn list(app: &App, req: &Request) -> Result<Reply, Error> {
         signed_in(app, req),
         sessions::list(app, &claims.sub, kind.as_deref(), limit, cursor.as_deref())
     )?;
-    Ok(Reply::ok(json!({
-        "sessions": page.sessions.iter().map(session_json).collect::<Vec<_>>(),
-        "next_cursor": page.next_cursor,
-    })))
+    Ok(Reply::json(&SessionPage {
+        sessions: page.sessions.iter().map(SessionView::from).collect(),
+        next_cursor: page.next_cursor,
+    }))
 }
 
 async fn show(app: &App, req: &Request, id: &str) -> Result<Reply, Error> {
     let claims = caller(app, req)?;
     let (_, (session, entries)) = tokio::try_join!(signed_in(app, req), sessions::get(app, &claims.sub, id))?;
-    let mut body = session_json(&session);
-    body["entries"] = entries.iter().map(entry_json).collect();
-    Ok(Reply::ok(body))
+    Ok(Reply::json(&SessionWithEntries {
+        session: SessionView::from(&session),
+        entries: entries.iter().map(EntryView::from).collect(),
+    }))
 }
 
 async fn delete(app: &App, req: &Request, id: &str) -> Result<Reply, Error> {
     let claims = signed_in(app, req).await?.0;
     sessions::delete(app, &claims.sub, id).await?;
-    Ok(Reply::ok(json!({ "deleted": true, "id": id })))
-}
-
-#[derive(Deserialize)]
-struct EntryRequest {
-    data: Value,
+    Ok(Reply::json(&SessionDeleted { deleted: true, id: id.to_string() }))
 }
 
 async fn append(app: &App, req: &Request, id: &str) -> Result<Reply, Error> {
     let claims = signed_in(app, req).await?.0;
     let body: EntryRequest = http::json_body(req, app.config.max_body_bytes)?;
     let entry = sessions::append(app, &claims.sub, id, &body.data, app.config.max_session_entries).await?;
-    Ok(Reply::with_status(201, entry_json(&entry)))
-}
-
-#[derive(Deserialize)]
-struct UseRequest {
-    amount: Option<i64>,
-    idempotency_key: Option<String>,
+    Ok(Reply::json_with_status(201, &EntryView::from(&entry)))
 }
 
 /// The most units one call may count.
@@ -135,7 +113,7 @@ const MAX_UNITS: i64 = 10_000;
 
 async fn record_use(app: &App, req: &Request, feature: &str) -> Result<Reply, Error> {
     let claims = caller(app, req)?;
-    let body: UseRequest = http::optional_json_body(req, app.config.max_body_bytes)?;
+    let body: UsageRequest = http::optional_json_body(req, app.config.max_body_bytes)?;
     let amount = body.amount.unwrap_or(1);
     if !(1..=MAX_UNITS).contains(&amount) {
         return Err(Error::bad_request(
@@ -152,34 +130,22 @@ async fn record_use(app: &App, req: &Request, feature: &str) -> Result<Reply, Er
         &Use { user_id: &claims.sub, token_plan: &claims.plan, feature, amount, key: key.as_deref() },
     )
     .await?;
-    Ok(Reply::ok(json!({
-        "feature": counted.feature,
-        "used": counted.used,
-        "limit": counted.limit,
-        "remaining": counted.remaining(),
-        "resets_at": rfc3339(counted.resets_at),
-    })))
+    Ok(Reply::json(&UsageCounted {
+        remaining: counted.remaining(),
+        feature: counted.feature,
+        used: counted.used,
+        limit: counted.limit,
+        resets_at: rfc3339(counted.resets_at),
+    }))
 }
 
 async fn allowances(app: &App, req: &Request) -> Result<Reply, Error> {
     let claims = caller(app, req)?;
     let (ent, all) = entitlements::allowances(app, &claims.sub).await?;
-    let features: Map<String, Value> = all
-        .into_iter()
-        .map(|(feature, allowance)| {
-            let value = match allowance {
-                Allowance::Flag(on) => json!(on),
-                Allowance::Kept { used, limit } => json!({ "used": used, "limit": limit }),
-                Allowance::Metered { used, limit, resets_at } => {
-                    json!({ "used": used, "limit": limit, "resets_at": rfc3339(resets_at) })
-                }
-            };
-            (feature, value)
-        })
-        .collect();
-    let mut body = http::entitlement_fields(&ent);
-    body.insert("features".into(), features.into());
-    Ok(Reply::ok(body.into()))
+    Ok(Reply::json(&Entitlements {
+        held: Held::from(&ent),
+        features: all.into_iter().map(|(feature, allowance)| (feature, allowance.into())).collect(),
+    }))
 }
 
 /// A short-lived EdDSA token of what the caller may do, for a backend to verify offline against
@@ -190,7 +156,7 @@ async fn entitlement_token(app: &App, req: &Request) -> Result<Reply, Error> {
         .await?
         .ok_or_else(|| Error::internal("entitlement tokens have no key set in this function"))?;
     let kid = app.entitlement_keys.as_ref().map(|k| k.kid().to_string());
-    Ok(Reply::ok(json!({ "token": token, "expires_at": rfc3339(expires_at), "kid": kid })))
+    Ok(Reply::json(&EntitlementToken { token, expires_at: rfc3339(expires_at), kid }))
 }
 
 /// The running cadence for a pace; no token needed.
@@ -209,9 +175,9 @@ fn pace_to_bpm(req: &Request) -> Result<Reply, Error> {
         }
     };
     let cadence = pace::cadence(pace::parse_pace(&pace)?, unit, height)?;
-    Ok(Reply::ok(json!({
-        "pace_seconds_per_km": cadence.pace_seconds_per_km,
-        "speed_kmh": cadence.speed_kmh,
-        "bpm": cadence.bpm,
-    })))
+    Ok(Reply::json(&Cadence {
+        pace_seconds_per_km: cadence.pace_seconds_per_km,
+        speed_kmh: cadence.speed_kmh,
+        bpm: cadence.bpm,
+    }))
 }

@@ -1,8 +1,8 @@
 //! Stripe's webhook (a Lambda function URL in production; `POST /api/stripe/webhook` locally):
 //! every delivery is verified against the raw bytes and applied exactly once.
 
-use serde_json::json;
 use tollgate::domain::stripe_events::{self, Outcome, Receipt};
+use tollgate::http::api::WebhookReceipt;
 use tollgate::http::{self, Reply, Request, Response, Route};
 use tollgate::{App, Error};
 
@@ -38,10 +38,11 @@ async fn receive(app: &App, req: &Request) -> Result<Reply, Error> {
         Receipt::Applied(outcome) | Receipt::Ignored(outcome) => outcome.as_str(),
         Receipt::Duplicate => "duplicate",
     });
-    Ok(Reply::ok(match receipt {
-        Receipt::Applied(outcome) => json!({ "received": true, "outcome": outcome.as_str() }),
-        Receipt::Duplicate => json!({ "received": true, "duplicate": true }),
-        Receipt::Ignored(Outcome::Ignored) => json!({ "received": true, "ignored": true }),
-        Receipt::Ignored(outcome) => json!({ "received": true, "outcome": outcome.as_str() }),
-    }))
+    let mut answer = WebhookReceipt { received: true, outcome: None, duplicate: None, ignored: None };
+    match receipt {
+        Receipt::Duplicate => answer.duplicate = Some(true),
+        Receipt::Ignored(Outcome::Ignored) => answer.ignored = Some(true),
+        Receipt::Applied(outcome) | Receipt::Ignored(outcome) => answer.outcome = Some(outcome.as_str().into()),
+    }
+    Ok(Reply::json(&answer))
 }

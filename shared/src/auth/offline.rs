@@ -13,9 +13,11 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 use jsonwebtoken::{Algorithm, EncodingKey, Header, encode};
 use serde::{Deserialize, Serialize};
+#[cfg(test)]
 use serde_json::{Value, json};
 
 use crate::error::Error;
+use crate::http::api::{Jwk, Jwks};
 
 /// One key as the set stores it (a private JWK, plus when it stopped signing).
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -131,14 +133,21 @@ impl KeySet {
 
     /// The public keys a verifier needs at `now`: the signing key and every retired key whose
     /// tokens (`lifetime_secs` long) may not have expired yet.
-    pub fn jwks(&self, now: i64, lifetime_secs: i64) -> Value {
-        let keys: Vec<Value> = self
+    pub fn jwks(&self, now: i64, lifetime_secs: i64) -> Jwks {
+        let keys = self
             .keys
             .iter()
             .filter(|k| k.retired_at.is_none_or(|at| at + lifetime_secs + super::tokens::CLOCK_SKEW_SECS > now))
-            .map(|k| json!({ "kty": "OKP", "crv": "Ed25519", "x": k.x, "kid": k.kid, "alg": "EdDSA", "use": "sig" }))
+            .map(|k| Jwk {
+                kty: "OKP".into(),
+                crv: "Ed25519".into(),
+                x: k.x.clone(),
+                kid: k.kid.clone(),
+                alg: "EdDSA".into(),
+                key_use: "sig".into(),
+            })
             .collect();
-        json!({ "keys": keys })
+        Jwks { keys }
     }
 
     pub fn sign(&self, claims: &impl Serialize) -> Result<String, Error> {
@@ -156,8 +165,8 @@ mod tests {
 
     use super::*;
 
-    fn verify(jwks: &Value, token: &str) -> Result<Value, String> {
-        let set: JwkSet = serde_json::from_value(jwks.clone()).unwrap();
+    fn verify(jwks: &Jwks, token: &str) -> Result<Value, String> {
+        let set: JwkSet = serde_json::from_value(serde_json::to_value(jwks).unwrap()).unwrap();
         let kid = decode_header(token).map_err(|e| e.to_string())?.kid.ok_or("no kid")?;
         let jwk = set.find(&kid).ok_or("no such key published")?;
         let mut validation = Validation::new(Algorithm::EdDSA);

@@ -19,6 +19,8 @@ pub const MAX_DAYS: i64 = 366;
 pub const CHURN_DAYS: i64 = 30;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", schema(as = MetricsReport))]
 pub struct Report {
     pub version: String,
     pub from: String,
@@ -33,12 +35,17 @@ pub struct Report {
 
 /// Counters per day (every day of the range, zeros included) and their totals.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema), schema(as = DailyCounts))]
 pub struct Daily {
+    /// Each day: `day` (`YYYY-MM-DD`) and its counters.
+    #[cfg_attr(feature = "openapi", schema(value_type = Vec<Object>))]
     pub days: Vec<BTreeMap<String, serde_json::Value>>,
+    #[cfg_attr(feature = "openapi", schema(inline))]
     pub totals: Counts,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema), schema(as = CreditTotals))]
 pub struct Credits {
     /// Since the first counted change.
     pub granted: i64,
@@ -47,10 +54,12 @@ pub struct Credits {
     /// Granted less spent and taken back: what users hold.
     pub outstanding: i64,
     /// The same three within the range.
+    #[cfg_attr(feature = "openapi", schema(inline))]
     pub in_range: Counts,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema), schema(as = SubscriptionTotals))]
 pub struct Subscriptions {
     /// plan -> status -> how many.
     pub by_plan: BTreeMap<String, BTreeMap<String, i64>>,

@@ -5,12 +5,13 @@
 //! is canceled. Access follows Stripe's answer and its webhook events, through the same
 //! versioned writes as every subscription change.
 
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use super::subscriptions::{self, Applied, ScheduledChange, SubscriptionRecord};
 use crate::app::App;
 use crate::catalog::{Catalog, Interval};
 use crate::error::Error;
+use crate::http::api::{ChangePreview, PlanChanged, PreviewLine};
 use crate::store::Tx;
 use crate::stripe::{Event, PlanChange, StripeError, Subscription, SubscriptionSchedule};
 
@@ -170,14 +171,14 @@ pub struct Changed {
 }
 
 impl Changed {
-    pub fn to_json(&self) -> Value {
-        json!({
-            "effective": self.effective.as_str(),
-            "subscription": self.subscription,
-            "plan": self.plan,
-            "interval": self.interval,
-            "at": self.at.map(crate::clock::rfc3339),
-        })
+    pub fn view(&self) -> PlanChanged {
+        PlanChanged {
+            effective: self.effective.as_str().into(),
+            subscription: self.subscription.clone(),
+            plan: self.plan.clone(),
+            interval: self.interval.clone(),
+            at: self.at.map(crate::clock::rfc3339),
+        }
     }
 }
 
@@ -242,7 +243,7 @@ pub async fn cancel_scheduled(app: &App, user_id: &str) -> Result<(), Error> {
 
 /// `GET /api/billing/change/preview`: what the customer pays now for the change (nothing for a
 /// change at the period's end), per Stripe's invoice preview.
-pub async fn preview(app: &App, user_id: &str, plan: &str, interval: &str) -> Result<Value, Error> {
+pub async fn preview(app: &App, user_id: &str, plan: &str, interval: &str) -> Result<ChangePreview, Error> {
     let current = current(app, user_id).await?;
     let (change, effective) = target(app, plan, interval, &current)?;
     let customer = current.sub.customer().unwrap_or_default();
@@ -251,23 +252,23 @@ pub async fn preview(app: &App, user_id: &str, plan: &str, interval: &str) -> Re
         Effective::PeriodEnd => (0, currency, vec![], current.sub.current_period_end()),
         Effective::Now => {
             let preview = app.stripe.preview_change(&customer, &change, app.now()).await.map_err(stripe_error)?;
-            let lines: Vec<Value> = preview
+            let lines: Vec<PreviewLine> = preview
                 .lines
                 .map(|l| l.data)
                 .unwrap_or_default()
                 .into_iter()
-                .map(|l| json!({ "amount": l.amount, "description": l.description }))
+                .map(|l| PreviewLine { amount: l.amount, description: l.description })
                 .collect();
             (preview.amount_due, preview.currency, lines, None)
         }
     };
-    Ok(json!({
-        "effective": effective.as_str(),
-        "plan": change.plan,
-        "interval": change.interval,
-        "amount_due_now": amount_due,
-        "currency": currency,
-        "lines": lines,
-        "at": at.map(crate::clock::rfc3339),
-    }))
+    Ok(ChangePreview {
+        effective: effective.as_str().into(),
+        plan: change.plan,
+        interval: change.interval,
+        amount_due_now: amount_due,
+        currency,
+        lines,
+        at: at.map(crate::clock::rfc3339),
+    })
 }

@@ -21,6 +21,7 @@ use crate::stripe::{CheckoutSession, Event, Subscription};
 
 /// What a run did: a line per change, and the counts (also added to the admin metrics).
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema), schema(as = ReconcileReport))]
 pub struct Report {
     pub changes: Vec<String>,
     pub counts: BTreeMap<String, i64>,

@@ -14,10 +14,10 @@ use serde_json::{Value, json};
 
 use crate::error::Error;
 
+pub mod api;
 pub mod limits;
 pub mod log;
 pub mod router;
-pub mod views;
 pub use router::{Params, Route};
 
 pub type Request = lambda_http::Request;
@@ -36,6 +36,13 @@ impl Reply {
     }
     pub fn with_status(status: u16, body: Value) -> Self {
         Reply { status, body, headers: vec![] }
+    }
+    /// 200 with a wire value (`api`).
+    pub fn json<T: serde::Serialize>(value: &T) -> Self {
+        Reply::ok(api::to_body(value))
+    }
+    pub fn json_with_status<T: serde::Serialize>(status: u16, value: &T) -> Self {
+        Reply::with_status(status, api::to_body(value))
     }
     pub fn with_header(mut self, name: &'static str, value: impl Into<String>) -> Self {
         self.headers.push((name, value.into()));
@@ -260,32 +267,6 @@ pub fn gateway_request(parts: lambda_http::http::request::Parts, body: Vec<u8>, 
     let mut request = lambda_http::http::Request::from_parts(parts, body);
     request.extensions_mut().insert(RequestContext::ApiGatewayV2(context));
     request.with_query_string_parameters(query)
-}
-
-/// What a user holds, as the API shows it: `plan`, `pro`, `plan_ends_at` and the principal
-/// `subscription` (or null).
-pub fn entitlement_fields(ent: &crate::domain::entitlements::Entitlement) -> serde_json::Map<String, Value> {
-    use crate::clock::rfc3339;
-    let subscription = ent.subscription.as_ref().map(|s| {
-        json!({
-            "id": s.id,
-            "status": s.status,
-            "plan": s.plan,
-            "interval": s.interval,
-            "current_period_end": s.current_period_end.map(rfc3339),
-            "trial_end": s.trial_end.map(rfc3339),
-            "cancel_scheduled": s.cancel_scheduled,
-            "scheduled_change": s.next.as_ref().map(|(plan, interval, at)| {
-                json!({ "plan": plan, "interval": interval, "at": rfc3339(*at) })
-            }),
-        })
-    });
-    let mut fields = serde_json::Map::new();
-    fields.insert("plan".into(), json!(ent.plan.key));
-    fields.insert("pro".into(), json!(ent.pro));
-    fields.insert("plan_ends_at".into(), json!(ent.plan_ends_at.map(rfc3339)));
-    fields.insert("subscription".into(), subscription.unwrap_or(Value::Null));
-    fields
 }
 
 #[cfg(test)]

@@ -321,7 +321,7 @@ async fn cancel_at_period_end_keeps_the_plan_until_the_period_ends() {
 /// `GET /api/pro/verify` is served by the claim function; the webhook crate reads the same store.
 async fn tollgate_claim_verify(t: &TestApp, token: &str) -> Value {
     let ent = entitlements::entitlement(&t.app, &t.app.tokens.verify(token, t.app.now()).unwrap().sub).await.unwrap();
-    Value::Object(tollgate::http::entitlement_fields(&ent))
+    serde_json::to_value(tollgate::http::api::Held::from(&ent)).unwrap()
 }
 
 #[tokio::test]
