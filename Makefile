@@ -16,7 +16,11 @@ venv: $(VENV)/.installed
 tests/js/node_modules/.package-lock.json: tests/js/package-lock.json
 	npm ci --prefix tests/js --no-audit --no-fund
 
-js: tests/js/node_modules/.package-lock.json
+# @tollgate/client's packages (TypeScript, openapi-typescript, openapi-fetch, jose, React).
+clients/js/node_modules/.package-lock.json: clients/js/package-lock.json
+	npm ci --prefix clients/js --no-audit --no-fund
+
+js: tests/js/node_modules/.package-lock.json clients/js/node_modules/.package-lock.json
 
 dev:
 	DEBUG_AUTH_CODES=$${DEBUG_AUTH_CODES:-1} cargo run --bin tollgate -- dev --port $(PORT)

@@ -73,7 +73,7 @@ async fn diagnostics_in_development_are_open_and_show_no_secret() {
     assert_eq!(body["email"]["sender"], "console");
     assert!(body["version"].as_str().is_some_and(|v| !v.is_empty()));
     let pro = body["catalog"]["plans"].as_array().unwrap().iter().find(|p| p["key"] == "pro").unwrap().clone();
-    assert_eq!(pro["price"], testing::PRO_PRICE, "prices as resolved at start");
+    assert_eq!(pro["once"]["price"], testing::PRO_PRICE, "prices as resolved at start");
     assert_eq!(body["ok"], true);
     assert_no_secret(&body.to_string());
 }
