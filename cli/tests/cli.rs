@@ -67,15 +67,10 @@ async fn table_create_makes_a_table_the_store_can_use() {
     assert_eq!(store.query_index("nothing", 1).await.unwrap().len(), 0, "the GSI exists");
 }
 
-async fn start_dev() -> (dev_server::DevServer, String) {
-    let server = dev_server::start(&[]).await;
-    let url = server.url.clone();
-    (server, url)
-}
-
 #[tokio::test]
 async fn the_dev_server_serves_the_journey_over_http() {
-    let (_server, url) = start_dev().await;
+    let server = dev_server::start(&[]).await;
+    let url = &server.url;
     let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
     let post = |path: &str, body: Value, token: Option<&str>| {
         let mut r = http.post(format!("{url}{path}")).json(&body);
@@ -120,7 +115,7 @@ async fn the_dev_server_serves_the_journey_over_http() {
     let preflight = http.request(reqwest::Method::OPTIONS, format!("{url}/api/pro/verify")).send().await.unwrap();
     assert_eq!(preflight.status(), 204);
     assert_eq!(preflight.headers()["access-control-allow-origin"], "*");
-    let index = http.get(&url).send().await.unwrap().text().await.unwrap();
+    let index = http.get(url).send().await.unwrap().text().await.unwrap();
     assert!(index.contains("/api/checkout/create"), "the index lists the routes");
 }
 

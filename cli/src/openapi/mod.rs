@@ -139,8 +139,8 @@ fn method(name: &str) -> HttpMethod {
     }
 }
 
-fn operation(op: &Operation, all: &mut Schemas) -> utoipa::openapi::path::Operation {
-    let envelope = wire::<tollgate::http::api::ErrorEnvelope>(all);
+/// `op` as the document describes it; `envelope` names the error envelope's schema.
+fn operation(op: &Operation, envelope: &str, all: &mut Schemas) -> utoipa::openapi::path::Operation {
     let mut built = OperationBuilder::new().operation_id(Some(op.id)).tag(op.tag).summary(Some(op.summary));
     for segment in op.path.split('/').filter_map(|s| s.strip_prefix('{')?.strip_suffix('}')) {
         built = built.parameter(
@@ -185,13 +185,13 @@ fn operation(op: &Operation, all: &mut Schemas) -> utoipa::openapi::path::Operat
     errors.sort_by_key(|(s, _)| *s);
     for (status, codes) in errors {
         let response =
-            ResponseBuilder::new().description(described(&codes)).content("application/json", json_content(&envelope));
+            ResponseBuilder::new().description(described(&codes)).content("application/json", json_content(envelope));
         built = built.response(status.to_string(), response);
     }
     let other = "Any other failure (405 for another method, 500 `internal_error`, 503 `store_unavailable`), in the error envelope.";
     built = built.response(
         "default",
-        ResponseBuilder::new().description(other).content("application/json", json_content(&envelope)),
+        ResponseBuilder::new().description(other).content("application/json", json_content(envelope)),
     );
     built = match op.auth {
         Auth::Public => built,
@@ -207,9 +207,10 @@ fn operation(op: &Operation, all: &mut Schemas) -> utoipa::openapi::path::Operat
 /// The document.
 pub fn document() -> OpenApi {
     let mut all = Schemas::new();
+    let envelope = wire::<tollgate::http::api::ErrorEnvelope>(&mut all);
     let mut paths = PathsBuilder::new();
     for op in OPERATIONS {
-        let built = operation(op, &mut all);
+        let built = operation(op, &envelope, &mut all);
         paths = paths.path(op.path, PathItem::new(method(op.method), built));
     }
     let mut components = ComponentsBuilder::new()

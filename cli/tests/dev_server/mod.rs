@@ -69,27 +69,14 @@ pub async fn start(env: &[(&str, &str)]) -> DevServer {
     panic!("the dev server did not start");
 }
 
+async fn post(url: &str, body: Value) -> Value {
+    reqwest::Client::new().post(url).json(&body).send().await.unwrap().json().await.unwrap()
+}
+
 /// Signs `email` in through the API (the dev server answers the code): its access token.
 pub async fn sign_in(url: &str, email: &str) -> String {
-    let http = reqwest::Client::new();
-    let sent: Value = http
-        .post(format!("{url}/api/auth/request-code"))
-        .json(&json!({ "email": email }))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let sent = post(&format!("{url}/api/auth/request-code"), json!({ "email": email })).await;
     let code = sent["debug_code"].as_str().expect("the dev server answers the code");
-    let signed: Value = http
-        .post(format!("{url}/api/auth/verify-code"))
-        .json(&json!({ "email": email, "code": code }))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let signed = post(&format!("{url}/api/auth/verify-code"), json!({ "email": email, "code": code })).await;
     signed["token"].as_str().unwrap().to_string()
 }

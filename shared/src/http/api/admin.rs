@@ -37,6 +37,7 @@ wire! {
         pub admin: bool,
     }
 
+    #[serde(deny_unknown_fields)]
     pub struct ReconcileRequest {
         /// `YYYY-MM-DD`: Stripe's objects made from this UTC day on (default 3 days ago).
         #[serde(default)]
