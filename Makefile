@@ -3,7 +3,7 @@ VENV ?= .venv
 PYTHON ?= python3
 PORT ?= 3000
 
-.PHONY: dev test model-long venv js package build clean
+.PHONY: dev test model-long venv js browser package build clean
 
 $(VENV)/.installed: scripts/requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -16,16 +16,23 @@ venv: $(VENV)/.installed
 tests/js/node_modules/.package-lock.json: tests/js/package-lock.json
 	npm ci --prefix tests/js --no-audit --no-fund
 
-# @tollgate/client's packages (TypeScript, openapi-typescript, openapi-fetch, jose, React).
+# @tollgate/client's packages (TypeScript, openapi-typescript, openapi-fetch, jose, React;
+# esbuild and Chart.js for the demo; Playwright, which never downloads a browser here).
 clients/js/node_modules/.package-lock.json: clients/js/package-lock.json
-	npm ci --prefix clients/js --no-audit --no-fund
+	PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --prefix clients/js --no-audit --no-fund
 
 js: tests/js/node_modules/.package-lock.json clients/js/node_modules/.package-lock.json
+
+# Debian's chromium, for the browser tests (Playwright drives it by its path).
+browser:
+	@command -v chromium >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -q && apt-get install -y -q chromium; \
+	  else sudo apt-get update -q && sudo apt-get install -y -q chromium; fi; }
 
 dev:
 	DEBUG_AUTH_CODES=$${DEBUG_AUTH_CODES:-1} cargo run --bin tollgate -- dev --port $(PORT)
 
-test: venv js
+test: venv js browser
 	$(VENV)/bin/cfn-lint template.yaml
 	AWS_DEFAULT_REGION=us-east-1 SAM_CLI_TELEMETRY=0 $(VENV)/bin/sam validate --lint
 	INSTA_UPDATE=no VENV=$(VENV) scripts/with-dynamodb.sh cargo test --workspace --no-fail-fast

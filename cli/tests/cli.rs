@@ -103,7 +103,8 @@ async fn the_dev_server_serves_the_journey_over_http() {
     assert_eq!(paid.status(), 303);
     let success = paid.headers()["location"].to_str().unwrap().to_string();
     assert_eq!(success, format!("{url}/success?session_id={session}"));
-    assert!(http.get(&success).send().await.unwrap().text().await.unwrap().contains(&session));
+    let success_page = http.get(&success).send().await.unwrap().text().await.unwrap();
+    assert!(success_page.contains("assets/app.js"), "the success page is the demo app, which claims: {success_page}");
 
     let claimed: Value =
         post("/api/pro/claim", json!({ "session_id": session }), Some(&token)).await.unwrap().json().await.unwrap();
@@ -115,8 +116,23 @@ async fn the_dev_server_serves_the_journey_over_http() {
     let preflight = http.request(reqwest::Method::OPTIONS, format!("{url}/api/pro/verify")).send().await.unwrap();
     assert_eq!(preflight.status(), 204);
     assert_eq!(preflight.headers()["access-control-allow-origin"], "*");
-    let index = http.get(url).send().await.unwrap().text().await.unwrap();
-    assert!(index.contains("/api/checkout/create"), "the index lists the routes");
+    // The demo app and the dashboard, built into the binary.
+    let text = |path: &'static str| {
+        let http = http.clone();
+        async move {
+            let answer = http.get(format!("{url}{path}")).send().await.unwrap();
+            let kind = answer.headers()["content-type"].to_str().unwrap().to_string();
+            (answer.status().as_u16(), kind, answer.text().await.unwrap())
+        }
+    };
+    let (status, kind, index) = text("/").await;
+    assert!(status == 200 && kind.starts_with("text/html") && index.contains("assets/app.js"), "{index}");
+    let (status, _, admin) = text("/admin").await;
+    assert!(status == 200 && admin.contains("assets/admin.js"), "{admin}");
+    let (status, kind, script) = text("/assets/app.js").await;
+    assert_eq!((status, kind.as_str()), (200, "text/javascript; charset=utf-8"));
+    assert!(script.len() > 10_000, "the bundled app");
+    assert_eq!(text("/assets/missing.js").await.0, 404);
 }
 
 #[test]

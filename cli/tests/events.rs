@@ -41,6 +41,7 @@ const EXPECTED: &[(&str, u16)] = &[
     ("billing-change-cancel.json", 404),
     ("billing-change-preview.json", 404),
     ("admin-billing-events.json", 200),
+    ("admin-recent-billing-events.json", 200),
     ("admin-metrics.json", 200),
     // The simulated Stripe of a fresh app holds nothing: 200, no changes.
     ("admin-reconcile.json", 200),

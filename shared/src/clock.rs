@@ -50,6 +50,9 @@ pub fn rfc3339(epoch_secs: i64) -> String {
         .unwrap_or_default()
 }
 
+/// Seconds in a UTC day.
+pub const DAY: i64 = 24 * 3600;
+
 /// The UTC calendar day of an epoch second, as `2026-11-23`.
 pub fn day_id(epoch_secs: i64) -> String {
     let date = time::OffsetDateTime::from_unix_timestamp(epoch_secs).unwrap_or(time::OffsetDateTime::UNIX_EPOCH);

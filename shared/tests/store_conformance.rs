@@ -240,6 +240,13 @@ async fn the_index_finds_items_by_gsi1pk(store: Store) {
     assert_eq!(found.len(), 1);
     assert_eq!(found[0].key(), key("USER#1", "PROFILE"));
     assert!(store.query_index("CUSTOMER#nobody", 10).await.unwrap().is_empty());
+    for n in [3, 1, 2] {
+        let feed = item(&format!("USER#{n}"), "FEED").with(GSI1PK, "FEED").with(GSI1SK, format!("{n:02}"));
+        store.write(Write::put(feed)).await.unwrap();
+    }
+    let order = |items: Vec<Item>| items.iter().map(|i| i.key().pk).collect::<Vec<_>>();
+    assert_eq!(order(store.query_index("FEED", 2).await.unwrap()), ["USER#1", "USER#2"]);
+    assert_eq!(order(store.query_index_newest("FEED", 2).await.unwrap()), ["USER#3", "USER#2"]);
 }
 
 async fn concurrent_creates_of_one_item_have_one_winner(store: Store) {

@@ -3,6 +3,8 @@
 //! Stripe Checkout and portal when no Stripe key is configured), with tower-http's CORS and body
 //! limit in front.
 
+mod checkout;
+mod demo;
 mod pages;
 mod reference;
 

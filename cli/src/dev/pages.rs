@@ -1,6 +1,7 @@
-//! The dev server's own pages and actions: the simulated Stripe Checkout page, refunds,
-//! disputes, renewals, the simulated customer portal, the mailbox, the success page and the
-//! index. Each is a route of `DEV_ROUTES` (beside the functions' own tables).
+//! The dev server's own pages and actions: the demo app and dashboard (`demo`), the simulated
+//! Stripe Checkout page (`checkout`), payments, refunds, disputes, renewals, the simulated
+//! customer portal, the mailbox and the API reference. Each is a route of `DEV_ROUTES` (beside
+//! the functions' own tables).
 
 use http_body_util::Full;
 use hyper::body::Bytes;
@@ -12,8 +13,18 @@ use super::{DevRoute, Page};
 
 /// The dev server's own routes.
 pub const DEV_ROUTES: &[DevRoute] = &[
-    DevRoute { method: "GET", path: "/", handler: |app, _, _| Box::pin(async move { index(app) }) },
-    DevRoute { method: "GET", path: "/success", handler: |_, req, _| Box::pin(async move { success(req) }) },
+    DevRoute { method: "GET", path: "/", handler: |_, _, _| Box::pin(async { super::demo::file("index.html") }) },
+    DevRoute {
+        method: "GET",
+        path: "/success",
+        handler: |_, _, _| Box::pin(async { super::demo::file("index.html") }),
+    },
+    DevRoute { method: "GET", path: "/admin", handler: |_, _, _| Box::pin(async { super::demo::file("admin.html") }) },
+    DevRoute {
+        method: "GET",
+        path: "/assets/{file}",
+        handler: |_, _, p| Box::pin(async move { super::demo::file(&format!("assets/{}", p.get("file"))) }),
+    },
     DevRoute {
         method: "GET",
         path: "/openapi.json",
@@ -24,7 +35,7 @@ pub const DEV_ROUTES: &[DevRoute] = &[
     DevRoute {
         method: "GET",
         path: "/dev/checkout/{session}",
-        handler: |app, _, p| Box::pin(async move { checkout_page(app, p.get("session")) }),
+        handler: |app, _, p| Box::pin(super::checkout::page(app, p.get("session"))),
     },
     DevRoute {
         method: "POST",
@@ -63,14 +74,6 @@ pub const DEV_ROUTES: &[DevRoute] = &[
     },
 ];
 
-fn index(app: &App) -> Page {
-    plain(200, "text/plain; charset=utf-8", welcome_text(app))
-}
-
-fn success(req: &Request) -> Page {
-    plain(200, "text/html; charset=utf-8", success_page(req))
-}
-
 async fn decided(app: &App, session: &str, outcome: &str) -> Page {
     match outcome {
         "won" | "lost" => reverse(app, session, "dispute", Some(outcome == "won")).await,
@@ -100,33 +103,6 @@ fn escape(text: &str) -> String {
     text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
 }
 
-fn checkout_page(app: &App, session_id: &str) -> Page {
-    let Some(sim) = app.stripe.simulator() else {
-        return plain(404, "text/plain", "Stripe is not simulated".into());
-    };
-    let Some((plan, email, paid)) = sim.describe(session_id) else {
-        return plain(404, "text/plain", "no such session".into());
-    };
-    let id = escape(session_id);
-    let body = if paid {
-        "<p>This session is already paid.</p>".to_string()
-    } else {
-        format!("<form method=\"post\" action=\"/dev/checkout/{id}/pay\"><button type=\"submit\">Pay</button></form>")
-    };
-    plain(
-        200,
-        "text/html; charset=utf-8",
-        format!(
-            "<!doctype html><title>Tollgate simulated checkout</title><h1>Simulated Stripe Checkout</h1>\
-             <p>Buying: <b>{}</b><br>Email: {}<br>Session: <code>{id}</code></p>{body}\
-             <p><small>No money moves: paying delivers a signed checkout.session.completed to the local webhook.</small></p>",
-            escape(&plan),
-            escape(email.as_deref().unwrap_or("-")),
-        ),
-    )
-}
-
-/// Pays a simulated session and delivers Stripe's event, signed, through the webhook handler.
 /// Pays a simulated session and delivers its events; with `?deliver=0` the webhook never hears
 /// of it (a missed delivery, for `POST /api/admin/reconcile` to find).
 async fn pay(app: &App, req: &Request, session_id: &str) -> Page {
@@ -307,16 +283,6 @@ fn mailbox(app: &App) -> Page {
         .map(|m| serde_json::json!({ "to": m.to, "subject": m.subject, "text": m.text }))
         .collect();
     plain(200, "application/json", serde_json::Value::from(mails).to_string())
-}
-
-fn success_page(req: &Request) -> String {
-    let session = req.query_string_parameters_ref().and_then(|q| q.first("session_id")).unwrap_or("").to_string();
-    format!(
-        "<!doctype html><title>Paid</title><h1>Payment complete</h1><p>Session <code>{0}</code></p>\
-         <p>Claim it: <code>curl -X POST localhost:3000/api/pro/claim -H \"authorization: Bearer $TOKEN\" \
-         -H 'content-type: application/json' -d '{{\"session_id\":\"{0}\"}}'</code></p>",
-        escape(&session)
-    )
 }
 
 pub(super) fn welcome_text(app: &App) -> String {

@@ -285,6 +285,14 @@ pub const OPERATIONS: &[Operation] = &[
         ..op("GET", "/api/admin/billing-events", "billingEvents", "admin")
     },
     Operation {
+        summary: "Every user's billing events of the last 30 UTC days, newest first.",
+        auth: Auth::Admin,
+        query: &[PAGE],
+        ok: (200, wire::<RecentBillingEvents>),
+        errors: &[(400, &["invalid_limit"])],
+        ..op("GET", "/api/admin/billing-events/recent", "recentBillingEvents", "admin")
+    },
+    Operation {
         summary: "Everything support needs about one user, by id or email.",
         auth: Auth::Admin,
         ok: (200, wire::<UserReportView>),

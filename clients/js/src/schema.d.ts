@@ -38,6 +38,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/admin/billing-events/recent": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Every user's billing events of the last 30 UTC days, newest first. */
+        get: operations["recentBillingEvents"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/admin/credits/grant": {
         parameters: {
             query?: never;
@@ -597,6 +614,8 @@ export interface components {
             status?: string | null;
             subscription?: string | null;
             type: string;
+            /** @description The user it is about. */
+            user_id: string;
         };
         Cadence: {
             /** Format: int32 */
@@ -1013,6 +1032,12 @@ export interface components {
             id: string;
             stripe_customer_id?: string | null;
         };
+        /** @description Every user's billing events, newest first, from the last `days` UTC days. */
+        RecentBillingEvents: {
+            /** Format: int64 */
+            days: number;
+            events: components["schemas"]["BillingEventView"][];
+        };
         RecentCredits: {
             /** Format: int64 */
             balance: number;
@@ -1325,6 +1350,74 @@ export interface operations {
                 };
             };
             /** @description The error envelope; `error.code` one of `missing_field`, `invalid_limit`, `invalid_cursor`. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description The error envelope; `error.code` one of `missing_token`, `invalid_token`, `token_expired`, `token_revoked`. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description The error envelope; `error.code` one of `not_an_admin`. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description The error envelope; `error.code` one of `rate_limited`. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Any other failure (405 for another method, 500 `internal_error`, 503 `store_unavailable`), in the error envelope. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    recentBillingEvents: {
+        parameters: {
+            query?: {
+                /** @description Page size. */
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Success. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RecentBillingEvents"];
+                };
+            };
+            /** @description The error envelope; `error.code` one of `invalid_limit`. */
             400: {
                 headers: {
                     [name: string]: unknown;

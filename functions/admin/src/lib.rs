@@ -1,5 +1,6 @@
 //! Administration: `POST /api/admin/credits/grant`, an administrator's grant or correction;
-//! `GET /api/admin/billing-events?user_id=`, a user's billing audit; `GET /api/admin/users/{user}`,
+//! `GET /api/admin/billing-events?user_id=`, a user's billing audit, and `.../recent`, every
+//! user's; `GET /api/admin/users/{user}`,
 //! everything about one user's access and money; `GET /api/admin/metrics`, webhook deliveries,
 //! sign-ins, credits and subscriptions (MRR); `POST /api/admin/reconcile`, what Stripe holds that
 //! Tollgate missed, applied; `PUT`/`DELETE /api/admin/users/{user}/admin`, who
@@ -12,7 +13,7 @@ use tollgate::auth::{admin, normalize_email};
 use tollgate::domain::billing;
 use tollgate::domain::credits::{self, Change, Floor, Outcome};
 use tollgate::domain::users;
-use tollgate::http::api::{AdminSet, BillingEventPage, BillingEventView, GrantRequest, Granted};
+use tollgate::http::api::{AdminSet, BillingEventPage, BillingEventView, GrantRequest, Granted, RecentBillingEvents};
 use tollgate::http::{self, Reply, Request, Response, Route};
 use tollgate::store::schema::{Reason, RequestKey};
 use tollgate::{App, Error};
@@ -37,6 +38,11 @@ pub const ROUTES: &[Route] = &[
         method: "GET",
         path: "/api/admin/billing-events",
         handler: |app, req, _| Box::pin(billing_events(app, req)),
+    },
+    Route {
+        method: "GET",
+        path: "/api/admin/billing-events/recent",
+        handler: |app, req, _| Box::pin(recent_billing_events(app, req)),
     },
     Route {
         method: "GET",
@@ -163,4 +169,13 @@ async fn billing_events(app: &App, req: &Request) -> Result<Reply, Error> {
     let (events, next_cursor) = billing::list(app, &user_id, limit, cursor.as_deref()).await?;
     let events = events.iter().map(BillingEventView::from).collect();
     Ok(Reply::json(&BillingEventPage { user_id, events, next_cursor }))
+}
+
+/// Every user's billing events of the last days, newest first.
+async fn recent_billing_events(app: &App, req: &Request) -> Result<Reply, Error> {
+    admin(app, req).await?;
+    let limit = http::page_limit(req, 50, 200)?;
+    let events = billing::recent(app, limit).await?;
+    let events = events.iter().map(BillingEventView::from).collect();
+    Ok(Reply::json(&RecentBillingEvents { days: billing::RECENT_DAYS, events }))
 }

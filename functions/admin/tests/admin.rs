@@ -156,3 +156,62 @@ async fn administrators_list_a_users_billing_events_newest_first_a_page_at_a_tim
     assert_eq!(list(boss.clone(), "").await.1["error"]["code"], "missing_field");
     assert_eq!(list(boss, "?user_id=usr_billed&cursor=bogus").await.1["error"]["code"], "invalid_cursor");
 }
+
+#[tokio::test]
+async fn administrators_see_every_users_recent_billing_events_newest_first() {
+    use tollgate::domain::billing::BillingEvent;
+    let t = app();
+    let now = t.app.now();
+    let day = 24 * 3600;
+    // (user, event, seconds ago): across users and days, one older than the 30 days shown.
+    let written = [
+        ("usr_a", "evt_a_today", 60),
+        ("usr_b", "evt_b_today", 10),
+        ("usr_a", "evt_a_yesterday", day + 5),
+        ("usr_b", "evt_b_last_week", 7 * day),
+        ("usr_a", "evt_a_old", 40 * day),
+    ];
+    for (user, event, ago) in written {
+        let record = BillingEvent {
+            user_id: user.into(),
+            event_id: event.into(),
+            event_type: "invoice.paid".into(),
+            created: now - ago,
+            amount: Some(900),
+            currency: Some("usd".into()),
+            status: Some("paid".into()),
+            subscription: None,
+            invoice: None,
+            email: None,
+        };
+        t.app.store.commit(tollgate::domain::billing::write(&record)).await.unwrap();
+    }
+    let recent = |token: String, query: &'static str| {
+        let app = t.app.clone();
+        async move {
+            let path = format!("/api/admin/billing-events/recent{query}");
+            status_and_json(&handle(&app, request("GET", &path, None, Some(&token))).await)
+        }
+    };
+    let ids = |page: &Value| -> Vec<String> {
+        page["events"].as_array().unwrap().iter().map(|e| format!("{}/{}", e["user_id"], e["event_id"])).collect()
+    };
+    let boss = testing::token(&t.app, "usr_boss", ADMIN);
+    let (status, page) = recent(boss.clone(), "").await;
+    assert_eq!(status, 200, "{page}");
+    assert_eq!(page["days"], 30);
+    assert_eq!(
+        ids(&page),
+        [
+            "\"usr_b\"/\"evt_b_today\"",
+            "\"usr_a\"/\"evt_a_today\"",
+            "\"usr_a\"/\"evt_a_yesterday\"",
+            "\"usr_b\"/\"evt_b_last_week\""
+        ]
+    );
+    let (_, first_two) = recent(boss.clone(), "?limit=2").await;
+    assert_eq!(ids(&first_two), ["\"usr_b\"/\"evt_b_today\"", "\"usr_a\"/\"evt_a_today\""]);
+    assert_eq!(recent(boss, "?limit=0").await.1["error"]["code"], "invalid_limit");
+    let someone = testing::token(&t.app, "usr_someone", "someone@example.com");
+    assert_eq!(recent(someone, "").await.0, 403);
+}

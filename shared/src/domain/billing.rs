@@ -39,6 +39,14 @@ pub async fn list(
     audit::page(&app.store, user_id, limit, cursor).await
 }
 
+/// How far back the recent billing events reach.
+pub const RECENT_DAYS: i64 = 30;
+
+/// Every user's billing events of the last `RECENT_DAYS` UTC days, newest first, up to `limit`.
+pub async fn recent(app: &App, limit: usize) -> Result<Vec<BillingEvent>, Error> {
+    audit::recent(&app.store, app.now(), RECENT_DAYS, limit).await
+}
+
 /// A Stripe customer portal session for the user's customer, returning to the configured URL.
 pub async fn portal_url(app: &App, user_id: &str) -> Result<String, Error> {
     let customer = super::users::user_by_id(&app.store, user_id)

@@ -6,13 +6,12 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use crate::app::App;
-use crate::clock::{day_id, day_start};
+use crate::clock::{DAY, day_id, day_start};
 use crate::error::Error;
 use crate::store::schema::metrics::{self, Counts, Family};
 
 use super::stripe_events::Delivery;
 
-const DAY: i64 = 24 * 3600;
 /// The longest range one request may ask for.
 pub const MAX_DAYS: i64 = 366;
 /// Churn is counted over this many days, ending today.

@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 
 use crate::app::App;
 use crate::catalog::{Catalog, Interval};
+use crate::clock::DAY;
 use crate::error::Error;
 use crate::store::schema::plans::{self as held, SubscriptionSummary};
 use crate::store::schema::{events, subscriptions as stored};
@@ -17,8 +18,6 @@ use crate::stripe::{Subscription, SubscriptionSchedule};
 pub use super::plans::OPEN_ENDED;
 pub use crate::store::schema::SubscriptionRecord;
 pub use crate::store::schema::subscriptions::ScheduledChange;
-
-const DAY: i64 = 24 * 3600;
 
 /// Until when a subscription in this state grants its plan. `trialing` and `active` grant it
 /// (until the period ends when it is set to cancel then); `past_due` keeps it for the grace

@@ -140,8 +140,16 @@ impl FaultyStore {
     pub async fn query(&self, query: &Query) -> Result<Page, StoreError> {
         self.through(false, Box::pin(self.inner.query(query))).await
     }
-    pub async fn query_index(&self, value: &str, limit: usize) -> Result<Vec<Item>, StoreError> {
-        self.through(false, Box::pin(self.inner.query_index(value, limit))).await
+    pub async fn query_index(&self, value: &str, limit: usize, newest_first: bool) -> Result<Vec<Item>, StoreError> {
+        let inner = &self.inner;
+        let query = async move {
+            if newest_first {
+                inner.query_index_newest(value, limit).await
+            } else {
+                inner.query_index(value, limit).await
+            }
+        };
+        self.through(false, Box::pin(query)).await
     }
     pub async fn ping(&self) -> Result<(), StoreError> {
         self.through(false, Box::pin(self.inner.ping())).await

@@ -92,10 +92,13 @@ impl MemoryStore {
         Ok(Page { items, last_sk })
     }
 
-    pub async fn query_index(&self, value: &str, limit: usize) -> Result<Vec<Item>, StoreError> {
+    pub async fn query_index(&self, value: &str, limit: usize, newest_first: bool) -> Result<Vec<Item>, StoreError> {
         let table = self.table();
         let mut found: Vec<Item> = table.values().filter(|i| i.str(GSI1PK) == Some(value)).cloned().collect();
         found.sort_by(|a, b| a.str(super::GSI1SK).cmp(&b.str(super::GSI1SK)));
+        if newest_first {
+            found.reverse();
+        }
         found.truncate(limit);
         Ok(found)
     }

@@ -202,7 +202,12 @@ impl Store {
     }
     /// Items whose GSI1PK equals `value` (eventually consistent in DynamoDB).
     pub async fn query_index(&self, value: &str, limit: usize) -> Result<Vec<Item>, StoreError> {
-        dispatch!(self, b => b.query_index(value, limit))
+        dispatch!(self, b => b.query_index(value, limit, false))
+    }
+    /// Items whose GSI1PK equals `value`, the greatest GSI1SK first (eventually consistent in
+    /// DynamoDB).
+    pub async fn query_index_newest(&self, value: &str, limit: usize) -> Result<Vec<Item>, StoreError> {
+        dispatch!(self, b => b.query_index(value, limit, true))
     }
     /// A cheap call that proves the backend answers.
     pub async fn ping(&self) -> Result<(), StoreError> {

@@ -10,6 +10,7 @@ use serde_json::{Value, json};
 use super::client::{CheckoutRequest, CreatedSession};
 use super::events::{CheckoutSession, Subscription};
 use crate::catalog::CheckoutMode;
+use crate::clock::DAY;
 
 mod changes;
 mod reversals;
@@ -40,8 +41,6 @@ pub struct Simulator {
 
 /// What a price the catalog gives no amount for charges a period in the simulation.
 const DEFAULT_AMOUNT: i64 = 900;
-
-const DAY: i64 = 24 * 3600;
 
 fn short_id() -> String {
     uuid::Uuid::new_v4().simple().to_string()[..24].to_string()
@@ -180,13 +179,12 @@ impl Simulator {
         serde_json::from_value(self.session_json(id, s)).ok()
     }
 
-    /// A short description of an open session for the local checkout page.
-    pub fn describe(&self, id: &str) -> Option<(String, Option<String>, bool)> {
+    /// What a session was created with, and whether it is paid (a payment made, or a
+    /// subscription started): for the local checkout page.
+    pub fn checkout_request(&self, id: &str) -> Option<(CheckoutRequest, bool)> {
         let sessions = self.sessions();
         let s = sessions.get(id)?;
-        let bought = |name: &str| s.request.metadata.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone());
-        let plan = bought("plan").or_else(|| bought("pack").map(|p| format!("{p} (credit pack)"))).unwrap_or_default();
-        Some((plan, s.request.customer_email.clone(), s.payment_intent.is_some()))
+        Some((s.request.clone(), s.payment_intent.is_some() || s.subscription.is_some()))
     }
 
     pub fn line_item_prices(&self, id: &str) -> Vec<String> {

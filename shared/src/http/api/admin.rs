@@ -14,6 +14,8 @@ wire! {
     pub struct BillingEventView {
         /// Stripe's event id (or reconciliation's `reconcile:...`).
         pub event_id: String,
+        /// The user it is about.
+        pub user_id: String,
         #[serde(rename = "type")]
         pub event_type: String,
         pub created: String,
@@ -30,6 +32,12 @@ wire! {
         /// Newest first.
         pub events: Vec<BillingEventView>,
         pub next_cursor: Option<String>,
+    }
+
+    /// Every user's billing events, newest first, from the last `days` UTC days.
+    pub struct RecentBillingEvents {
+        pub days: i64,
+        pub events: Vec<BillingEventView>,
     }
 
     pub struct AdminSet {
@@ -150,6 +158,7 @@ impl From<&BillingEvent> for BillingEventView {
     fn from(e: &BillingEvent) -> Self {
         BillingEventView {
             event_id: e.event_id.clone(),
+            user_id: e.user_id.clone(),
             event_type: e.event_type.clone(),
             created: rfc3339(e.created),
             amount: e.amount,

@@ -318,12 +318,13 @@ impl DynamoDbStore {
         Ok(Page { items, last_sk })
     }
 
-    pub async fn query_index(&self, value: &str, limit: usize) -> Result<Vec<Item>, StoreError> {
+    pub async fn query_index(&self, value: &str, limit: usize, newest_first: bool) -> Result<Vec<Item>, StoreError> {
         let out = self
             .client
             .query()
             .table_name(&self.table)
             .index_name(GSI1)
+            .scan_index_forward(!newest_first)
             .key_condition_expression("#pk = :pk")
             .expression_attribute_names("#pk", GSI1PK)
             .expression_attribute_values(":pk", aws_sdk_dynamodb::types::AttributeValue::S(value.to_string()))
