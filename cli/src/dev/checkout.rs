@@ -96,10 +96,17 @@ fn view(app: &App, session: &str, request: &CheckoutRequest, paid: bool, email: 
     let trial_days = request.subscription.as_ref().map_or(0, |s| s.trial_days);
     let pack = price.is_some_and(|p| catalog.pack(&p.item).is_some());
     let name = price.map_or_else(|| request.price.clone(), |p| p.item_name.clone());
-    let discount = request.coupon.as_ref().map(|id| match catalog.coupons().into_iter().find(|c| &c.id == id) {
-        Some(c) => format!("{} ({}% off) applied", c.name, c.percent_off),
+    // A members' coupon comes off the price, as Stripe's page shows the total after it.
+    let coupon = request.coupon.as_ref().map(|id| (id, catalog.coupons().into_iter().find(|c| &c.id == id)));
+    let off = match (&coupon, amount) {
+        (Some((_, Some(c))), Some(full)) => full * i64::from(c.percent_off) / 100,
+        _ => 0,
+    };
+    let discount = coupon.map(|(id, found)| match found {
+        Some(c) => format!("{} ({}% off): -{}", c.name, c.percent_off, money(off, Some(&currency))),
         None => format!("Coupon {id} applied"),
     });
+    let amount = amount.map(|full| full - off);
     View {
         session: session.to_string(),
         item: price.map_or_else(String::new, |p| p.item.clone()),

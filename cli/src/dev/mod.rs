@@ -28,7 +28,7 @@ use tower::ServiceExt;
 use tower_http::cors::{Any, CorsLayer};
 use tower_http::limit::RequestBodyLimitLayer;
 
-pub use pages::{DEV_ROUTES, deliver};
+pub use pages::{DEV_ROUTES, deliver, welcome_text};
 
 /// A dev page's answer (HTML, text, a redirect).
 pub type Page = hyper::Response<Full<Bytes>>;

@@ -285,7 +285,8 @@ fn mailbox(app: &App) -> Page {
     plain(200, "application/json", serde_json::Value::from(mails).to_string())
 }
 
-pub(super) fn welcome_text(app: &App) -> String {
+/// What the terminal shows at start: every route, and what the store, Stripe and email are.
+pub fn welcome_text(app: &App) -> String {
     let mut text = String::from("Tollgate dev server\n\nRoutes:\n");
     for (method, path) in super::all_routes() {
         text.push_str(&format!("  {method:<5} {path}\n"));
@@ -302,7 +303,7 @@ pub(super) fn welcome_text(app: &App) -> String {
 pub(super) fn print_welcome(app: &App, url: &str) {
     println!("{}", welcome_text(app));
     println!(
-        "Listening on {url}\n\nWalkthrough:\n\
+        "Listening on {url}\n\nIn a browser: {url}/ (the demo app), {url}/admin (the dashboard), {url}/docs (the API)\n\nWith curl:\n\
          1. curl -s {url}/api/auth/request-code -H 'content-type: application/json' -d '{{\"email\":\"you@example.com\"}}'\n\
          2. curl -s {url}/api/auth/verify-code -H 'content-type: application/json' -d '{{\"email\":\"you@example.com\",\"code\":\"CODE\"}}'\n\
          3. curl -s {url}/api/checkout/create -H \"authorization: Bearer $TOKEN\" -H 'content-type: application/json' -d '{{\"plan\":\"pro\"}}'\n\

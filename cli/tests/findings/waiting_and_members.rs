@@ -116,6 +116,15 @@ async fn members_prices_go_only_to_subscribers_whose_period_is_paid(
         Some("tollgate-members-pro-20pct"),
         "a paid period: member"
     );
+    // The simulated Checkout page shows the members' total, as Stripe's would.
+    let page = tollgate_cli::dev::dispatch(
+        &h.t.app,
+        testing::raw_request("GET", &format!("/dev/checkout/{}", paid.session_id), &[], vec![], testing::CALLER_IP),
+    )
+    .await;
+    let page = String::from_utf8(axum::body::to_bytes(page.into_body(), usize::MAX).await.unwrap().to_vec()).unwrap();
+    assert!(page.contains("100 credits (credit pack)") && page.contains("4.00 USD"), "{page}");
+    assert!(page.contains("(20% off): -1.00 USD"), "{page}");
 
     // Past due: still Pro during the grace period, but not a member.
     let (_, user) = h.sign_in("member@example.com").await;
