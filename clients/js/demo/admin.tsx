@@ -5,9 +5,9 @@
 import { useEffect, useRef, useState, type FormEvent } from "react";
 import { createRoot } from "react-dom/client";
 import { BarController, BarElement, CategoryScale, Chart, Legend, LinearScale, Tooltip, type ChartConfiguration } from "chart.js";
-import { formatPrice, type Schemas } from "../src/index.js";
+import { formatPrice, unwrap, type Schemas } from "../src/index.js";
 import { TollgateProvider, useLoaded, useTollgate } from "../src/react.js";
-import { Account, Card, Problem, SignIn, apiBase, client, explain, useSignedIn } from "./shared.js";
+import { Account, Card, Problem, SignIn, apiBase, client, useSignedIn } from "./shared.js";
 
 Chart.register(BarController, BarElement, CategoryScale, LinearScale, Legend, Tooltip);
 
@@ -103,12 +103,6 @@ function Dashboard() {
       </div>
     </>
   );
-}
-
-function unwrap<T>(answer: { data?: T; error?: unknown; response: Response }): T {
-  if (answer.data !== undefined) return answer.data;
-  const error = (answer.error as { error?: { code?: string; message?: string } } | undefined)?.error;
-  throw new Error(error ? `${error.message} (${error.code})` : `HTTP ${answer.response.status}`);
 }
 
 function Events({ onUser }: { onUser: (user: string) => void }) {
@@ -236,7 +230,7 @@ function Admin() {
             <p>This account does not administer this deployment: add its email to ADMIN_EMAILS.</p>
           </Card>
         )}
-        {signedIn && admin !== undefined && typeof admin !== "boolean" && <Problem error={new Error(explain(admin))} />}
+        {signedIn && admin !== undefined && typeof admin !== "boolean" && <Problem error={admin} />}
         {signedIn && admin === true && (
           <>
             <Dashboard />

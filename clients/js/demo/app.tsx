@@ -4,10 +4,10 @@
 
 import { useEffect, useRef, useState } from "react";
 import { createRoot } from "react-dom/client";
-import { formatPrice, type EntitlementsView } from "../src/index.js";
+import { formatPrice, unwrap, type EntitlementsView } from "../src/index.js";
 import { Paywall, TollgateProvider, featureState, useCredits, useEntitlements, useLoaded, useTollgate } from "../src/react.js";
 import { Metronome } from "./metronome.js";
-import { Account, Card, Problem, SignIn, apiBase, client, explain, useSignedIn } from "./shared.js";
+import { Account, Card, Problem, SignIn, apiBase, client, useSignedIn } from "./shared.js";
 
 type Refresh = () => void;
 
@@ -193,16 +193,14 @@ function Metronomes({ refresh }: { refresh: Refresh }) {
   const [playing, setPlaying] = useState(false);
   const metronome = useRef<Metronome>(undefined);
   const sessions = useLoaded(async (c) =>
-    c.signedIn ? (await c.api.GET("/api/sessions", { params: { query: { kind: "metronome", limit: 10 } } })).data : undefined,
+    c.signedIn ? unwrap(await c.api.GET("/api/sessions", { params: { query: { kind: "metronome", limit: 10 } } })) : undefined,
   );
   const action = useAction();
   useEffect(() => () => metronome.current?.stop(), []);
 
   const convert = () =>
     action.run(async () => {
-      const answer = await tollgate.api.GET("/api/pace-to-bpm", { params: { query: { pace, unit } } });
-      if (!answer.data) throw new Error(explain(answerError(answer.error)));
-      setBpm(answer.data.bpm);
+      setBpm(unwrap(await tollgate.api.GET("/api/pace-to-bpm", { params: { query: { pace, unit } } })).bpm);
     });
   const toggle = () => {
     metronome.current ??= new Metronome(setClicks);
@@ -212,15 +210,14 @@ function Metronomes({ refresh }: { refresh: Refresh }) {
   };
   const log = () =>
     action.run(async () => {
-      const answer = await tollgate.api.POST("/api/sessions", { body: { kind: "metronome", data: { bpm, pace, unit } } });
-      if (!answer.data) throw new Error(explain(answerError(answer.error)));
+      unwrap(await tollgate.api.POST("/api/sessions", { body: { kind: "metronome", data: { bpm, pace, unit } } }));
       sessions.reload();
       refresh();
       return "Session logged.";
     });
   const remove = (id: string) =>
     action.run(async () => {
-      await tollgate.api.DELETE("/api/sessions/{id}", { params: { path: { id } } });
+      unwrap(await tollgate.api.DELETE("/api/sessions/{id}", { params: { path: { id } } }));
       sessions.reload();
       refresh();
     });
@@ -272,12 +269,6 @@ function Metronomes({ refresh }: { refresh: Refresh }) {
       </ul>
     </Card>
   );
-}
-
-/** openapi-fetch's error body as the client's error (the envelope's code and message). */
-function answerError(body: unknown): Error {
-  const error = (body as { error?: { code?: string; message?: string } } | undefined)?.error;
-  return new Error(error ? `${error.message} (${error.code})` : "unexpected answer");
 }
 
 function Billing() {

@@ -14,7 +14,7 @@ export function apiBase(): string {
 export const client = createClient({ baseUrl: apiBase(), store: localStorageStore() });
 
 /** An error as a person reads it, with the API's code. */
-export function explain(error: unknown): string {
+function explain(error: unknown): string {
   if (error instanceof TollgateError) return `${error.message} (${error.code})`;
   return error instanceof Error ? error.message : String(error);
 }
@@ -111,7 +111,8 @@ export function Account({ children }: { children?: ReactNode }) {
   const tollgate = useTollgate();
   const [me, setMe] = useState<Awaited<ReturnType<typeof tollgate.me>>>();
   useEffect(() => {
-    tollgate.me().then(setMe, () => tollgate.signOut());
+    // Tokens the API no longer accepts (expired, revoked, another deployment's) are dropped.
+    tollgate.me().then(setMe, (e) => e instanceof TollgateError && e.status === 401 && tollgate.signOut());
   }, [tollgate]);
   return (
     <div className="account">

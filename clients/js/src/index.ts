@@ -70,9 +70,11 @@ export interface ClientOptions {
 /** What the caller holds, and where it was read: the API, or the signed offline token. */
 export type EntitlementsView = Entitlements & { source: "api" | "token"; credits?: number };
 
-type Answer<T> = { data?: T; error?: unknown; response: Response };
+export type Answer<T> = { data?: T; error?: unknown; response: Response };
 
-function unwrap<T>(answer: Answer<T>): T {
+/** An `api` call's data, or its error envelope thrown as a `TollgateError`:
+ * `unwrap(await tollgate.api.GET("/api/sessions", {}))`. */
+export function unwrap<T>(answer: Answer<T>): T {
   if (answer.data !== undefined && answer.response.ok) return answer.data;
   const envelope = (answer.error ?? {}) as { error?: { code?: string; message?: string } };
   const error = envelope.error ?? {};
