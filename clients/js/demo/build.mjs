@@ -3,7 +3,7 @@
 // static host can serve it too (set the pages' tollgate-url meta to the API's URL).
 
 import { build } from "esbuild";
-import { copyFile, mkdir, rm } from "node:fs/promises";
+import { copyFile, mkdir, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 
 const here = import.meta.dirname;
@@ -23,5 +23,23 @@ await build({
   outdir: join(out, "assets"),
   logLevel: "warning",
 });
-for (const file of ["index.html", "admin.html"]) await copyFile(join(here, file), join(out, file));
+// One page per entry; the tollgate-url meta names the API when the pages are hosted elsewhere.
+const page = (title, script) => `<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<!-- Where Tollgate's API answers; empty: this page's own origin (tollgate dev). -->
+<meta name="tollgate-url" content="">
+<title>${title}</title>
+<link rel="stylesheet" href="assets/demo.css">
+</head>
+<body>
+<div id="root"></div>
+<script type="module" src="assets/${script}.js"></script>
+</body>
+</html>
+`;
+await writeFile(join(out, "index.html"), page("Tollgate demo", "app"));
+await writeFile(join(out, "admin.html"), page("Tollgate admin", "admin"));
 await copyFile(join(here, "demo.css"), join(out, "assets", "demo.css"));
