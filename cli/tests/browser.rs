@@ -8,7 +8,7 @@ mod dev_server;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use dev_server::root;
+use dev_server::{output_text as report, root};
 
 const ADMIN: &str = "admin@example.com";
 
@@ -16,10 +16,6 @@ fn chromium() -> PathBuf {
     let path = std::env::var_os("CHROMIUM").map_or_else(|| PathBuf::from("/usr/bin/chromium"), PathBuf::from);
     assert!(path.exists(), "{} is missing: `make test` installs Debian's chromium (make browser)", path.display());
     path
-}
-
-fn report(out: &std::process::Output) -> String {
-    format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
 }
 
 #[tokio::test]

@@ -5,16 +5,12 @@ mod dev_server;
 
 use std::process::Command;
 
-use dev_server::root;
+use dev_server::{output_text as report, root};
 
 fn npm(args: &[&str]) -> Command {
     let mut command = Command::new("npm");
     command.args(args).current_dir(root().join("clients/js"));
     command
-}
-
-fn report(out: &std::process::Output) -> String {
-    format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
 }
 
 #[test]

@@ -7,7 +7,7 @@ import { createRoot } from "react-dom/client";
 import { BarController, BarElement, CategoryScale, Chart, Legend, LinearScale, Tooltip, type ChartConfiguration } from "chart.js";
 import { formatPrice, unwrap, type Schemas } from "../src/index.js";
 import { TollgateProvider, useLoaded, useTollgate } from "../src/react.js";
-import { Account, Card, Problem, SignIn, apiBase, client, useSignedIn } from "./shared.js";
+import { Account, Card, Problem, SignIn, apiBase, client, useMe, useSignedIn } from "./shared.js";
 
 Chart.register(BarController, BarElement, CategoryScale, LinearScale, Legend, Tooltip);
 
@@ -207,13 +207,9 @@ function Lookup({ wanted }: { wanted?: string }) {
 
 function Admin() {
   const signedIn = useSignedIn();
-  const tollgate = useTollgate();
-  const [admin, setAdmin] = useState<boolean | unknown>();
+  const me = useMe();
+  const admin = me.data?.admin;
   const [wanted, setWanted] = useState<string>();
-  useEffect(() => {
-    setAdmin(undefined);
-    if (signedIn) tollgate.me().then((me) => setAdmin(me.admin), (e) => setAdmin(e));
-  }, [signedIn, tollgate]);
   return (
     <>
       <header>
@@ -221,7 +217,7 @@ function Admin() {
         <nav>
           <a href="./">Demo app</a> · <a href={`${apiBase()}/docs`}>API reference</a>
         </nav>
-        {signedIn && <Account />}
+        {signedIn && <Account me={me.data} />}
       </header>
       <main>
         {!signedIn && <SignIn hint={<>Administrators are the addresses in ADMIN_EMAILS.</>} />}
@@ -230,7 +226,7 @@ function Admin() {
             <p>This account does not administer this deployment: add its email to ADMIN_EMAILS.</p>
           </Card>
         )}
-        {signedIn && admin !== undefined && typeof admin !== "boolean" && <Problem error={admin} />}
+        {signedIn && <Problem error={me.error} />}
         {signedIn && admin === true && (
           <>
             <Dashboard />

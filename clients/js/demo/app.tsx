@@ -7,7 +7,7 @@ import { createRoot } from "react-dom/client";
 import { formatPrice, unwrap, type EntitlementsView } from "../src/index.js";
 import { Paywall, TollgateProvider, featureState, useCredits, useEntitlements, useLoaded, useTollgate } from "../src/react.js";
 import { Metronome } from "./metronome.js";
-import { Account, Card, Problem, SignIn, apiBase, client, useSignedIn } from "./shared.js";
+import { Account, Card, Problem, SignIn, apiBase, client, useMe, useSignedIn } from "./shared.js";
 
 type Refresh = () => void;
 
@@ -93,7 +93,7 @@ function Entitlements({ held, refresh }: { held?: EntitlementsView; refresh: Ref
                 {value ? "✓" : "✗"} {name}
               </li>
             );
-          const metered = typeof value === "object" && value !== null && "resets_at" in value;
+          const metered = state.resetsAt !== undefined;
           return (
             <li key={name} data-feature={name} data-used={state.used} data-limit={state.limit ?? "unlimited"}>
               <span className="name">{name}</span>
@@ -104,7 +104,7 @@ function Entitlements({ held, refresh }: { held?: EntitlementsView; refresh: Ref
                   <meter min={0} max={state.limit} value={state.used} high={state.limit * 0.8} optimum={0} />
                   <span>
                     {state.used} of {state.limit}
-                    {metered && state.resetsAt ? ` · resets ${new Date(state.resetsAt).toLocaleString()}` : ""}
+                    {metered ? ` · resets ${new Date(state.resetsAt!).toLocaleString()}` : ""}
                   </span>
                 </>
               )}
@@ -329,6 +329,7 @@ function Mailbox() {
 function App() {
   const signedIn = useSignedIn();
   const held = useEntitlements({ fresh: true });
+  const me = useMe();
   const refresh = () => held.reload();
   return (
     <>
@@ -337,7 +338,7 @@ function App() {
         <nav>
           <a href="admin">Admin</a> · <a href={`${apiBase()}/docs`}>API reference</a>
         </nav>
-        {signedIn && <Account />}
+        {signedIn && <Account me={me.data} />}
       </header>
       <main>
         <Claim refresh={refresh} />

@@ -2,8 +2,8 @@
 // `<meta name="tollgate-url">`, else this page's origin), sign-in and error messages.
 
 import { useEffect, useState, type FormEvent, type ReactNode } from "react";
-import { createClient, localStorageStore, TollgateError } from "../src/index.js";
-import { useTollgate } from "../src/react.js";
+import { createClient, localStorageStore, TollgateError, type Schemas } from "../src/index.js";
+import { useLoaded, useTollgate } from "../src/react.js";
 
 /** Where Tollgate answers: the meta tag's URL when the page is hosted elsewhere. */
 export function apiBase(): string {
@@ -106,14 +106,23 @@ export function SignIn({ hint }: { hint?: ReactNode }) {
   );
 }
 
+/** Who is signed in (`GET /api/me`), again whenever the tokens change. Tokens the API no
+ * longer accepts (expired, revoked, another deployment's) are dropped. */
+export function useMe() {
+  return useLoaded(async (c) => {
+    if (!c.signedIn) return undefined;
+    try {
+      return await c.me();
+    } catch (e) {
+      if (e instanceof TollgateError && e.status === 401) c.signOut();
+      throw e;
+    }
+  });
+}
+
 /** The signed-in user and a way out. */
-export function Account({ children }: { children?: ReactNode }) {
+export function Account({ me }: { me?: Schemas["Me"] }) {
   const tollgate = useTollgate();
-  const [me, setMe] = useState<Awaited<ReturnType<typeof tollgate.me>>>();
-  useEffect(() => {
-    // Tokens the API no longer accepts (expired, revoked, another deployment's) are dropped.
-    tollgate.me().then(setMe, (e) => e instanceof TollgateError && e.status === 401 && tollgate.signOut());
-  }, [tollgate]);
   return (
     <div className="account">
       {me && (
@@ -122,7 +131,6 @@ export function Account({ children }: { children?: ReactNode }) {
           {me.admin ? " · administrator" : ""}
         </span>
       )}
-      {children}
       <button type="button" className="link" onClick={() => tollgate.signOut()}>
         Sign out
       </button>

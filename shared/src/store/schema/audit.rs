@@ -1,12 +1,12 @@
 //! The billing audit (`USER#<id>`/`BILLING#<created>#<evt_id>`): every billing event Stripe
 //! delivers about a user, kept without expiry, written in the event's own transaction; in the
-//! index by the UTC day of the event (`BILLING#<YYYY-MM-DD>`, sorted by time), for the recent
+//! index by the UTC month of the event (`BILLING#<YYYY-MM>`, sorted by time), for the recent
 //! events of every user.
 
 use serde::{Deserialize, Serialize};
 
 use super::keys;
-use crate::clock::{DAY, day_id};
+use crate::clock::{DAY, day_id, day_start};
 use crate::error::Error;
 use crate::store::codec::encode;
 use crate::store::{GSI1PK, GSI1SK, Label, Store, Tx, Write};
@@ -32,22 +32,34 @@ pub struct BillingEvent {
 /// The audit record; writing it twice changes nothing.
 pub fn write(event: &BillingEvent) -> Tx {
     let item = encode(&keys::billing_event(&event.user_id, event.created, &event.event_id), event)
-        .with(GSI1PK, keys::billing_day_index(&day_id(event.created)))
+        .with(GSI1PK, keys::billing_month_index(&month_of(event.created)))
         .with(GSI1SK, format!("{:010}#{}", event.created, event.event_id));
     Tx::new().with(Label::Audit, Write::put(item))
 }
 
+/// The UTC month (`2026-11`) of an epoch second.
+fn month_of(epoch_secs: i64) -> String {
+    day_id(epoch_secs)[..7].to_string()
+}
+
 /// Every user's billing events, newest first: up to `limit` from the `days` UTC days ending
-/// with `now`'s (one index query per day read, stopping once `limit` are found).
+/// with `now`'s. One index query per calendar month read (at most three for 30 days), from
+/// this month back, stopping once `limit` are found or the range is covered.
 pub async fn recent(store: &Store, now: i64, days: i64, limit: usize) -> Result<Vec<BillingEvent>, Error> {
+    let since = day_start(&day_id(now - (days - 1) * DAY)).unwrap_or(now);
     let mut found = Vec::new();
-    for back in 0..days {
-        let wanted = limit - found.len();
-        if wanted == 0 {
+    let mut at = now;
+    while found.len() < limit {
+        let month = month_of(at);
+        let items = store.query_index_newest(&keys::billing_month_index(&month), limit - found.len()).await?;
+        let events = crate::store::codec::decode_all::<BillingEvent>(&items)?;
+        let covered = events.last().is_some_and(|e| e.created < since);
+        found.extend(events.into_iter().filter(|e| e.created >= since));
+        let start = day_start(&format!("{month}-01")).unwrap_or(since);
+        if covered || start <= since {
             break;
         }
-        let day = keys::billing_day_index(&day_id(now - back * DAY));
-        found.extend(crate::store::codec::decode_all::<BillingEvent>(&store.query_index_newest(&day, wanted).await?)?);
+        at = start - 1;
     }
     Ok(found)
 }

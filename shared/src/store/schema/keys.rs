@@ -101,9 +101,10 @@ pub(crate) const BILLING_SK: &str = "BILLING#";
 pub fn billing_event(user_id: &str, created: i64, event_id: &str) -> Key {
     Key::new(user_pk(user_id), format!("{BILLING_SK}{created:010}#{event_id}"))
 }
-/// The index of every user's billing events by the UTC day of their time at Stripe.
-pub fn billing_day_index(day: &str) -> String {
-    format!("BILLING#{day}")
+/// The index of every user's billing events by the UTC month (`2026-11`) of their time at
+/// Stripe.
+pub fn billing_month_index(month: &str) -> String {
+    format!("BILLING#{month}")
 }
 pub(crate) const MEMBERS_SK: &str = "MEMBERS#";
 /// Member-priced purchases started in one calendar month (`2026-11`).

@@ -29,7 +29,7 @@
 //! | session             | `USER#<id>`         | `SES#<session>`                      |                     |               | sessions |
 //! | session entry       | `USER#<id>`         | `SESENTRY#<session>#<time-ordered>`  |                     |               | sessions |
 //! | subscription        | `USER#<id>`         | `SUB#<sub_id>`                       |                     |               | webhook, checkout, claims |
-//! | billing audit       | `USER#<id>`         | `BILLING#<created, 10 digits>#<evt>` | `BILLING#<YYYY-MM-DD>` |            | webhook |
+//! | billing audit       | `USER#<id>`         | `BILLING#<created, 10 digits>#<evt>` | `BILLING#<YYYY-MM>` |            | webhook |
 //! | members' uses       | `USER#<id>`         | `MEMBERS#<YYYY-MM>`                  |                     |               | checkout, webhook |
 //! | customer -> user    | `CUSTOMER#<cus>`    | `OWNER`                              |                     |               | checkout, webhook, claims |
 //! | event waiting       | `CUSTOMER#<cus>`    | `WAITING#<created>#<evt_id>`         |                     | 30 d          | webhook |
