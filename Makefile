@@ -3,7 +3,7 @@ VENV ?= .venv
 PYTHON ?= python3
 PORT ?= 3000
 
-.PHONY: dev test model-long venv js browser package build clean
+.PHONY: dev test model-long venv js browser package build clean perf-build coldstart webhook-load
 
 $(VENV)/.installed: scripts/requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -54,6 +54,24 @@ package: $(VENV)/.packaging
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" TOLLGATE_GIT_REV=$$(git rev-parse --short HEAD 2>/dev/null) \
 		SAM_CLI_TELEMETRY=0 AWS_DEFAULT_REGION=us-east-1 $(VENV)/bin/sam build
 	@ls -l .aws-sam/build/*/bootstrap | awk '{ printf "%-60s %6.2f MB\n", $$9, $$5 / 1048576 }'
+
+# Performance (README: Performance). Every function's release binary and the hello-world
+# yardstick, built together (one feature set, as `make build`); then the CLI and the load driver.
+FUNCTIONS = auth checkout webhook claim credits admin sessions mailer reconcile
+perf-build:
+	cargo build --release $(foreach f,$(FUNCTIONS),-p tollgate-$(f)) -p tollgate-hello
+	cargo build --release -p tollgate-cli -p tollgate-load
+
+# Cold starts under a fake Lambda runtime API, next to hello (scripts/coldstart.py; RUNS=20).
+coldstart: perf-build
+	$(PYTHON) scripts/coldstart.py --runs $${RUNS:-20}
+
+# The webhook's throughput next to Express + stripe-node (scripts/webhook-load.sh).
+bench/express-peer/node_modules/.package-lock.json: bench/express-peer/package-lock.json
+	npm ci --prefix bench/express-peer --no-audit --no-fund
+
+webhook-load: perf-build bench/express-peer/node_modules/.package-lock.json
+	scripts/webhook-load.sh $${CONNECTIONS:-32} $${DURATION:-10}
 
 clean:
 	cargo clean

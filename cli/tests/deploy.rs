@@ -184,6 +184,7 @@ fn secrets_manager(endpoint: &str) -> aws_sdk_secretsmanager::Client {
         .endpoint_url(endpoint)
         .region(Region::new("us-east-1"))
         .credentials_provider(Credentials::new("testing", "testing", None, None, "tollgate-tests"))
+        .http_client(tollgate::outbound::HttpClient::new())
         .build();
     aws_sdk_secretsmanager::Client::from_conf(config)
 }

@@ -101,12 +101,11 @@ impl App {
         }
     }
 
-    /// The catalog from `text`, prices resolved: `price_env` from the environment, prices named
-    /// by amount by `pushed` (their lookup keys' ids), or simulated when Stripe is.
-    fn parse_catalog(
+    /// The catalog, prices resolved: `price_env` from the environment, prices named by amount
+    /// by `pushed` (their lookup keys' ids), or simulated when Stripe is.
+    fn build_catalog(
         config: &Config,
-        text: &str,
-        source: &str,
+        written: &crate::catalog::Written,
         pushed: &dyn Fn(&str) -> Option<String>,
     ) -> Result<Catalog, StartupError> {
         let resolver = PriceResolver {
@@ -116,23 +115,34 @@ impl App {
             // are `price_sim_<name>`: such a function sells nothing.
             simulated: config.stripe.secret_key.is_none(),
         };
-        Ok(Catalog::parse(text, source, &resolver)?)
+        Ok(Catalog::build(written.clone(), &resolver)?)
     }
 
     /// The catalog as a function with `stripe` sees it: prices named by amount found in Stripe by
     /// their lookup keys (one list call for up to ten), refusing to start when one is missing or
-    /// charges something else. The file is read once.
+    /// charges something else. The file is read and parsed once.
     async fn catalog_for(config: &Config, stripe: &Stripe) -> Result<Catalog, StartupError> {
         let (text, source) = Self::catalog_text(config)?;
-        let Stripe::Live(client) = stripe else { return Self::parse_catalog(config, &text, &source, &|_| None) };
-        let outline = Self::parse_catalog(config, &text, &source, &|key| Some(format!("unresolved:{key}")))?;
+        let written = Catalog::read(&text, &source)?;
+        let Stripe::Live(client) = stripe else { return Self::build_catalog(config, &written, &|_| None) };
+        let outline = Self::build_catalog(config, &written, &|key| Some(format!("unresolved:{key}")))?;
         let ids = crate::stripe::prices::resolve(client, outline.prices()).await.map_err(StartupError::Prices)?;
-        Self::parse_catalog(config, &text, &source, &|key| ids.get(key).cloned())
+        Self::build_catalog(config, &written, &|key| ids.get(key).cloned())
     }
 
     /// Builds every client once from a validated configuration. `public_url` is where the dev
     /// server serves the simulated checkout page when Stripe is simulated.
     pub async fn from_config(config: Config, public_url: &str) -> Result<Self, StartupError> {
+        Self::assemble(config, public_url, None).await
+    }
+
+    /// As `from_config`, the AWS clients made from `aws` when given (one configuration for the
+    /// process: one credentials provider, one HTTP client).
+    async fn assemble(
+        config: Config,
+        public_url: &str,
+        aws: Option<&aws_config::SdkConfig>,
+    ) -> Result<Self, StartupError> {
         let stripe = match &config.stripe.secret_key {
             Some(key) => {
                 Stripe::Live(StripeClient::new(&config.stripe.api_base, key.clone(), config.stripe.call_budget))
@@ -149,15 +159,16 @@ impl App {
         };
         let store = match &config.store {
             StoreConfig::Memory => Store::memory(),
-            StoreConfig::DynamoDb { table, endpoint } => {
-                Store::dynamodb(DynamoDbStore::connect(table, endpoint.as_deref()).await)
-            }
+            StoreConfig::DynamoDb { table, endpoint } => Store::dynamodb(match aws {
+                Some(aws) => DynamoDbStore::with_config(aws, table, endpoint.as_deref()),
+                None => DynamoDbStore::connect(table, endpoint.as_deref()).await,
+            }),
         };
-        let email = match &config.email {
-            EmailConfig::Console => EmailSender::console(true),
-            EmailConfig::Ses { from } => {
-                let shared = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-                EmailSender::Ses { client: aws_sdk_sesv2::Client::new(&shared), from: from.clone() }
+        let email = match (&config.email, aws) {
+            (EmailConfig::Console, _) => EmailSender::console(true),
+            (EmailConfig::Ses { from }, Some(aws)) => EmailSender::ses_with(aws, from),
+            (EmailConfig::Ses { from }, None) => {
+                EmailSender::ses_with(&crate::outbound::HttpClient::new().aws_config(None).await, from)
             }
         };
         Ok(Self::new(config, catalog, store, stripe, email, Arc::new(SystemClock)))
@@ -166,7 +177,9 @@ impl App {
     /// For Lambda: configuration from the environment and the secrets the function `uses` (read
     /// from Secrets Manager where given as ARNs), refusing to start on any error.
     pub async fn from_env(uses: &[&str]) -> Result<Self, StartupError> {
-        Self::from_config(Config::for_function(uses).await?, "").await
+        let aws = crate::outbound::HttpClient::new().aws_config(None).await;
+        let config = Config::for_function_using(uses, &aws).await?;
+        Self::assemble(config, "", Some(&aws)).await
     }
 
     pub fn now(&self) -> i64 {

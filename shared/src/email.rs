@@ -35,14 +35,11 @@ impl Outbox {
 #[derive(Clone)]
 pub enum EmailSender {
     /// Development only (refused in production by the configuration).
-    Console {
-        outbox: Outbox,
-        print: bool,
-    },
-    Ses {
-        client: aws_sdk_sesv2::Client,
-        from: String,
-    },
+    Console { outbox: Outbox, print: bool },
+    #[cfg(feature = "ses")]
+    Ses { client: aws_sdk_sesv2::Client, from: String },
+    /// A function built without SES (feature `ses`): it never sends email, and a send fails.
+    Absent,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -55,19 +52,28 @@ impl EmailSender {
     }
 
     /// Amazon SES v2 from the default AWS chain, or a local endpoint (tests use moto's server).
+    #[cfg(feature = "ses")]
     pub async fn ses(from: &str, endpoint: Option<&str>) -> Self {
-        let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
-        if let Some(url) = endpoint {
-            loader = loader.endpoint_url(url);
-        }
-        let shared = loader.load().await;
+        let shared = crate::outbound::HttpClient::new().aws_config(endpoint).await;
         EmailSender::Ses { client: aws_sdk_sesv2::Client::new(&shared), from: from.to_string() }
+    }
+
+    /// Amazon SES v2 from the process's AWS configuration.
+    /// Without the `ses` feature: `Absent` (this function sends no email).
+    pub fn ses_with(aws: &aws_config::SdkConfig, from: &str) -> Self {
+        #[cfg(feature = "ses")]
+        return EmailSender::Ses { client: aws_sdk_sesv2::Client::new(aws), from: from.to_string() };
+        #[cfg(not(feature = "ses"))]
+        {
+            let _ = (aws, from);
+            EmailSender::Absent
+        }
     }
 
     pub fn outbox(&self) -> Option<&Outbox> {
         match self {
             EmailSender::Console { outbox, .. } => Some(outbox),
-            EmailSender::Ses { .. } => None,
+            _ => None,
         }
     }
 
@@ -90,6 +96,8 @@ impl EmailSender {
                 outbox.push(email);
                 Ok(())
             }
+            EmailSender::Absent => Err(EmailError("this function is built without email (feature `ses`)".into())),
+            #[cfg(feature = "ses")]
             EmailSender::Ses { client, from } => {
                 use aws_sdk_sesv2::types::{Body, Content, Destination, EmailContent, Message};
                 let content = |s: &str| {

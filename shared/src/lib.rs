@@ -14,6 +14,7 @@ pub mod emf;
 pub mod error;
 pub mod hints;
 pub mod http;
+pub mod outbound;
 pub mod runtime;
 pub mod store;
 pub mod stripe;

@@ -4,6 +4,16 @@ use std::future::Future;
 
 use crate::app::App;
 
+/// What `RUST_LOG` asks for: a level (`info`), or levels by target (`tollgate=debug,warn`); info
+/// when unset or unreadable. (A `Targets` filter: the same syntax as `EnvFilter`'s directives
+/// without span and field filters, and no regex engine in the binary.)
+pub fn log_filter() -> tracing_subscriber::filter::Targets {
+    std::env::var("RUST_LOG")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| tracing_subscriber::filter::Targets::new().with_default(tracing::Level::INFO))
+}
+
 /// JSON logs (level from `RUST_LOG`, default info). Lambda adds the timestamp.
 pub fn init_logging() {
     let _ = tracing::subscriber::set_global_default(json_logs(std::io::stdout));
@@ -14,21 +24,22 @@ pub fn json_logs<W>(writer: W) -> impl tracing::Subscriber + Send + Sync
 where
     W: for<'w> tracing_subscriber::fmt::MakeWriter<'w> + Send + Sync + 'static,
 {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into());
-    tracing_subscriber::fmt()
+    use tracing_subscriber::layer::SubscriberExt;
+    let format = tracing_subscriber::fmt()
         .json()
-        .with_env_filter(filter)
         .with_target(false)
         .without_time()
         .with_current_span(false)
         .with_writer(writer)
-        .finish()
+        .finish();
+    format.with(log_filter())
 }
 
 /// Readable logs for the terminal (the dev server).
 pub fn init_dev_logging() {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into());
-    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_target(false).try_init();
+    use tracing_subscriber::layer::SubscriberExt;
+    let subscriber = tracing_subscriber::fmt().with_target(false).finish().with(log_filter());
+    let _ = tracing::subscriber::set_global_default(subscriber);
 }
 
 /// Builds the app from the environment (refusing to start on a bad configuration) and serves

@@ -190,6 +190,10 @@ pub struct Catalog {
     tax_behavior: TaxBehavior,
 }
 
+/// A catalog file as read (`Catalog::read`).
+#[derive(Debug, Clone)]
+pub struct Written(RawCatalog);
+
 /// How a price becomes a Stripe price id: `price_env` names from the environment, lookup keys
 /// (prices named by amount) from Stripe, and what to do when either is unknown.
 pub struct PriceResolver<'a> {
@@ -202,10 +206,19 @@ pub struct PriceResolver<'a> {
 
 impl Catalog {
     pub fn parse(text: &str, source_name: &str, prices: &PriceResolver) -> Result<Self, CatalogError> {
-        let raw: RawCatalog = toml::from_str(text).map_err(|e| CatalogError::Parse {
-            source_name: source_name.to_string(),
-            message: e.message().to_string(),
-        })?;
+        Self::build(Self::read(text, source_name)?, prices)
+    }
+
+    /// The catalog file as written (prices not yet resolved): read once, built as often as needed.
+    pub fn read(text: &str, source_name: &str) -> Result<Written, CatalogError> {
+        toml::from_str(text)
+            .map(Written)
+            .map_err(|e| CatalogError::Parse { source_name: source_name.to_string(), message: e.message().to_string() })
+    }
+
+    /// The catalog from what was read, its prices resolved by `prices`.
+    pub fn build(written: Written, prices: &PriceResolver) -> Result<Self, CatalogError> {
+        let raw = written.0;
         let currency = raw.currency.unwrap_or_else(|| "usd".to_string());
         if !is_currency(&currency) {
             return Err(CatalogError::Invalid {

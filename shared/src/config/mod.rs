@@ -194,6 +194,12 @@ impl Config {
         Self::from_source_using(&secrets::WithSecrets { env: &ProcessEnv, secrets }, uses)
     }
 
+    /// As `for_function`, reading the secrets with the process's AWS configuration.
+    pub async fn for_function_using(uses: &[&str], aws: &aws_config::SdkConfig) -> Result<Self, ConfigError> {
+        let secrets = secrets::resolve_using(&ProcessEnv, aws).await?;
+        Self::from_source_using(&secrets::WithSecrets { env: &ProcessEnv, secrets }, uses)
+    }
+
     /// Every secret required (in production).
     pub fn from_source(src: &dyn Source) -> Result<Self, ConfigError> {
         Self::from_source_using(src, secrets::ALL)

@@ -36,6 +36,17 @@ fn arn_var(name: &str) -> String {
 /// Reads every `<NAME>_ARN` the environment gives (at once), refusing a secret given both ways
 /// or one that cannot be read. `endpoint` overrides Secrets Manager's (a local server in tests).
 pub async fn resolve(env: &dyn Source, endpoint: Option<&str>) -> Result<HashMap<String, String>, ConfigError> {
+    if !ALL.iter().any(|name| env.get(&arn_var(name)).is_some()) {
+        return Ok(HashMap::new());
+    }
+    resolve_using(env, &crate::outbound::HttpClient::new().aws_config(endpoint).await).await
+}
+
+/// As `resolve`, with the process's AWS configuration.
+pub async fn resolve_using(
+    env: &dyn Source,
+    aws: &aws_config::SdkConfig,
+) -> Result<HashMap<String, String>, ConfigError> {
     let mut wanted = Vec::new();
     for name in ALL {
         let var = arn_var(name);
@@ -49,12 +60,26 @@ pub async fn resolve(env: &dyn Source, endpoint: Option<&str>) -> Result<HashMap
     if wanted.is_empty() {
         return Ok(HashMap::new());
     }
-    let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
-    if let Some(url) = endpoint {
-        loader = loader.endpoint_url(url);
+    #[cfg(not(feature = "secrets-manager"))]
+    {
+        let _ = aws;
+        let (_, var, _) = &wanted[0];
+        Err(problem(
+            var,
+            "this function is built without Secrets Manager (feature `secrets-manager`) and uses no secrets",
+        ))
     }
-    let client = aws_sdk_secretsmanager::Client::new(&loader.load().await);
-    // All at once: a cold start waits for the slowest read, not their sum.
+    #[cfg(feature = "secrets-manager")]
+    read(aws, wanted).await
+}
+
+/// Reads the wanted secrets at once: a cold start waits for the slowest read, not their sum.
+#[cfg(feature = "secrets-manager")]
+async fn read(
+    aws: &aws_config::SdkConfig,
+    wanted: Vec<(&'static str, String, String)>,
+) -> Result<HashMap<String, String>, ConfigError> {
+    let client = aws_sdk_secretsmanager::Client::new(aws);
     let mut reads = tokio::task::JoinSet::new();
     for (name, var, arn) in wanted {
         let client = client.clone();

@@ -47,26 +47,39 @@ impl MailKind {
     }
 }
 
-const TEMPLATES: &[(&str, &str)] = &[
-    ("receipt.txt", include_str!("../../templates/email/receipt.txt")),
-    ("receipt.html", include_str!("../../templates/email/receipt.html")),
-    ("payment_failed.txt", include_str!("../../templates/email/payment_failed.txt")),
-    ("payment_failed.html", include_str!("../../templates/email/payment_failed.html")),
-    ("trial_ending.txt", include_str!("../../templates/email/trial_ending.txt")),
-    ("trial_ending.html", include_str!("../../templates/email/trial_ending.html")),
-    ("subscription_canceled.txt", include_str!("../../templates/email/subscription_canceled.txt")),
-    ("subscription_canceled.html", include_str!("../../templates/email/subscription_canceled.html")),
+/// Each email's text and HTML templates (the text's first line is the subject).
+const TEMPLATES: [(&str, &str, &str); 4] = [
+    ("receipt", include_str!("../../templates/email/receipt.txt"), include_str!("../../templates/email/receipt.html")),
+    (
+        "payment_failed",
+        include_str!("../../templates/email/payment_failed.txt"),
+        include_str!("../../templates/email/payment_failed.html"),
+    ),
+    (
+        "trial_ending",
+        include_str!("../../templates/email/trial_ending.txt"),
+        include_str!("../../templates/email/trial_ending.html"),
+    ),
+    (
+        "subscription_canceled",
+        include_str!("../../templates/email/subscription_canceled.txt"),
+        include_str!("../../templates/email/subscription_canceled.html"),
+    ),
 ];
 
-fn templates() -> &'static Environment<'static> {
-    static ENV: OnceLock<Environment<'static>> = OnceLock::new();
-    ENV.get_or_init(|| {
+/// One email's two templates, compiled the first time that email is sent (a process compiles
+/// only what it sends, once).
+fn templates(name: &str) -> &'static Environment<'static> {
+    static ENVS: [OnceLock<Environment<'static>>; 4] = [const { OnceLock::new() }; 4];
+    let i = TEMPLATES.iter().position(|(n, _, _)| *n == name).expect("every kind has its templates");
+    ENVS[i].get_or_init(|| {
+        let (_, text, html) = TEMPLATES[i];
         let mut env = Environment::new();
         // A misspelled or missing variable is an error, never an empty string in a customer's email.
         env.set_undefined_behavior(minijinja::UndefinedBehavior::Strict);
-        for (name, source) in TEMPLATES {
-            env.add_template(name, source).expect("the built-in email templates parse");
-        }
+        // The names' extensions choose the escaping: every value in the HTML is escaped.
+        env.add_template("email.txt", text).expect("the built-in email templates parse");
+        env.add_template("email.html", html).expect("the built-in email templates parse");
         env
     })
 }
@@ -74,8 +87,8 @@ fn templates() -> &'static Environment<'static> {
 /// Renders one email. `.html` templates escape every value; the text's first line is the subject.
 pub fn render(kind: MailKind, to: &str, context: &Value) -> Result<Email, Error> {
     let render = |ext: &str| {
-        templates()
-            .get_template(&format!("{}.{ext}", kind.template()))
+        templates(kind.template())
+            .get_template(&format!("email.{ext}"))
             .and_then(|t| t.render(minijinja::value::Serde(context)))
             .map_err(|e| Error::internal(format!("email template {}: {e}", kind.as_str())))
     };

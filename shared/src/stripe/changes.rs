@@ -103,7 +103,9 @@ impl StripeClient {
             return Err(StripeError::Api { status: 404, message: "no such subscription".into() });
         }
         let path = format!("/v1/subscriptions/{}", change.subscription);
-        self.call(reqwest::Method::POST, &path, Some(&change_now_form(change)), Some(key)).await?.ok_or_else(empty)
+        self.call(super::client::Method::POST, &path, Some(&change_now_form(change)), Some(key))
+            .await?
+            .ok_or_else(empty)
     }
 
     /// The subscription's schedule (made from it when it has none), set to change at the
@@ -121,7 +123,7 @@ impl StripeClient {
             None => {
                 let form = vec![("from_subscription".to_string(), sub.id.clone())];
                 let key = format!("{key}-from");
-                self.call(reqwest::Method::POST, "/v1/subscription_schedules", Some(&form), Some(&key))
+                self.call(super::client::Method::POST, "/v1/subscription_schedules", Some(&form), Some(&key))
                     .await?
                     .ok_or_else(empty)?
             }
@@ -134,7 +136,7 @@ impl StripeClient {
             .ok_or_else(|| StripeError::BadResponse("the subscription has no period".into()))?;
         let form = schedule_form(current_price, start, end, change, user_id);
         let path = format!("/v1/subscription_schedules/{}", schedule.id);
-        self.call(reqwest::Method::POST, &path, Some(&form), Some(key)).await?.ok_or_else(empty)
+        self.call(super::client::Method::POST, &path, Some(&form), Some(key)).await?.ok_or_else(empty)
     }
 
     /// Lets the subscription go on as it is now: no change at the period's end.
@@ -143,20 +145,20 @@ impl StripeClient {
             return Ok(());
         }
         let path = format!("/v1/subscription_schedules/{id}/release");
-        self.call::<serde_json::Value>(reqwest::Method::POST, &path, Some(&[]), Some(key)).await.map(|_| ())
+        self.call::<serde_json::Value>(super::client::Method::POST, &path, Some(&[]), Some(key)).await.map(|_| ())
     }
 
     pub async fn subscription_schedule(&self, id: &str) -> Result<Option<SubscriptionSchedule>, StripeError> {
         if !valid_id(id) {
             return Ok(None);
         }
-        self.call(reqwest::Method::GET, &format!("/v1/subscription_schedules/{id}"), None, None).await
+        self.call(super::client::Method::GET, &format!("/v1/subscription_schedules/{id}"), None, None).await
     }
 
     pub async fn preview_change(&self, customer: &str, change: &PlanChange) -> Result<InvoicePreview, StripeError> {
         let form = preview_form(customer, change);
         let key = format!("preview-{}", uuid::Uuid::new_v4().simple());
-        self.call(reqwest::Method::POST, "/v1/invoices/create_preview", Some(&form), Some(&key))
+        self.call(super::client::Method::POST, "/v1/invoices/create_preview", Some(&form), Some(&key))
             .await?
             .ok_or_else(empty)
     }
@@ -189,13 +191,15 @@ impl StripeClient {
     /// The account's webhook endpoints (the first hundred).
     pub async fn webhook_endpoints(&self) -> Result<Vec<WebhookEndpoint>, StripeError> {
         let list: Option<List<WebhookEndpoint>> =
-            self.call(reqwest::Method::GET, "/v1/webhook_endpoints?limit=100", None, None).await?;
+            self.call(super::client::Method::GET, "/v1/webhook_endpoints?limit=100", None, None).await?;
         Ok(list.map(|l| l.data).unwrap_or_default())
     }
 
     pub async fn create_webhook_endpoint(&self, url: &str) -> Result<WebhookEndpoint, StripeError> {
         let key = format!("webhook-{}", uuid::Uuid::new_v4().simple());
         let form = webhook_endpoint_form(url);
-        self.call(reqwest::Method::POST, "/v1/webhook_endpoints", Some(&form), Some(&key)).await?.ok_or_else(empty)
+        self.call(super::client::Method::POST, "/v1/webhook_endpoints", Some(&form), Some(&key))
+            .await?
+            .ok_or_else(empty)
     }
 }

@@ -1,8 +1,10 @@
-//! The few Stripe REST calls Tollgate makes, form-encoded as Stripe expects, over reqwest and
-//! rustls. The base URL is configurable so tests point it at a mock server.
+//! The few Stripe REST calls Tollgate makes, form-encoded as Stripe expects, over Tollgate's
+//! HTTPS client (`outbound`). The base URL is configurable so tests point it at a mock server.
 
 use std::time::Duration;
 
+pub use ::http::Method;
+use aws_smithy_types::body::SdkBody;
 use serde::de::DeserializeOwned;
 
 use super::events::{CheckoutSession, LineItem, List, Subscription};
@@ -149,7 +151,7 @@ pub struct CreatedSession {
 
 #[derive(Clone)]
 pub struct StripeClient {
-    http: reqwest::Client,
+    http: crate::outbound::HttpClient,
     base: String,
     key: Secret,
     budget: Duration,
@@ -168,8 +170,8 @@ const ATTEMPTS: u32 = 3;
 pub const API_VERSION: &str = "2025-08-27.basil";
 
 /// How long Stripe asks us to wait (`Retry-After`, in seconds), if it says.
-fn retry_after(response: &reqwest::Response) -> Option<Duration> {
-    let secs: f64 = response.headers().get(reqwest::header::RETRY_AFTER)?.to_str().ok()?.trim().parse().ok()?;
+fn retry_after(response: &::http::response::Parts) -> Option<Duration> {
+    let secs: f64 = response.headers.get(::http::header::RETRY_AFTER)?.to_str().ok()?.trim().parse().ok()?;
     (secs.is_finite() && secs >= 0.0).then(|| Duration::from_secs_f64(secs.min(60.0)))
 }
 
@@ -181,10 +183,7 @@ impl StripeClient {
     /// `budget` bounds each call, its retries and their waits together, so every request stays
     /// inside the function's own timeout.
     pub fn new(base: &str, key: Secret, budget: Duration) -> Self {
-        let http = reqwest::Client::builder()
-            .connect_timeout(budget.min(Duration::from_secs(3)))
-            .build()
-            .expect("a TLS client with the built-in configuration");
+        let http = crate::outbound::HttpClient::new();
         let portal_configuration = Default::default();
         StripeClient { http, base: base.trim_end_matches('/').to_string(), key, budget, portal_configuration }
     }
@@ -194,7 +193,7 @@ impl StripeClient {
     /// `Retry-After` says; never past the budget.
     pub(super) async fn call<T: DeserializeOwned>(
         &self,
-        method: reqwest::Method,
+        method: Method,
         path: &str,
         form: Option<&[(String, String)]>,
         idempotency_key: Option<&str>,
@@ -207,40 +206,43 @@ impl StripeClient {
 
     async fn call_within_budget<T: DeserializeOwned>(
         &self,
-        method: reqwest::Method,
+        method: Method,
         path: &str,
         form: Option<&[(String, String)]>,
         idempotency_key: Option<&str>,
     ) -> Result<Option<T>, StripeError> {
         let url = format!("{}{path}", self.base);
         let deadline = tokio::time::Instant::now() + self.budget;
-        let retriable = method == reqwest::Method::GET || idempotency_key.is_some();
+        let retriable = method == Method::GET || idempotency_key.is_some();
+        let form = form.map(|f| serde_urlencoded::to_string(f).expect("string pairs encode"));
         let mut attempt = 0;
         loop {
             attempt += 1;
             let remaining = deadline.saturating_duration_since(tokio::time::Instant::now());
-            let mut request = self
-                .http
-                .request(method.clone(), &url)
-                .bearer_auth(self.key.expose())
-                .header("Stripe-Version", API_VERSION)
-                .timeout(remaining);
-            if let Some(form) = form {
-                request = request.form(form);
-            }
+            let mut request = ::http::Request::builder()
+                .method(method.clone())
+                .uri(&url)
+                .header(::http::header::AUTHORIZATION, format!("Bearer {}", self.key.expose()))
+                .header("Stripe-Version", API_VERSION);
             if let Some(key) = idempotency_key {
                 request = request.header("Idempotency-Key", key);
             }
-            let (failure, wait) = match request.send().await {
-                Err(e) => (StripeError::Unreachable(e.without_url().to_string()), backoff(attempt)),
-                Ok(response) => {
-                    let status = response.status().as_u16();
-                    if status == 404 && method == reqwest::Method::GET {
+            let body = match &form {
+                Some(form) => {
+                    request = request.header(::http::header::CONTENT_TYPE, "application/x-www-form-urlencoded");
+                    SdkBody::from(form.as_str())
+                }
+                None => SdkBody::empty(),
+            };
+            let request = request.body(body).map_err(|e| StripeError::Unreachable(e.to_string()))?;
+            let (failure, wait) = match self.http.send(request, remaining).await {
+                Err(e) => (StripeError::Unreachable(e.to_string()), backoff(attempt)),
+                Ok((response, body)) => {
+                    let status = response.status.as_u16();
+                    if status == 404 && method == Method::GET {
                         return Ok(None);
                     }
                     let wait = retry_after(&response).unwrap_or_else(|| backoff(attempt));
-                    let body =
-                        response.bytes().await.map_err(|e| StripeError::Unreachable(e.without_url().to_string()))?;
                     if (200..300).contains(&status) {
                         return serde_json::from_slice(&body)
                             .map(Some)
@@ -265,7 +267,7 @@ impl StripeClient {
 
     pub async fn create_checkout_session(&self, request: &CheckoutRequest) -> Result<CreatedSession, StripeError> {
         let session: CheckoutSession = self
-            .call(reqwest::Method::POST, "/v1/checkout/sessions", Some(&request.form()), Some(&request.idempotency_key))
+            .call(Method::POST, "/v1/checkout/sessions", Some(&request.form()), Some(&request.idempotency_key))
             .await?
             .ok_or_else(|| StripeError::BadResponse("empty answer".into()))?;
         let url = session.url.ok_or_else(|| StripeError::BadResponse("the session has no url".into()))?;
@@ -275,7 +277,7 @@ impl StripeClient {
     pub async fn create_customer(&self, email: &str, user_id: &str) -> Result<String, StripeError> {
         let key = format!("customer-{user_id}");
         let created: Created = self
-            .call(reqwest::Method::POST, "/v1/customers", Some(&customer_form(email, user_id)), Some(&key))
+            .call(Method::POST, "/v1/customers", Some(&customer_form(email, user_id)), Some(&key))
             .await?
             .ok_or_else(|| StripeError::BadResponse("empty answer".into()))?;
         Ok(created.id)
@@ -289,7 +291,7 @@ impl StripeClient {
         // A key per request: its retries open one session.
         let key = format!("portal-{}", uuid::Uuid::new_v4().simple());
         let created: Created = self
-            .call(reqwest::Method::POST, "/v1/billing_portal/sessions", Some(&form), Some(&key))
+            .call(Method::POST, "/v1/billing_portal/sessions", Some(&form), Some(&key))
             .await?
             .ok_or_else(|| StripeError::BadResponse("empty answer".into()))?;
         created.url.ok_or_else(|| StripeError::BadResponse("the portal session has no url".into()))
@@ -303,7 +305,7 @@ impl StripeClient {
         }
         let path = format!("/v1/subscriptions/{id}");
         let key = format!("cancel-{id}");
-        match self.call::<serde_json::Value>(reqwest::Method::DELETE, &path, None, Some(&key)).await {
+        match self.call::<serde_json::Value>(Method::DELETE, &path, None, Some(&key)).await {
             Ok(_) | Err(StripeError::Api { status: 404, .. }) => Ok(()),
             Err(e) => Err(e),
         }
@@ -311,7 +313,7 @@ impl StripeClient {
 
     /// `GET /v1/balance`: the cheapest call that proves the key works.
     pub async fn ping(&self) -> Result<(), StripeError> {
-        self.call::<serde_json::Value>(reqwest::Method::GET, "/v1/balance", None, None)
+        self.call::<serde_json::Value>(Method::GET, "/v1/balance", None, None)
             .await?
             .map(|_| ())
             .ok_or_else(|| StripeError::BadResponse("no balance".into()))
@@ -321,23 +323,22 @@ impl StripeClient {
         if !valid_id(id) {
             return Ok(None);
         }
-        self.call(reqwest::Method::GET, &format!("/v1/subscriptions/{id}"), None, None).await
+        self.call(Method::GET, &format!("/v1/subscriptions/{id}"), None, None).await
     }
 
     pub async fn checkout_session(&self, id: &str) -> Result<Option<CheckoutSession>, StripeError> {
         if !valid_id(id) {
             return Ok(None);
         }
-        self.call(reqwest::Method::GET, &format!("/v1/checkout/sessions/{id}"), None, None).await
+        self.call(Method::GET, &format!("/v1/checkout/sessions/{id}"), None, None).await
     }
 
     pub async fn line_item_prices(&self, session_id: &str) -> Result<Vec<String>, StripeError> {
         if !valid_id(session_id) {
             return Ok(vec![]);
         }
-        let list: Option<List<LineItem>> = self
-            .call(reqwest::Method::GET, &format!("/v1/checkout/sessions/{session_id}/line_items"), None, None)
-            .await?;
+        let list: Option<List<LineItem>> =
+            self.call(Method::GET, &format!("/v1/checkout/sessions/{session_id}/line_items"), None, None).await?;
         Ok(list.map(|l| l.data.into_iter().filter_map(|li| li.price.map(|p| p.id)).collect()).unwrap_or_default())
     }
 }

@@ -50,7 +50,7 @@ impl StripeClient {
             if let Some(id) = &after {
                 q.push(("starting_after".into(), id.clone()));
             }
-            let page: Option<Page> = self.call(reqwest::Method::GET, &with_query(path, &q), None, None).await?;
+            let page: Option<Page> = self.call(super::client::Method::GET, &with_query(path, &q), None, None).await?;
             let Some(page) = page else { break };
             let last = page.data.last().and_then(|o| o["id"].as_str()).map(str::to_string);
             let older = page.data.iter().any(|o| o["created"].as_i64().is_some_and(|c| c < since));

@@ -73,7 +73,7 @@ impl StripeClient {
         let mut found = Vec::new();
         for chunk in keys.chunks(KEYS_PER_CALL) {
             let path = with_query("/v1/prices", &lookup_query(chunk));
-            let list: Option<List<StripePrice>> = self.call(reqwest::Method::GET, &path, None, None).await?;
+            let list: Option<List<StripePrice>> = self.call(super::client::Method::GET, &path, None, None).await?;
             found.extend(list.map(|l| l.data).unwrap_or_default());
         }
         Ok(found)

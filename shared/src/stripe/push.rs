@@ -107,7 +107,7 @@ pub async fn plan(client: &StripeClient, catalog: &Catalog, return_url: Option<&
         let mut query = vec![("limit".to_string(), "100".to_string())];
         query.extend(wanted.keys().enumerate().map(|(i, id)| (format!("ids[{i}]"), id.clone())));
         let list: Option<List<Product>> =
-            client.call(reqwest::Method::GET, &with_query("/v1/products", &query), None, None).await?;
+            client.call(super::client::Method::GET, &with_query("/v1/products", &query), None, None).await?;
         let found = list.map(|l| l.data).unwrap_or_default();
         for (id, name) in &wanted {
             match found.iter().find(|p| &p.id == id) {
@@ -138,7 +138,7 @@ pub async fn plan(client: &StripeClient, catalog: &Catalog, return_url: Option<&
     }
     for coupon in catalog.coupons() {
         let path = format!("/v1/coupons/{}", coupon.id);
-        if client.call::<serde_json::Value>(reqwest::Method::GET, &path, None, None).await?.is_none() {
+        if client.call::<serde_json::Value>(super::client::Method::GET, &path, None, None).await?.is_none() {
             steps.push(Step::CreateCoupon(coupon));
         }
     }
@@ -155,7 +155,7 @@ pub async fn plan(client: &StripeClient, catalog: &Catalog, return_url: Option<&
 /// The configuration push keeps, and the fingerprint of the form it was last given.
 async fn portal_configuration(client: &StripeClient) -> Result<Option<(String, String)>, StripeError> {
     let path = "/v1/billing_portal/configurations?active=true&limit=100";
-    let list: Option<List<PortalConfiguration>> = client.call(reqwest::Method::GET, path, None, None).await?;
+    let list: Option<List<PortalConfiguration>> = client.call(super::client::Method::GET, path, None, None).await?;
     Ok(list.into_iter().flat_map(|l| l.data).find_map(|c| {
         let metadata = c.metadata.unwrap_or_default();
         (metadata.get("tollgate").map(String::as_str) == Some("portal"))
@@ -302,21 +302,21 @@ pub async fn apply(
                 ];
                 let key = format!("push-product-{id}");
                 client
-                    .call::<serde_json::Value>(reqwest::Method::POST, "/v1/products", Some(&form), Some(&key))
+                    .call::<serde_json::Value>(super::client::Method::POST, "/v1/products", Some(&form), Some(&key))
                     .await?;
             }
             Step::UpdateProduct { id, name } => {
                 let form = vec![("name".to_string(), name.clone()), ("active".to_string(), "true".to_string())];
                 let key = format!("push-product-{id}-{}", fingerprint(&form));
                 let path = format!("/v1/products/{id}");
-                client.call::<serde_json::Value>(reqwest::Method::POST, &path, Some(&form), Some(&key)).await?;
+                client.call::<serde_json::Value>(super::client::Method::POST, &path, Some(&form), Some(&key)).await?;
             }
             Step::CreatePrice { price, replaces } => {
                 let form = price_form(price, catalog.tax_behavior());
                 let old = replaces.as_ref().map_or("new", |(id, _)| id.as_str());
                 let key = format!("push-price-{}-{old}", fingerprint(&form));
                 let made: StripePrice = client
-                    .call(reqwest::Method::POST, "/v1/prices", Some(&form), Some(&key))
+                    .call(super::client::Method::POST, "/v1/prices", Some(&form), Some(&key))
                     .await?
                     .ok_or_else(empty)?;
                 ids.insert(price.lookup_key.clone().unwrap_or_default(), made.id);
@@ -324,13 +324,17 @@ pub async fn apply(
                     let form = vec![("active".to_string(), "false".to_string())];
                     let path = format!("/v1/prices/{old}");
                     let key = format!("push-archive-{old}");
-                    client.call::<serde_json::Value>(reqwest::Method::POST, &path, Some(&form), Some(&key)).await?;
+                    client
+                        .call::<serde_json::Value>(super::client::Method::POST, &path, Some(&form), Some(&key))
+                        .await?;
                 }
             }
             Step::CreateCoupon(coupon) => {
                 let key = format!("push-coupon-{}", coupon.id);
                 let form = coupon_form(coupon);
-                client.call::<serde_json::Value>(reqwest::Method::POST, "/v1/coupons", Some(&form), Some(&key)).await?;
+                client
+                    .call::<serde_json::Value>(super::client::Method::POST, "/v1/coupons", Some(&form), Some(&key))
+                    .await?;
             }
             Step::Portal { existing } => {
                 let mut form = portal_form(catalog, &ids, return_url);
@@ -340,7 +344,7 @@ pub async fn apply(
                     Some(id) => format!("/v1/billing_portal/configurations/{id}"),
                     None => "/v1/billing_portal/configurations".to_string(),
                 };
-                client.call::<serde_json::Value>(reqwest::Method::POST, &path, Some(&form), Some(&key)).await?;
+                client.call::<serde_json::Value>(super::client::Method::POST, &path, Some(&form), Some(&key)).await?;
             }
         }
         done.push(step.to_string());

@@ -33,10 +33,7 @@ pub struct Issuers {
 
 impl Issuers {
     pub fn new(config: &TokenConfig) -> Self {
-        let http = reqwest::Client::builder()
-            .connect_timeout(std::time::Duration::from_secs(2))
-            .build()
-            .expect("an HTTP client builds");
+        let http = crate::outbound::HttpClient::new();
         Issuers {
             nextauth: config
                 .nextauth_secret

@@ -33,7 +33,7 @@ pub struct Provider {
     pub audiences: Vec<String>,
     source: KeySource,
     kept: Mutex<Kept>,
-    http: reqwest::Client,
+    http: crate::outbound::HttpClient,
 }
 
 #[derive(Default)]
@@ -63,7 +63,7 @@ enum VerifiedFlag {
 }
 
 impl Provider {
-    pub fn new(issuer: String, audiences: Vec<String>, source: KeySource, http: reqwest::Client) -> Self {
+    pub fn new(issuer: String, audiences: Vec<String>, source: KeySource, http: crate::outbound::HttpClient) -> Self {
         let kept = match &source {
             KeySource::File(set) => Kept { set: Some(set.clone()), fetched_at: i64::MAX, ..Kept::default() },
             KeySource::Url(_) => Kept::default(),
@@ -142,15 +142,18 @@ fn find<'a>(set: &'a JwkSet, kid: Option<&str>) -> Option<&'a jsonwebtoken::jwk:
     }
 }
 
-async fn fetch(http: &reqwest::Client, url: &str) -> Result<JwkSet, Error> {
-    let answer = http
-        .get(url)
-        .timeout(std::time::Duration::from_secs(3))
-        .send()
+async fn fetch(http: &crate::outbound::HttpClient, url: &str) -> Result<JwkSet, Error> {
+    let request = ::http::Request::get(url)
+        .body(aws_smithy_types::body::SdkBody::empty())
+        .map_err(|e| keys_unavailable(format!("the JWKS address is not usable: {e}")))?;
+    let (response, body) = http
+        .send(request, std::time::Duration::from_secs(3))
         .await
-        .and_then(|r| r.error_for_status())
         .map_err(|e| keys_unavailable(format!("fetching the JWKS failed: {e}")))?;
-    answer.json::<JwkSet>().await.map_err(|e| keys_unavailable(format!("the JWKS is not a JWK set: {e}")))
+    if !response.status.is_success() {
+        return Err(keys_unavailable(format!("fetching the JWKS failed: HTTP {}", response.status)));
+    }
+    serde_json::from_slice::<JwkSet>(&body).map_err(|e| keys_unavailable(format!("the JWKS is not a JWK set: {e}")))
 }
 
 fn keys_unavailable(message: String) -> Error {

@@ -40,25 +40,17 @@ impl DynamoDbStore {
     /// A client from the default AWS chain (Lambda's role), or for a local endpoint such as
     /// moto's server, with placeholder credentials when none are configured.
     pub async fn connect(table: &str, endpoint: Option<&str>) -> Self {
-        let loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
-        let shared = match endpoint {
-            Some(url) => {
-                let region = std::env::var("AWS_REGION").unwrap_or_else(|_| "us-east-1".into());
-                let mut loader = loader.endpoint_url(url).region(aws_config::Region::new(region));
-                if std::env::var("AWS_ACCESS_KEY_ID").is_err() {
-                    loader = loader.credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
-                        "local",
-                        "local",
-                        None,
-                        None,
-                        "tollgate-local",
-                    ));
-                }
-                loader.load().await
-            }
-            None => loader.load().await,
-        };
+        let shared = crate::outbound::HttpClient::new().aws_config(endpoint).await;
         Self::new(Client::new(&shared), table)
+    }
+
+    /// A client from the process's AWS configuration (`endpoint`: `DYNAMODB_ENDPOINT`).
+    pub fn with_config(aws: &aws_config::SdkConfig, table: &str, endpoint: Option<&str>) -> Self {
+        let mut config = aws_sdk_dynamodb::config::Builder::from(aws);
+        if let Some(url) = endpoint {
+            config = config.endpoint_url(url);
+        }
+        Self::new(Client::from_conf(config.build()), table)
     }
 
     pub fn table(&self) -> &str {

@@ -1,0 +1,44 @@
+//! Each function links only the AWS clients it uses: the shared crate's `ses` and
+//! `secrets-manager` features, chosen per function (functions/<name>/Cargo.toml), as cargo
+//! resolves a function built on its own (`cargo build -p tollgate-<name>`).
+
+use std::process::Command;
+
+/// Each function and whether it sends email (SES) and reads secrets (Secrets Manager).
+const FUNCTIONS: &[(&str, bool, bool)] = &[
+    ("auth", true, true),
+    ("checkout", true, true),
+    ("webhook", true, true),
+    ("claim", true, true),
+    ("admin", true, true),
+    ("reconcile", true, true),
+    ("mailer", true, false),
+    ("credits", false, true),
+    ("sessions", false, true),
+];
+
+fn linked(function: &str) -> String {
+    let out = Command::new(env!("CARGO"))
+        .args(["tree", "--offline", "--locked", "-e", "normal", "--prefix", "none", "-p"])
+        .arg(format!("tollgate-{function}"))
+        .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
+        .output()
+        .expect("cargo runs");
+    assert!(out.status.success(), "cargo tree: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).expect("utf-8")
+}
+
+#[test]
+fn each_function_links_the_aws_clients_it_uses_and_no_other() {
+    for (function, email, secrets) in FUNCTIONS {
+        let tree = linked(function);
+        let has = |krate: &str| tree.lines().any(|l| l.starts_with(&format!("{krate} v")));
+        assert_eq!(has("aws-sdk-sesv2"), *email, "{function}: SES");
+        assert_eq!(has("aws-sdk-secretsmanager"), *secrets, "{function}: Secrets Manager");
+        assert!(has("aws-sdk-dynamodb"), "{function}: DynamoDB");
+        // One HTTP stack, Tollgate's (shared/src/outbound.rs): no second client, no system roots.
+        for other in ["reqwest", "rustls-native-certs", "rustls-platform-verifier", "regex"] {
+            assert!(!has(other), "{function} links {other}");
+        }
+    }
+}
