@@ -27,8 +27,8 @@ wait_for() { # port
   echo "nothing listens on $1" >&2; exit 1
 }
 
-# Tollgate: logs at warn, so the terminal's output is not what is measured.
-STRIPE_WEBHOOK_SECRET=$SECRET RUST_LOG=warn target/release/tollgate dev --port "$TOLLGATE_PORT" >/tmp/tollgate-load.log 2>&1 &
+# Tollgate as `make dev` runs it (its request log and console emails to a file).
+STRIPE_WEBHOOK_SECRET=$SECRET target/release/tollgate dev --port "$TOLLGATE_PORT" >/tmp/tollgate-load.log 2>&1 &
 pids+=($!)
 PORT=$PEER_PORT STRIPE_WEBHOOK_SECRET=$SECRET node bench/express-peer/server.js >/tmp/express-peer.log 2>&1 &
 pids+=($!)

@@ -12,6 +12,9 @@ use tollgate_testkit::{
 fn webhook(c: &mut Criterion) {
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     let t = testing::app(Store::memory(), None, &[]);
+    // Built once, as Lambda and the dev server do; each request goes through it.
+    let router = tollgate_webhook::router(t.app.clone());
+    let handle = |req| tollgate::http::router::call(router.clone(), req);
     let mut n = 0u64;
     let mut group = c.benchmark_group("webhook");
     group.bench_function("paid_checkout_applied", |b| {
@@ -29,7 +32,7 @@ fn webhook(c: &mut Criterion) {
                 );
                 webhook_request(&body, t.app.now())
             },
-            |req| async { assert_eq!(tollgate_webhook::handle(&t.app, req).await.status(), 200) },
+            |req| async { assert_eq!(handle(req).await.status(), 200) },
             BatchSize::SmallInput,
         )
     });
@@ -37,11 +40,11 @@ fn webhook(c: &mut Criterion) {
         "checkout.session.completed",
         paid_session("cs_test_dup", "ord_dup", Some("usr_bench"), "bench@example.com"),
     );
-    runtime.block_on(tollgate_webhook::handle(&t.app, webhook_request(&body, t.app.now())));
+    runtime.block_on(handle(webhook_request(&body, t.app.now())));
     group.bench_function("duplicate_refused", |b| {
         b.to_async(&runtime).iter_batched(
             || webhook_request(&body, t.app.now()),
-            |req| async { assert_eq!(tollgate_webhook::handle(&t.app, req).await.status(), 200) },
+            |req| async { assert_eq!(handle(req).await.status(), 200) },
             BatchSize::SmallInput,
         )
     });
@@ -62,7 +65,7 @@ fn webhook(c: &mut Criterion) {
                 let body = event_at(&format!("evt_sub_b{m}"), "customer.subscription.updated", sub, now);
                 webhook_request(&body, now)
             },
-            |req| async { assert_eq!(tollgate_webhook::handle(&t.app, req).await.status(), 200) },
+            |req| async { assert_eq!(handle(req).await.status(), 200) },
             BatchSize::SmallInput,
         )
     });

@@ -10,7 +10,7 @@
 
 use std::collections::BTreeMap;
 
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use super::stripe_events::{self, Outcome, Receipt};
 use super::{subscriptions, users};
@@ -45,11 +45,10 @@ impl Report {
 }
 
 fn event_of(id: String, event_type: &str, object: Value, created: i64) -> Result<Event, Error> {
-    serde_json::from_value(json!({
-        "id": id, "type": event_type, "livemode": object["livemode"].as_bool().unwrap_or(false),
-        "created": created, "data": { "object": object },
-    }))
-    .map_err(|e| Error::internal(format!("an event of a Stripe object: {e}")))
+    if !object.is_object() {
+        return Err(Error::internal(format!("an event of a Stripe object: {object} is not an object")));
+    }
+    Ok(Event::of(id, event_type, object["livemode"].as_bool().unwrap_or(false), created, &object))
 }
 
 fn id_of(object: &Value) -> String {
@@ -60,13 +59,13 @@ fn id_of(object: &Value) -> String {
 async fn apply(app: &App, report: &mut Report, event: &Event) -> Result<Option<Outcome>, Error> {
     match stripe_events::apply(app, event).await? {
         Receipt::Applied(Outcome::WaitingForCustomer) => {
-            report.skipped.push(format!("{}: waiting for its customer to sign in", event.data.object["id"]));
+            report.skipped.push(format!("{:?}: waiting for its customer to sign in", event.object_id()));
             Ok(None)
         }
         Receipt::Applied(outcome) => Ok(Some(outcome)),
         Receipt::Duplicate | Receipt::Ignored(Outcome::AlreadyApplied) => Ok(None),
         Receipt::Ignored(outcome) => {
-            report.skipped.push(format!("{}: {outcome}", event.data.object["id"].as_str().unwrap_or_default()));
+            report.skipped.push(format!("{}: {outcome}", event.object_id()));
             Ok(None)
         }
     }
