@@ -55,11 +55,12 @@ package: $(VENV)/.packaging
 		SAM_CLI_TELEMETRY=0 AWS_DEFAULT_REGION=us-east-1 $(VENV)/bin/sam build
 	@ls -l .aws-sam/build/*/bootstrap | awk '{ printf "%-60s %6.2f MB\n", $$9, $$5 / 1048576 }'
 
-# Performance (README: Performance). Every function's release binary and the hello-world
-# yardstick, built together (one feature set, as `make build`); then the CLI and the load driver.
+# Performance (README: Performance). Each function's release binary built on its own, so it links
+# only the features it asks for (as `make package` builds them); the hello-world yardstick; then
+# the CLI and the load driver.
 FUNCTIONS = auth checkout webhook claim credits admin sessions mailer reconcile
 perf-build:
-	cargo build --release $(foreach f,$(FUNCTIONS),-p tollgate-$(f)) -p tollgate-hello
+	for f in $(FUNCTIONS) hello; do cargo build --release -p tollgate-$$f || exit 1; done
 	cargo build --release -p tollgate-cli -p tollgate-load
 
 # Cold starts under a fake Lambda runtime API, next to hello (scripts/coldstart.py; RUNS=20).

@@ -59,7 +59,7 @@ FUNCTIONS = {
     "admin": (["JWT_SECRET", "STRIPE_SECRET_KEY", "STRIPE_WEBHOOK_SECRET"], "admin-metrics.json"),
     "auth": (["JWT_SECRET", "ENTITLEMENT_KEYS", "STRIPE_SECRET_KEY"], "auth-request-code.json"),
     "checkout": (["JWT_SECRET", "STRIPE_SECRET_KEY"], "catalog.json"),
-    "claim": (["JWT_SECRET", "ENTITLEMENT_KEYS", "STRIPE_SECRET_KEY"], "entitlements.json"),
+    "claim": (["JWT_SECRET", "ENTITLEMENT_KEYS", "STRIPE_SECRET_KEY"], "pro-verify.json"),
     "credits": (["JWT_SECRET"], "credits-balance.json"),
     "mailer": ([], "mailer/stream.json"),
     "reconcile": (["STRIPE_SECRET_KEY"], "mailer/schedule.json"),

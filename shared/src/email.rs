@@ -37,9 +37,29 @@ pub enum EmailSender {
     /// Development only (refused in production by the configuration).
     Console { outbox: Outbox, print: bool },
     #[cfg(feature = "ses")]
-    Ses { client: aws_sdk_sesv2::Client, from: String },
+    Ses { client: LazySes, from: String },
     /// A function built without SES (feature `ses`): it never sends email, and a send fails.
     Absent,
+}
+
+/// The SES client, made at the first email a process sends: making an SDK client reads its
+/// endpoint rules (about a tenth of a cold start), and most invocations send nothing.
+#[cfg(feature = "ses")]
+#[derive(Clone)]
+pub struct LazySes {
+    aws: aws_config::SdkConfig,
+    client: std::sync::Arc<std::sync::OnceLock<aws_sdk_sesv2::Client>>,
+}
+
+#[cfg(feature = "ses")]
+impl LazySes {
+    fn new(aws: aws_config::SdkConfig) -> Self {
+        LazySes { aws, client: Default::default() }
+    }
+
+    fn get(&self) -> &aws_sdk_sesv2::Client {
+        self.client.get_or_init(|| aws_sdk_sesv2::Client::new(&self.aws))
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -55,14 +75,14 @@ impl EmailSender {
     #[cfg(feature = "ses")]
     pub async fn ses(from: &str, endpoint: Option<&str>) -> Self {
         let shared = crate::outbound::HttpClient::new().aws_config(endpoint).await;
-        EmailSender::Ses { client: aws_sdk_sesv2::Client::new(&shared), from: from.to_string() }
+        EmailSender::Ses { client: LazySes::new(shared), from: from.to_string() }
     }
 
     /// Amazon SES v2 from the process's AWS configuration.
     /// Without the `ses` feature: `Absent` (this function sends no email).
     pub fn ses_with(aws: &aws_config::SdkConfig, from: &str) -> Self {
         #[cfg(feature = "ses")]
-        return EmailSender::Ses { client: aws_sdk_sesv2::Client::new(aws), from: from.to_string() };
+        return EmailSender::Ses { client: LazySes::new(aws.clone()), from: from.to_string() };
         #[cfg(not(feature = "ses"))]
         {
             let _ = (aws, from);
@@ -99,6 +119,7 @@ impl EmailSender {
             EmailSender::Absent => Err(EmailError("this function is built without email (feature `ses`)".into())),
             #[cfg(feature = "ses")]
             EmailSender::Ses { client, from } => {
+                let client = client.get();
                 use aws_sdk_sesv2::types::{Body, Content, Destination, EmailContent, Message};
                 let content = |s: &str| {
                     Content::builder().data(s).charset("UTF-8").build().map_err(|e| EmailError(e.to_string()))
