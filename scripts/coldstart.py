@@ -312,7 +312,8 @@ def run_once(fake, port, binary, name, wrap=()):
         "init": (fake.first_poll - start) * 1000,
         "invoke": (fake.answered - fake.handed) * 1000,
         "rss": rss,
-        "status": answer.get("statusCode") if isinstance(answer, dict) else None,
+        # An HTTP function's status; an event function (mailer, reconcile) answers its own JSON.
+        "status": answer.get("statusCode", "ok") if isinstance(answer, dict) else "ok",
     }
 
 

@@ -46,19 +46,18 @@ pub enum EmailSender {
 /// endpoint rules (about a tenth of a cold start), and most invocations send nothing.
 #[cfg(feature = "ses")]
 #[derive(Clone)]
-pub struct LazySes {
-    aws: aws_config::SdkConfig,
-    client: std::sync::Arc<std::sync::OnceLock<aws_sdk_sesv2::Client>>,
-}
+pub struct LazySes(std::sync::Arc<(aws_config::SdkConfig, std::sync::OnceLock<aws_sdk_sesv2::Client>)>);
 
 #[cfg(feature = "ses")]
 impl LazySes {
     fn new(aws: aws_config::SdkConfig) -> Self {
-        LazySes { aws, client: Default::default() }
+        LazySes(std::sync::Arc::new((aws, std::sync::OnceLock::new())))
     }
 
-    fn get(&self) -> &aws_sdk_sesv2::Client {
-        self.client.get_or_init(|| aws_sdk_sesv2::Client::new(&self.aws))
+    /// The client (made now if this is the first use).
+    pub fn client(&self) -> &aws_sdk_sesv2::Client {
+        let (aws, client) = &*self.0;
+        client.get_or_init(|| aws_sdk_sesv2::Client::new(aws))
     }
 }
 
@@ -119,7 +118,7 @@ impl EmailSender {
             EmailSender::Absent => Err(EmailError("this function is built without email (feature `ses`)".into())),
             #[cfg(feature = "ses")]
             EmailSender::Ses { client, from } => {
-                let client = client.get();
+                let client = client.client();
                 use aws_sdk_sesv2::types::{Body, Content, Destination, EmailContent, Message};
                 let content = |s: &str| {
                     Content::builder().data(s).charset("UTF-8").build().map_err(|e| EmailError(e.to_string()))

@@ -21,6 +21,6 @@ async fn ses_sends_from_a_verified_identity_and_reports_a_rejection() {
     assert!(err.to_string().contains("not verified"), "{err}");
 
     let EmailSender::Ses { client, .. } = &sender else { unreachable!() };
-    client.create_email_identity().email_identity(&from).send().await.unwrap();
+    client.client().create_email_identity().email_identity(&from).send().await.unwrap();
     sender.send(mail("ada@example.com")).await.unwrap();
 }

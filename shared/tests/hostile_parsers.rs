@@ -67,7 +67,8 @@ proptest! {
     ) {
         let body = format!(r#"{{"object":"event","id":"{id}","type":"{kind}","livemode":false,"created":{created},"data":{{"object":{object}}}}}"#);
         if let Ok(event) = Event::parse(body.as_bytes()) {
-            prop_assert!(event.id.starts_with("evt_") && event.data.object.is_object());
+            let object_is_an_object = event.data.object.get().starts_with('{');
+            prop_assert!(event.id.starts_with("evt_") && object_is_an_object);
         }
     }
 

@@ -25,7 +25,7 @@ fn uuid_like() -> String {
 
 async fn verify(t: &TestApp, from: &str) {
     let EmailSender::Ses { client, .. } = &t.app.email else { unreachable!() };
-    client.create_email_identity().email_identity(from).send().await.unwrap();
+    client.client().create_email_identity().email_identity(from).send().await.unwrap();
 }
 
 /// A paid checkout whose receipt SES refuses: its event id.

@@ -49,7 +49,7 @@ async fn a_refused_email_is_logged_and_retried_when_the_event_is_delivered_again
         vec![("subscription_canceled".into(), "failed".into())]
     );
     let tollgate::email::EmailSender::Ses { client, .. } = &t.app.email else { unreachable!() };
-    client.create_email_identity().email_identity(&from).send().await.unwrap();
+    client.client().create_email_identity().email_identity(&from).send().await.unwrap();
     assert_eq!(deliver(&t, &body).await.1["duplicate"], true);
     assert_eq!(
         mail::outcomes(&t.app, "evt_ses_6").await.unwrap(),
