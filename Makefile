@@ -51,9 +51,11 @@ $(VENV)/.packaging: scripts/requirements-package.txt $(VENV)/.installed
 # Every function's arm64 bootstrap, as `sam deploy` uploads them (.aws-sam/build), built by
 # cargo-lambda cross-compiling with zig (both from PyPI; no Docker); prints each one's size.
 package: $(VENV)/.packaging
+	@# Installed once, before sam build's parallel builds would each race to install it.
+	rustup target add aarch64-unknown-linux-gnu
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" TOLLGATE_GIT_REV=$$(git rev-parse --short HEAD 2>/dev/null) \
 		SAM_CLI_TELEMETRY=0 AWS_DEFAULT_REGION=us-east-1 $(VENV)/bin/sam build
-	@ls -l .aws-sam/build/*/bootstrap | awk '{ printf "%-60s %6.2f MB\n", $$9, $$5 / 1048576 }'
+	@ls -l .aws-sam/build/*/bootstrap | awk '{ printf "%-60s %6.2f MiB\n", $$9, $$5 / 1048576 }'
 
 # Performance (README: Performance). Each function's release binary built on its own, so it links
 # only the features it asks for (as `make package` builds them); the hello-world yardstick; then
