@@ -33,7 +33,6 @@ pub struct Issuers {
 
 impl Issuers {
     pub fn new(config: &TokenConfig) -> Self {
-        let http = crate::outbound::HttpClient::new();
         Issuers {
             nextauth: config
                 .nextauth_secret
@@ -42,7 +41,12 @@ impl Issuers {
             providers: config
                 .oidc
                 .iter()
-                .map(|p| oidc::Provider::new(p.issuer.clone(), p.audiences.clone(), p.keys.clone(), http.clone()))
+                // A client per provider (they are different hosts), and none where there is none:
+                // most apps configure no provider, and a function's start-up builds nothing for them.
+                .map(|p| {
+                    let http = crate::outbound::HttpClient::new();
+                    oidc::Provider::new(p.issuer.clone(), p.audiences.clone(), p.keys.clone(), http)
+                })
                 .collect(),
         }
     }
