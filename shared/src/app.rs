@@ -141,7 +141,7 @@ impl App {
     async fn assemble(
         config: Config,
         public_url: &str,
-        aws: Option<&aws_config::SdkConfig>,
+        aws: Option<&aws_types::SdkConfig>,
     ) -> Result<Self, StartupError> {
         let stripe = match &config.stripe.secret_key {
             Some(key) => {

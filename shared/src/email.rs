@@ -46,11 +46,11 @@ pub enum EmailSender {
 /// endpoint rules (about a tenth of a cold start), and most invocations send nothing.
 #[cfg(feature = "ses")]
 #[derive(Clone)]
-pub struct LazySes(std::sync::Arc<(aws_config::SdkConfig, std::sync::OnceLock<aws_sdk_sesv2::Client>)>);
+pub struct LazySes(std::sync::Arc<(aws_types::SdkConfig, std::sync::OnceLock<aws_sdk_sesv2::Client>)>);
 
 #[cfg(feature = "ses")]
 impl LazySes {
-    fn new(aws: aws_config::SdkConfig) -> Self {
+    fn new(aws: aws_types::SdkConfig) -> Self {
         LazySes(std::sync::Arc::new((aws, std::sync::OnceLock::new())))
     }
 
@@ -79,7 +79,7 @@ impl EmailSender {
 
     /// Amazon SES v2 from the process's AWS configuration.
     /// Without the `ses` feature: `Absent` (this function sends no email).
-    pub fn ses_with(aws: &aws_config::SdkConfig, from: &str) -> Self {
+    pub fn ses_with(aws: &aws_types::SdkConfig, from: &str) -> Self {
         #[cfg(feature = "ses")]
         return EmailSender::Ses { client: LazySes::new(aws.clone()), from: from.to_string() };
         #[cfg(not(feature = "ses"))]

@@ -9,6 +9,7 @@ use std::error::Error as StdError;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
+use aws_credential_types::Credentials;
 use aws_smithy_runtime_api::client::http::{
     HttpClient as SdkHttpClient, HttpConnector, HttpConnectorFuture, HttpConnectorSettings, SharedHttpConnector,
 };
@@ -117,37 +118,72 @@ impl HttpClient {
         tokio::time::timeout(timeout, Box::pin(exchange)).await.map_err(|_| OutboundError::TimedOut)?
     }
 
-    /// The AWS SDK's configuration over this client: region and credentials from the default
-    /// chain (Lambda's environment), or for a local `endpoint` (moto's server in tests) the
-    /// region of `AWS_REGION` (us-east-1 unless set) and placeholder credentials when none are set.
-    pub async fn aws_config(&self, endpoint: Option<&str>) -> aws_config::SdkConfig {
-        let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest()).http_client(self.clone());
-        // On Lambda the role's credentials and the region are in the environment: the first link
-        // of the default chains, taken directly, so the chains' other providers (STS for web
-        // identity, IMDS, profile files) are never built at a cold start.
-        let set = |name| std::env::var(name).is_ok_and(|v| !v.is_empty());
-        if set("AWS_ACCESS_KEY_ID") && set("AWS_SECRET_ACCESS_KEY") {
-            loader =
-                loader.credentials_provider(aws_config::environment::EnvironmentVariableCredentialsProvider::new());
-        }
-        if let Ok(region) = std::env::var("AWS_REGION") {
-            loader = loader.region(aws_config::Region::new(region));
-        }
-        if let Some(url) = endpoint {
-            let region = std::env::var("AWS_REGION").unwrap_or_else(|_| "us-east-1".into());
-            loader = loader.endpoint_url(url).region(aws_config::Region::new(region));
-            if std::env::var("AWS_ACCESS_KEY_ID").is_err() {
-                loader = loader.credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
-                    "local",
-                    "local",
-                    None,
-                    None,
-                    "tollgate-local",
-                ));
+    /// The AWS SDK's configuration over this client, from the environment as Lambda sets it: the
+    /// role's credentials (`AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN`) and
+    /// `AWS_REGION` (or `AWS_DEFAULT_REGION`). For a local `endpoint` (moto's server in tests)
+    /// the region defaults to us-east-1 and placeholder credentials stand in when none are set.
+    /// Built with the CLI's `aws-default-chain`, anything else (a developer's profile) goes to
+    /// aws-config's default chains; a function links no chain, reads no profile file and builds
+    /// no STS or IMDS client at its cold start.
+    pub async fn aws_config(&self, endpoint: Option<&str>) -> aws_types::SdkConfig {
+        let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+        let credentials = match (var("AWS_ACCESS_KEY_ID"), var("AWS_SECRET_ACCESS_KEY")) {
+            (Some(id), Some(secret)) => {
+                Some(Credentials::new(id, secret, var("AWS_SESSION_TOKEN"), None, "environment"))
             }
+            _ => endpoint.map(|_| Credentials::new("local", "local", None, None, "tollgate-local")),
+        };
+        let region = var("AWS_REGION")
+            .or_else(|| var("AWS_DEFAULT_REGION"))
+            .or_else(|| endpoint.map(|_| "us-east-1".to_owned()));
+        #[cfg(feature = "aws-default-chain")]
+        if credentials.is_none() || region.is_none() {
+            return aws_config::defaults(aws_config::BehaviorVersion::latest()).http_client(self.clone()).load().await;
         }
-        loader.load().await
+        if credentials.is_none() {
+            tracing::warn!("no AWS credentials in the environment (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY)");
+        }
+        let mut config = aws_types::SdkConfig::builder()
+            .behavior_version(aws_smithy_runtime_api::client::behavior_version::BehaviorVersion::latest())
+            .http_client(self.clone())
+            .sleep_impl(aws_smithy_async::rt::sleep::SharedAsyncSleep::new(
+                aws_smithy_async::rt::sleep::TokioSleep::new(),
+            ))
+            .time_source(aws_smithy_async::time::SharedTimeSource::new(aws_smithy_async::time::SystemTimeSource::new()))
+            .retry_config(aws_types::sdk_config::RetryConfig::standard())
+            .timeout_config(aws_types::sdk_config::TimeoutConfig::builder().connect_timeout(CONNECT_TIMEOUT).build())
+            .region(region.map(aws_types::region::Region::new))
+            .service_config(EndpointVariables);
+        config
+            .set_credentials_provider(credentials.map(aws_credential_types::provider::SharedCredentialsProvider::new));
+        config.set_endpoint_url(endpoint.map(str::to_owned));
+        config.build()
     }
+}
+
+/// The SDK's endpoint variables, read from the environment as aws-config reads them (its profile
+/// files aside): `AWS_ENDPOINT_URL_<SERVICE>` (`_SECRETS_MANAGER`, `_DYNAMODB`, `_SESV2`), then
+/// `AWS_ENDPOINT_URL`, neither when `AWS_IGNORE_CONFIGURED_ENDPOINT_URLS` is true.
+#[derive(Debug)]
+struct EndpointVariables;
+
+impl aws_types::service_config::LoadServiceConfig for EndpointVariables {
+    fn load_config(&self, key: aws_types::service_config::ServiceConfigKey<'_>) -> Option<String> {
+        endpoint_variable(key.service_id(), key.env(), |name| std::env::var(name).ok())
+    }
+}
+
+/// `env`'s value for `service` (`AWS_ENDPOINT_URL` and "Secrets Manager": the first set of
+/// `AWS_ENDPOINT_URL_SECRETS_MANAGER`, `AWS_ENDPOINT_URL`), as `var` reads the environment.
+fn endpoint_variable(service: &str, env: &str, var: impl Fn(&str) -> Option<String>) -> Option<String> {
+    let var = |name: &str| var(name).filter(|v| !v.trim().is_empty());
+    if env == "AWS_ENDPOINT_URL"
+        && var("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS").is_some_and(|v| v.eq_ignore_ascii_case("true"))
+    {
+        return None;
+    }
+    let service = service.to_ascii_uppercase().replace(' ', "_");
+    var(&format!("{env}_{service}")).or_else(|| var(env))
 }
 
 /// An error and its causes, one line (never a URL's secrets: Tollgate puts none in URLs).
@@ -219,6 +255,22 @@ mod tests {
         assert_eq!((added, with.len()), (1, builtin.len() + 1));
         let (same, added) = roots(Some(b"not a certificate"));
         assert_eq!((added, same.len()), (0, builtin.len()));
+    }
+
+    #[test]
+    fn the_sdks_endpoint_variables_are_read_per_service_then_for_all() {
+        let env = |pairs: &'static [(&'static str, &'static str)]| {
+            move |name: &str| pairs.iter().find(|(k, _)| *k == name).map(|(_, v)| (*v).to_owned())
+        };
+        let both = env(&[("AWS_ENDPOINT_URL_SECRETS_MANAGER", "http://sm"), ("AWS_ENDPOINT_URL", "http://all")]);
+        assert_eq!(endpoint_variable("Secrets Manager", "AWS_ENDPOINT_URL", both).as_deref(), Some("http://sm"));
+        assert_eq!(endpoint_variable("DynamoDB", "AWS_ENDPOINT_URL", both).as_deref(), Some("http://all"));
+        let blank = env(&[("AWS_ENDPOINT_URL_SESV2", " "), ("AWS_ENDPOINT_URL", "")]);
+        assert_eq!(endpoint_variable("SESv2", "AWS_ENDPOINT_URL", blank), None);
+        let ignored =
+            env(&[("AWS_ENDPOINT_URL_DYNAMODB", "http://db"), ("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS", "TRUE")]);
+        assert_eq!(endpoint_variable("DynamoDB", "AWS_ENDPOINT_URL", ignored), None);
+        assert_eq!(endpoint_variable("DynamoDB", "AWS_ENDPOINT_URL", env(&[])), None);
     }
 
     #[tokio::test]

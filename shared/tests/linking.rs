@@ -1,6 +1,7 @@
 //! Each function links only the AWS clients it uses: the shared crate's `ses` and
 //! `secrets-manager` features, chosen per function (functions/<name>/Cargo.toml), as cargo
-//! resolves a function built on its own (`cargo build -p tollgate-<name>`).
+//! resolves a function built on its own (`cargo build -p tollgate-<name>`); none links aws-config's
+//! credentials chains.
 
 use std::process::Command;
 
@@ -39,7 +40,10 @@ fn each_function_links_the_aws_clients_it_uses_and_no_other() {
         assert_eq!(has("aws-sdk-secretsmanager"), *secrets, "{function}: Secrets Manager");
         assert!(has("aws-sdk-dynamodb"), "{function}: DynamoDB");
         // One HTTP stack, Tollgate's (shared/src/outbound.rs): no second client, no system roots.
-        for other in ["reqwest", "rustls-native-certs", "rustls-platform-verifier", "regex"] {
+        // And no credentials chain: Lambda's credentials and region are read from the environment.
+        for other in
+            ["reqwest", "rustls-native-certs", "rustls-platform-verifier", "regex", "aws-config", "aws-sdk-sts"]
+        {
             assert!(!has(other), "{function} links {other}");
         }
     }

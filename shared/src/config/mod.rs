@@ -195,7 +195,7 @@ impl Config {
     }
 
     /// As `for_function`, reading the secrets with the process's AWS configuration.
-    pub async fn for_function_using(uses: &[&str], aws: &aws_config::SdkConfig) -> Result<Self, ConfigError> {
+    pub async fn for_function_using(uses: &[&str], aws: &aws_types::SdkConfig) -> Result<Self, ConfigError> {
         let secrets = secrets::resolve_using(&ProcessEnv, aws).await?;
         Self::from_source_using(&secrets::WithSecrets { env: &ProcessEnv, secrets }, uses)
     }

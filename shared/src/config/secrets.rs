@@ -45,7 +45,7 @@ pub async fn resolve(env: &dyn Source, endpoint: Option<&str>) -> Result<HashMap
 /// As `resolve`, with the process's AWS configuration.
 pub async fn resolve_using(
     env: &dyn Source,
-    aws: &aws_config::SdkConfig,
+    aws: &aws_types::SdkConfig,
 ) -> Result<HashMap<String, String>, ConfigError> {
     let mut wanted = Vec::new();
     for name in ALL {
@@ -76,7 +76,7 @@ pub async fn resolve_using(
 /// Reads the wanted secrets at once: a cold start waits for the slowest read, not their sum.
 #[cfg(feature = "secrets-manager")]
 async fn read(
-    aws: &aws_config::SdkConfig,
+    aws: &aws_types::SdkConfig,
     wanted: Vec<(&'static str, String, String)>,
 ) -> Result<HashMap<String, String>, ConfigError> {
     let client = aws_sdk_secretsmanager::Client::new(aws);

@@ -45,7 +45,7 @@ impl DynamoDbStore {
     }
 
     /// A client from the process's AWS configuration (`endpoint`: `DYNAMODB_ENDPOINT`).
-    pub fn with_config(aws: &aws_config::SdkConfig, table: &str, endpoint: Option<&str>) -> Self {
+    pub fn with_config(aws: &aws_types::SdkConfig, table: &str, endpoint: Option<&str>) -> Self {
         let mut config = aws_sdk_dynamodb::config::Builder::from(aws);
         if let Some(url) = endpoint {
             config = config.endpoint_url(url);
