@@ -4,7 +4,9 @@
 Each binary is spawned as Lambda spawns a custom runtime's `bootstrap`, with the production
 configuration template.yaml gives it (TOLLGATE_ENV=production, DynamoDB, SES, its secrets as
 Secrets Manager ARNs), every AWS and Stripe endpoint pointed at this script's server on loopback,
-which answers as those services do. Per run it records:
+which answers as those services do: over HTTPS as AWS and Stripe do (a CA made for the run with
+openssl, trusted through SSL_CERT_FILE), so each cold start pays its TLS handshakes and whatever
+the first randomness costs; `--plain` serves them over HTTP. Per run it records:
 
   init         spawn -> the first `GET /runtime/invocation/next` (what Lambda bills as Init)
   invoke       that event handed over -> its response posted (the first, cold invocation)
@@ -14,7 +16,7 @@ next to `hello` (bench/hello: a hello-world lambda_http binary built with the sa
 Runs are interleaved (hello, admin, ..., hello, admin, ...) so every figure is taken side by side;
 the table gives medians and each function's ratio to hello's median.
 
-    scripts/coldstart.py [--runs N] [--bin-dir target/release] [NAME ...]
+    scripts/coldstart.py [--runs N] [--bin-dir target/release] [--plain] [NAME ...]
 """
 
 import argparse
@@ -26,6 +28,7 @@ import os
 import pathlib
 import shlex
 import signal
+import ssl
 import statistics
 import subprocess
 import sys
@@ -236,8 +239,39 @@ def handler(fake):
     return Handler
 
 
-def environment(name, port):
-    base = f"http://127.0.0.1:{port}"
+def certificates(directory):
+    """A CA and a certificate it signs for 127.0.0.1, made with openssl: (CA file, chain, key)."""
+    d = pathlib.Path(directory)
+
+    def openssl(*args):
+        subprocess.run(["openssl", *args], check=True, capture_output=True)
+
+    openssl("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-days", "2",
+            "-subj", "/CN=coldstart CA", "-keyout", d / "ca.key", "-out", d / "ca.pem")
+    openssl("req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-subj", "/CN=127.0.0.1",
+            "-keyout", d / "server.key", "-out", d / "server.csr")
+    (d / "ext").write_text("subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\n"
+                           "keyUsage=digitalSignature\nextendedKeyUsage=serverAuth\n")
+    openssl("x509", "-req", "-in", d / "server.csr", "-CA", d / "ca.pem", "-CAkey", d / "ca.key", "-CAcreateserial",
+            "-days", "2", "-extfile", d / "ext", "-out", d / "server.pem")
+    return d / "ca.pem", d / "server.pem", d / "server.key"
+
+
+def serve(fake, tls=None):
+    """The fake on a loopback port, over TLS when given (chain, key); returns the server."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler(fake))
+    server.daemon_threads = True
+    if tls:
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(*tls)
+        server.socket = context.wrap_socket(server.socket, server_side=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
+
+
+def environment(name, port, services, ca=None):
+    """`port`: the runtime API's (plain HTTP, as Lambda's); `services`: AWS's and Stripe's."""
+    base = services
     env = {
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
         "HOME": tempfile.gettempdir(),
@@ -279,16 +313,20 @@ def environment(name, port):
         "AWS_ENDPOINT_URL_SESV2": base,
         "STRIPE_API_BASE": base,
     }
+    if ca:
+        env["SSL_CERT_FILE"] = str(ca)
     for secret in FUNCTIONS[name][0]:
         env[f"{secret}_ARN"] = f"arn:aws:secretsmanager:us-east-1:123456789012:secret:{secret}"
     return env
 
 
 def run_once(fake, port, binary, name, wrap=()):
+    """`port`: (the runtime API's port, the services' base URL, the CA file or None)."""
+    port, services, ca = port
     fake.reset(event_for(name))
     start = time.perf_counter()
     # Its own session, so a wrapper (strace, valgrind) dies with it.
-    process = subprocess.Popen([*wrap, str(binary)], env=environment(name, port), stdout=subprocess.PIPE,
+    process = subprocess.Popen([*wrap, str(binary)], env=environment(name, port, services, ca), stdout=subprocess.PIPE,
                                stderr=subprocess.STDOUT, start_new_session=True)
     try:
         done = fake.wait(300 if wrap else 20)
@@ -324,6 +362,7 @@ def main():
     parser.add_argument("--bin-dir", default=str(ROOT / "target" / "release"))
     parser.add_argument("--json", help="also write every run here")
     parser.add_argument("--wrap", default="", help="run each binary under this command (profilers), once")
+    parser.add_argument("--plain", action="store_true", help="serve AWS and Stripe over HTTP, not HTTPS")
     args = parser.parse_args()
     names = ["hello"] + [n for n in args.names if n != "hello"]
     bins = {n: pathlib.Path(args.bin_dir) / n for n in names}
@@ -332,10 +371,14 @@ def main():
         sys.exit(f"build them first (make coldstart does): {', '.join(missing)}")
 
     fake = Fake(stripe_prices(ROOT / "catalog.toml"))
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler(fake))
-    server.daemon_threads = True
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    port = server.server_address[1]
+    server = serve(fake)
+    workdir = tempfile.TemporaryDirectory()
+    if args.plain:
+        port = (server.server_address[1], f"http://127.0.0.1:{server.server_address[1]}", None)
+    else:
+        ca, chain, key = certificates(workdir.name)
+        services = serve(fake, (chain, key))
+        port = (server.server_address[1], f"https://127.0.0.1:{services.server_address[1]}", ca)
 
     if args.wrap:
         # Profiling: one run of each function under the wrapper, nothing measured.
@@ -352,7 +395,8 @@ def main():
 
     hello_init = statistics.median(r["init"] for r in runs["hello"])
     hello_invoke = statistics.median(r["invoke"] for r in runs["hello"])
-    print(f"{args.runs} runs each, interleaved; medians; ratios to hello's median\n")
+    served = "HTTP" if args.plain else "HTTPS"
+    print(f"{args.runs} runs each, interleaved; AWS and Stripe over {served}; medians; ratios to hello's median\n")
     print("| binary | size MB | init ms | init / hello | first invoke ms | invoke / hello | peak RSS MB | status |")
     print("| --- | --- | --- | --- | --- | --- | --- | --- |")
     for n in names:
