@@ -167,9 +167,7 @@ impl App {
         let email = match (&config.email, aws) {
             (EmailConfig::Console, _) => EmailSender::console(true),
             (EmailConfig::Ses { from }, Some(aws)) => EmailSender::ses_with(aws, from),
-            (EmailConfig::Ses { from }, None) => {
-                EmailSender::ses_with(&crate::outbound::HttpClient::new().aws_config(None).await, from)
-            }
+            (EmailConfig::Ses { from }, None) => EmailSender::ses(from, None).await,
         };
         Ok(Self::new(config, catalog, store, stripe, email, Arc::new(SystemClock)))
     }

@@ -70,11 +70,10 @@ impl EmailSender {
         EmailSender::Console { outbox: Outbox::default(), print }
     }
 
-    /// Amazon SES v2 from the default AWS chain, or a local endpoint (tests use moto's server).
-    #[cfg(feature = "ses")]
+    /// Amazon SES v2 with an AWS configuration of its own (`outbound::HttpClient::aws_config`),
+    /// or at a local endpoint (tests use moto's server). Without the `ses` feature: `Absent`.
     pub async fn ses(from: &str, endpoint: Option<&str>) -> Self {
-        let shared = crate::outbound::HttpClient::new().aws_config(endpoint).await;
-        EmailSender::Ses { client: LazySes::new(shared), from: from.to_string() }
+        Self::ses_with(&crate::outbound::HttpClient::new().aws_config(endpoint).await, from)
     }
 
     /// Amazon SES v2 from the process's AWS configuration.
