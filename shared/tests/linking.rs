@@ -48,3 +48,13 @@ fn each_function_links_the_aws_clients_it_uses_and_no_other() {
         }
     }
 }
+
+/// aws-lc is built without its CPU jitter entropy source (`.cargo/config.toml`), which costs each
+/// process ~30 ms of CPU at its first random number: the first TLS handshake of a cold start.
+/// The tests are built with the same configuration as the functions; this asks aws-lc itself.
+#[test]
+fn aws_lc_is_built_without_cpu_jitter_entropy() {
+    // SAFETY: a query with no arguments and no preconditions.
+    let jitter = unsafe { aws_lc_sys::FIPS_is_entropy_cpu_jitter() };
+    assert_eq!(jitter, 0, "aws-lc uses CPU jitter entropy: is AWS_LC_SYS_NO_JITTER_ENTROPY set?");
+}
