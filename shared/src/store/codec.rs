@@ -14,12 +14,14 @@ use super::{Item, Key, StoreError, Value};
 /// attributes). Records are flat structs of strings, whole numbers and booleans, which always
 /// serialize; the round-trip tests of every record hold them to it.
 pub fn encode<T: Serialize>(key: &Key, record: &T) -> Item {
-    let map: HashMap<String, AttributeValue> = match serde_dynamo::to_item(record) {
+    // serde_dynamo's own item, taken apart as it is: converting it to a `HashMap` first would
+    // build (and hash) the map again (a webhook delivery encodes five records).
+    let map: serde_dynamo::Item = match serde_dynamo::to_item(record) {
         Ok(map) => map,
         Err(e) => unreachable!("a record is a flat struct and always serializes: {e}"),
     };
     let mut item = Item::new(key);
-    for (name, value) in map {
+    for (name, value) in map.into_inner() {
         let value = match value {
             AttributeValue::S(s) => Value::S(s),
             AttributeValue::Bool(b) => Value::Bool(b),
@@ -49,7 +51,9 @@ pub fn decode<T: DeserializeOwned>(item: &Item) -> Result<T, StoreError> {
             (name.clone(), value)
         })
         .collect();
-    serde_dynamo::from_item(map).map_err(|e| StoreError::Corrupt { key: item.key(), reason: e.to_string() })
+    // As one map value: `from_item` would collect the map twice more on its way to the same.
+    serde_dynamo::from_attribute_value(AttributeValue::M(map))
+        .map_err(|e| StoreError::Corrupt { key: item.key(), reason: e.to_string() })
 }
 
 /// `decode` of an item that may be missing.
