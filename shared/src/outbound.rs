@@ -21,6 +21,8 @@ use http_body_util::BodyExt;
 use hyper_util::client::legacy::Client as HyperClient;
 use hyper_util::client::legacy::connect::HttpConnector as TcpConnector;
 
+use crate::config::{ProcessEnv, Source};
+
 type Connector = hyper_rustls::HttpsConnector<TcpConnector>;
 
 /// How long a connection may take to open (the AWS SDK's own default is 3.1 s).
@@ -126,7 +128,7 @@ impl HttpClient {
     /// aws-config's default chains; a function links no chain, reads no profile file and builds
     /// no STS or IMDS client at its cold start.
     pub async fn aws_config(&self, endpoint: Option<&str>) -> aws_types::SdkConfig {
-        let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+        let var = |name: &str| ProcessEnv.get(name);
         let credentials = match (var("AWS_ACCESS_KEY_ID"), var("AWS_SECRET_ACCESS_KEY")) {
             (Some(id), Some(secret)) => {
                 Some(Credentials::new(id, secret, var("AWS_SESSION_TOKEN"), None, "environment"))
@@ -169,14 +171,15 @@ struct EndpointVariables;
 
 impl aws_types::service_config::LoadServiceConfig for EndpointVariables {
     fn load_config(&self, key: aws_types::service_config::ServiceConfigKey<'_>) -> Option<String> {
-        endpoint_variable(key.service_id(), key.env(), |name| std::env::var(name).ok())
+        endpoint_variable(key.service_id(), key.env(), &ProcessEnv)
     }
 }
 
 /// `env`'s value for `service` (`AWS_ENDPOINT_URL` and "Secrets Manager": the first set of
-/// `AWS_ENDPOINT_URL_SECRETS_MANAGER`, `AWS_ENDPOINT_URL`), as `var` reads the environment.
-fn endpoint_variable(service: &str, env: &str, var: impl Fn(&str) -> Option<String>) -> Option<String> {
-    let var = |name: &str| var(name).filter(|v| !v.trim().is_empty());
+/// `AWS_ENDPOINT_URL_SECRETS_MANAGER`, `AWS_ENDPOINT_URL`), as `source` reads the environment
+/// (a blank value is unset).
+fn endpoint_variable(service: &str, env: &str, source: &dyn Source) -> Option<String> {
+    let var = |name: &str| source.get(name);
     if env == "AWS_ENDPOINT_URL"
         && var("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS").is_some_and(|v| v.eq_ignore_ascii_case("true"))
     {
@@ -244,6 +247,8 @@ impl SdkHttpClient for HttpClient {
 
 #[cfg(test)]
 mod tests {
+    use std::collections::HashMap;
+
     use super::*;
 
     #[test]
@@ -259,18 +264,18 @@ mod tests {
 
     #[test]
     fn the_sdks_endpoint_variables_are_read_per_service_then_for_all() {
-        let env = |pairs: &'static [(&'static str, &'static str)]| {
-            move |name: &str| pairs.iter().find(|(k, _)| *k == name).map(|(_, v)| (*v).to_owned())
+        let env = |pairs: &[(&str, &str)]| -> HashMap<String, String> {
+            pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
         };
         let both = env(&[("AWS_ENDPOINT_URL_SECRETS_MANAGER", "http://sm"), ("AWS_ENDPOINT_URL", "http://all")]);
-        assert_eq!(endpoint_variable("Secrets Manager", "AWS_ENDPOINT_URL", both).as_deref(), Some("http://sm"));
-        assert_eq!(endpoint_variable("DynamoDB", "AWS_ENDPOINT_URL", both).as_deref(), Some("http://all"));
+        assert_eq!(endpoint_variable("Secrets Manager", "AWS_ENDPOINT_URL", &both).as_deref(), Some("http://sm"));
+        assert_eq!(endpoint_variable("DynamoDB", "AWS_ENDPOINT_URL", &both).as_deref(), Some("http://all"));
         let blank = env(&[("AWS_ENDPOINT_URL_SESV2", " "), ("AWS_ENDPOINT_URL", "")]);
-        assert_eq!(endpoint_variable("SESv2", "AWS_ENDPOINT_URL", blank), None);
+        assert_eq!(endpoint_variable("SESv2", "AWS_ENDPOINT_URL", &blank), None);
         let ignored =
             env(&[("AWS_ENDPOINT_URL_DYNAMODB", "http://db"), ("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS", "TRUE")]);
-        assert_eq!(endpoint_variable("DynamoDB", "AWS_ENDPOINT_URL", ignored), None);
-        assert_eq!(endpoint_variable("DynamoDB", "AWS_ENDPOINT_URL", env(&[])), None);
+        assert_eq!(endpoint_variable("DynamoDB", "AWS_ENDPOINT_URL", &ignored), None);
+        assert_eq!(endpoint_variable("DynamoDB", "AWS_ENDPOINT_URL", &env(&[])), None);
     }
 
     #[tokio::test]
