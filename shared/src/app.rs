@@ -30,7 +30,9 @@ pub struct App {
     pub store: Store,
     pub stripe: Stripe,
     pub email: EmailSender,
-    pub tokens: Tokens,
+    /// Shared, not copied: an app is cloned into every request, and the keys and validation
+    /// rules are a dozen allocations.
+    pub tokens: Arc<Tokens>,
     /// The key set entitlement tokens are signed with (None: this function makes none).
     pub entitlement_keys: Option<Arc<crate::auth::offline::KeySet>>,
     /// Other issuers whose tokens are accepted (NextAuth, OpenID providers) and their keys.
@@ -55,7 +57,7 @@ impl App {
         email: EmailSender,
         clock: Arc<dyn Clock>,
     ) -> Self {
-        let tokens = Tokens::new(&config.tokens);
+        let tokens = Arc::new(Tokens::new(&config.tokens));
         let issuers = Arc::new(crate::auth::external::Issuers::new(&config.tokens));
         let entitlement_keys = match &config.tokens.entitlement_keys {
             Some(text) => {
@@ -144,9 +146,11 @@ impl App {
         aws: Option<&aws_types::SdkConfig>,
     ) -> Result<Self, StartupError> {
         let stripe = match &config.stripe.secret_key {
-            Some(key) => {
-                Stripe::Live(StripeClient::new(&config.stripe.api_base, key.clone(), config.stripe.call_budget))
-            }
+            Some(key) => Stripe::Live(Arc::new(StripeClient::new(
+                &config.stripe.api_base,
+                key.clone(),
+                config.stripe.call_budget,
+            ))),
             None if config.is_development() => Stripe::Simulated(Simulator::new(public_url)),
             // Production without a key: a function that never calls Stripe (its role cannot read
             // the key); a call would fail, never be simulated.

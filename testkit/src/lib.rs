@@ -135,7 +135,11 @@ pub fn app_with_catalog(
 /// An app for tests from a configuration the test shaped itself (say, marked production).
 pub fn app_with_config(store: Store, config: Config, catalog: Catalog) -> TestApp {
     let stripe = match &config.stripe.secret_key {
-        Some(key) => Stripe::Live(StripeClient::new(&config.stripe.api_base, key.clone(), config.stripe.call_budget)),
+        Some(key) => Stripe::Live(std::sync::Arc::new(StripeClient::new(
+            &config.stripe.api_base,
+            key.clone(),
+            config.stripe.call_budget,
+        ))),
         None => Stripe::Simulated(Simulator::new("http://127.0.0.1:3000").with_amounts(catalog.amounts())),
     };
     let clock = FixedClock::at(NOW);

@@ -8,7 +8,8 @@ use super::events::{CheckoutSession, Subscription, SubscriptionSchedule};
 /// Real Stripe, or the local simulation used by `tollgate dev` when no key is configured.
 #[derive(Clone)]
 pub enum Stripe {
-    Live(StripeClient),
+    /// Shared, not copied, by the app every request clones.
+    Live(std::sync::Arc<StripeClient>),
     Simulated(Simulator),
     /// No key: a production function that does not use Stripe.
     Absent,
