@@ -3,6 +3,7 @@
 
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
+use subtle::ConstantTimeEq;
 
 type HmacSha256 = Hmac<Sha256>;
 
@@ -61,34 +62,37 @@ pub fn verify<S: AsRef<str>>(
     if now.abs_diff(timestamp) > tolerance_secs.unsigned_abs() {
         return Err(SignatureError::OutsideTolerance);
     }
-    let signed_bytes = signed_payload(timestamp, payload);
+    // Each candidate decoded once, each secret's MAC computed once (not once per candidate),
+    // over the timestamp and the body as they are (the body is not copied).
+    let candidates: Vec<[u8; 32]> = signatures
+        .iter()
+        .filter_map(|candidate| {
+            let mut bytes = [0u8; 32];
+            hex::decode_to_slice(candidate, &mut bytes).ok().map(|()| bytes)
+        })
+        .collect();
     for secret in secrets {
-        for candidate in &signatures {
-            let Ok(expected) = hex::decode(candidate) else {
-                continue;
-            };
-            let mut mac = HmacSha256::new_from_slice(secret.as_ref().as_bytes()).expect("HMAC takes any key length");
-            mac.update(&signed_bytes);
-            // verify_slice compares in constant time.
-            if mac.verify_slice(&expected).is_ok() {
-                return Ok(timestamp);
-            }
+        let expected = mac(secret.as_ref(), timestamp, payload).finalize().into_bytes();
+        // Compared in constant time; which candidate matched tells nothing about the secret.
+        if candidates.iter().any(|candidate| bool::from(candidate.as_slice().ct_eq(expected.as_slice()))) {
+            return Ok(timestamp);
         }
     }
     Err(SignatureError::Mismatch)
 }
 
-fn signed_payload(timestamp: i64, payload: &[u8]) -> Vec<u8> {
-    let mut bytes = format!("{timestamp}.").into_bytes();
-    bytes.extend_from_slice(payload);
-    bytes
+/// HMAC-SHA256 of `"{timestamp}.{payload}"` under `secret`.
+fn mac(secret: &str, timestamp: i64, payload: &[u8]) -> HmacSha256 {
+    let mut mac = HmacSha256::new_from_slice(secret.as_bytes()).expect("HMAC takes any key length");
+    mac.update(timestamp.to_string().as_bytes());
+    mac.update(b".");
+    mac.update(payload);
+    mac
 }
 
 /// The `v1` signature of a payload at a time, as Stripe computes it.
 pub fn signature(payload: &[u8], secret: &str, timestamp: i64) -> String {
-    let mut mac = HmacSha256::new_from_slice(secret.as_bytes()).expect("HMAC takes any key length");
-    mac.update(&signed_payload(timestamp, payload));
-    hex::encode(mac.finalize().into_bytes())
+    hex::encode(mac(secret, timestamp, payload).finalize().into_bytes())
 }
 
 /// A complete Stripe-Signature header, for the CLI, the Stripe simulation and tests.
@@ -164,6 +168,9 @@ mod tests {
         let bad = signature(BODY, "whsec_old", NOW);
         assert_eq!(check(Some(&format!("t={NOW},v1={bad},v1={good}"))), Ok(NOW));
         assert_eq!(check(Some(&format!("t={NOW},v1=nothex,v1={good}"))), Ok(NOW));
+        // Hex of the wrong length is no candidate, and the right one after it still matches.
+        assert_eq!(check(Some(&format!("t={NOW},v1=abcd,v1={}", &good[..62]))), Err(SignatureError::Mismatch));
+        assert_eq!(check(Some(&format!("t={NOW},v1=abcd,v1={good}00,v1={good}"))), Ok(NOW));
     }
 
     #[test]
