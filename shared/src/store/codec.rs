@@ -70,6 +70,39 @@ macro_rules! refuse {
     };
 }
 
+/// Methods of a serializer for what wraps a value: `Some` and a newtype are the value itself; an
+/// enum variant with data has no place in an item.
+macro_rules! wrappers {
+    ($ok:ty) => {
+        fn serialize_some<T: Serialize + ?Sized>(self, value: &T) -> Result<$ok, Unsupported> {
+            value.serialize(self)
+        }
+        fn serialize_newtype_struct<T: Serialize + ?Sized>(
+            self,
+            _: &'static str,
+            value: &T,
+        ) -> Result<$ok, Unsupported> {
+            value.serialize(self)
+        }
+        fn serialize_newtype_variant<T: Serialize + ?Sized>(
+            self,
+            _: &'static str,
+            _: u32,
+            _: &'static str,
+            _: &T,
+        ) -> Result<$ok, Unsupported> {
+            unsupported("an enum with data")
+        }
+    };
+}
+
+/// Methods of the value serializer for whole numbers that always fit an `i64`.
+macro_rules! widen {
+    ($($method:ident($ty:ty);)*) => {
+        $(fn $method(self, n: $ty) -> Result<Maybe, Unsupported> { self.serialize_i64(n.into()) })*
+    };
+}
+
 /// A record: a struct, or a map when it has a flattened part; each field into the item.
 struct Fields<'a> {
     item: &'a mut Item,
@@ -94,21 +127,7 @@ impl<'a> ser::Serializer for Fields<'a> {
     fn serialize_map(self, _: Option<usize>) -> Result<Self, Unsupported> {
         Ok(self)
     }
-    fn serialize_some<T: Serialize + ?Sized>(self, value: &T) -> Result<(), Unsupported> {
-        value.serialize(self)
-    }
-    fn serialize_newtype_struct<T: Serialize + ?Sized>(self, _: &'static str, value: &T) -> Result<(), Unsupported> {
-        value.serialize(self)
-    }
-    fn serialize_newtype_variant<T: Serialize + ?Sized>(
-        self,
-        _: &'static str,
-        _: u32,
-        _: &'static str,
-        _: &T,
-    ) -> Result<(), Unsupported> {
-        unsupported("an enum with data")
-    }
+    wrappers!(());
     refuse! {
         serialize_bool(bool) -> (): "a bare boolean";
         serialize_i8(i8) -> (): "a bare number";
@@ -199,24 +218,7 @@ impl ser::Serializer for Attr {
     fn serialize_i64(self, n: i64) -> Result<Maybe, Unsupported> {
         Ok(Some(Value::N(n)))
     }
-    fn serialize_i8(self, n: i8) -> Result<Maybe, Unsupported> {
-        self.serialize_i64(n.into())
-    }
-    fn serialize_i16(self, n: i16) -> Result<Maybe, Unsupported> {
-        self.serialize_i64(n.into())
-    }
-    fn serialize_i32(self, n: i32) -> Result<Maybe, Unsupported> {
-        self.serialize_i64(n.into())
-    }
-    fn serialize_u8(self, n: u8) -> Result<Maybe, Unsupported> {
-        self.serialize_i64(n.into())
-    }
-    fn serialize_u16(self, n: u16) -> Result<Maybe, Unsupported> {
-        self.serialize_i64(n.into())
-    }
-    fn serialize_u32(self, n: u32) -> Result<Maybe, Unsupported> {
-        self.serialize_i64(n.into())
-    }
+    widen! { serialize_i8(i8); serialize_i16(i16); serialize_i32(i32); serialize_u8(u8); serialize_u16(u16); serialize_u32(u32); }
     fn serialize_u64(self, n: u64) -> Result<Maybe, Unsupported> {
         match i64::try_from(n) {
             Ok(n) => self.serialize_i64(n),
@@ -232,9 +234,6 @@ impl ser::Serializer for Attr {
     fn serialize_none(self) -> Result<Maybe, Unsupported> {
         Ok(None)
     }
-    fn serialize_some<T: Serialize + ?Sized>(self, value: &T) -> Result<Maybe, Unsupported> {
-        value.serialize(self)
-    }
     fn serialize_unit(self) -> Result<Maybe, Unsupported> {
         Ok(None)
     }
@@ -244,18 +243,7 @@ impl ser::Serializer for Attr {
     fn serialize_unit_variant(self, _: &'static str, _: u32, variant: &'static str) -> Result<Maybe, Unsupported> {
         self.serialize_str(variant)
     }
-    fn serialize_newtype_struct<T: Serialize + ?Sized>(self, _: &'static str, value: &T) -> Result<Maybe, Unsupported> {
-        value.serialize(self)
-    }
-    fn serialize_newtype_variant<T: Serialize + ?Sized>(
-        self,
-        _: &'static str,
-        _: u32,
-        _: &'static str,
-        _: &T,
-    ) -> Result<Maybe, Unsupported> {
-        unsupported("an enum with data")
-    }
+    wrappers!(Maybe);
     refuse! {
         serialize_f32(f32) -> Maybe: "a float";
         serialize_f64(f64) -> Maybe: "a float";
