@@ -241,7 +241,9 @@ impl Update {
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Write {
+    /// `key` is the item's own (PK, SK), taken once when the write is made.
     Put {
+        key: Key,
         item: Item,
         condition: Option<Condition>,
     },
@@ -259,16 +261,19 @@ pub enum Write {
 
 impl Write {
     pub fn put(item: Item) -> Self {
-        Write::Put { item, condition: None }
+        Write::put_if(item, None)
     }
     pub fn put_new(item: Item) -> Self {
-        Write::Put { item, condition: Some(Condition::NotExists) }
+        Write::put_if(item, Some(Condition::NotExists))
     }
-    pub fn key(&self) -> Key {
+    /// A put of `item` that only happens when `condition` holds (None: always).
+    pub fn put_if(item: Item, condition: Option<Condition>) -> Self {
+        Write::Put { key: item.key(), item, condition }
+    }
+    pub fn key(&self) -> &Key {
         match self {
-            Write::Put { item, .. } => item.key(),
-            Write::Update(u) => u.key.clone(),
-            Write::Delete { key, .. } | Write::Check { key, .. } => key.clone(),
+            Write::Put { key, .. } | Write::Delete { key, .. } | Write::Check { key, .. } => key,
+            Write::Update(u) => &u.key,
         }
     }
     pub fn condition(&self) -> Option<&Condition> {

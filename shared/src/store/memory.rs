@@ -109,13 +109,13 @@ impl MemoryStore {
 }
 
 fn holds(table: &Table, write: &Write) -> bool {
-    write.condition().is_none_or(|c| c.holds(table.get(&write.key())))
+    write.condition().is_none_or(|c| c.holds(table.get(write.key())))
 }
 
 fn apply(table: &mut Table, write: Write) {
     match write {
-        Write::Put { item, .. } => {
-            table.insert(item.key(), item);
+        Write::Put { key, item, .. } => {
+            table.insert(key, item);
         }
         Write::Update(update) => {
             let after = update.apply(table.get(&update.key));

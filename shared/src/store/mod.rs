@@ -165,7 +165,7 @@ impl Store {
         if tx.len() > MAX_TRANSACTION_ITEMS {
             return Err(StoreError::Invalid(format!("{} writes exceed the transaction limit", tx.len())));
         }
-        let mut keys: Vec<Key> = tx.writes().map(Write::key).collect();
+        let mut keys: Vec<&Key> = tx.writes().map(Write::key).collect();
         keys.sort();
         if keys.windows(2).any(|w| w[0] == w[1]) {
             return Err(StoreError::Invalid("a transaction may touch each item once".into()));

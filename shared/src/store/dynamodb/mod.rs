@@ -101,7 +101,7 @@ impl DynamoDbStore {
     pub async fn write(&self, write: Write) -> Result<(), StoreError> {
         let condition_failed = |e: &str| e.contains("ConditionalCheckFailed");
         let result = match write {
-            Write::Put { item, condition } => {
+            Write::Put { item, condition, .. } => {
                 let mut expr = Expr::default();
                 let cond = condition.as_ref().map(|c| expr.condition(c));
                 self.client
@@ -221,7 +221,7 @@ impl DynamoDbStore {
     fn transact_item(&self, write: &Write) -> Result<TransactWriteItem, StoreError> {
         let mut expr = Expr::default();
         let item = match write {
-            Write::Put { item, condition } => {
+            Write::Put { item, condition, .. } => {
                 let cond = condition.as_ref().map(|c| expr.condition(c));
                 let put = Put::builder()
                     .table_name(&self.table)

@@ -32,10 +32,7 @@ pub fn issue(email: &str, code: &LoginCode, cooldown: i64) -> Tx {
     let item = encode(&keys::login_code(email), code).with(TTL, code.expires_at + KEEP_AFTER_EXPIRY_SECS);
     let write = match cooldown {
         0 => Write::put(item),
-        _ => Write::Put {
-            item,
-            condition: Some(Condition::AbsentOrBelow("issued_at".into(), code.issued_at - cooldown + 1)),
-        },
+        _ => Write::put_if(item, Some(Condition::AbsentOrBelow("issued_at".into(), code.issued_at - cooldown + 1))),
     };
     Tx::new().with(Label::Code, write)
 }

@@ -252,8 +252,8 @@ mod tests {
         let tx = change(State { balance: 10, seq: 4 }, &entry(5), Some(RequestKey::Caller("k")), -3);
         let writes = tx.labelled();
         assert_eq!(writes[0].1.condition(), Some(&Condition::equals("seq", 4)));
-        assert_eq!(writes[1].1.key(), keys::ledger_entry("usr_1", 5));
-        assert_eq!(writes[2].1.key(), keys::credit_request("usr_1", "C#k"));
+        assert_eq!(writes[1].1.key(), &keys::ledger_entry("usr_1", 5));
+        assert_eq!(writes[2].1.key(), &keys::credit_request("usr_1", "C#k"));
         let first = change(State::default(), &entry(1), None, -3);
         assert_eq!(first.labelled()[0].1.condition(), Some(&Condition::absent("seq")));
     }

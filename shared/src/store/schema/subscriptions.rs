@@ -138,7 +138,7 @@ fn version_is(version: i64) -> Condition {
 pub fn put(record: &SubscriptionRecord, read_version: Option<i64>) -> Tx {
     let item = record.to_item();
     let condition = read_version.map_or(Condition::NotExists, version_is);
-    Tx::new().with(Label::Subscription, Write::Put { item, condition: Some(condition) })
+    Tx::new().with(Label::Subscription, Write::put_if(item, Some(condition)))
 }
 
 /// A check, refused (`OtherSubscription`), unless another of the user's subscriptions is still
