@@ -57,6 +57,13 @@ SECRETS = {
     "ENTITLEMENT_KEYS": ENTITLEMENT_KEYS,
 }
 
+
+def secret_value(arn):
+    """Secrets Manager's answer for one secret, named by its ARN (its name is the ARN's last part)."""
+    name = arn.rsplit(":", 1)[-1]
+    return {"ARN": arn, "Name": name, "SecretString": SECRETS[name], "VersionId": "v1"}
+
+
 # Each function: the secrets template.yaml gives it (as ARNs) and the event of its first invoke.
 FUNCTIONS = {
     "admin": (["JWT_SECRET", "STRIPE_SECRET_KEY", "STRIPE_WEBHOOK_SECRET"], "admin-metrics.json"),
@@ -221,9 +228,11 @@ def handler(fake):
                 return
             target = self.headers.get("x-amz-target", "")
             if target == "secretsmanager.GetSecretValue":
-                arn = json.loads(body)["SecretId"]
-                name = arn.rsplit(":", 1)[-1]
-                self.send(200, {"ARN": arn, "Name": name, "SecretString": SECRETS[name], "VersionId": "v1"},
+                self.send(200, secret_value(json.loads(body)["SecretId"]),
+                          [("content-type", "application/x-amz-json-1.1")])
+            elif target == "secretsmanager.BatchGetSecretValue":
+                values = [secret_value(arn) for arn in json.loads(body)["SecretIdList"]]
+                self.send(200, {"SecretValues": values, "Errors": []},
                           [("content-type", "application/x-amz-json-1.1")])
             elif target.startswith("DynamoDB_20120810."):
                 operation = target.split(".", 1)[1]

@@ -3,7 +3,8 @@
 # `tollgate dev` server (memory store, console email) and bench/express-peer (Express with
 # stripe-node's constructEvent), each driven by bench/load's webhook-load with the same distinct,
 # freshly signed deliveries over the same number of connections. Both servers bind loopback and
-# are stopped on exit.
+# are stopped on exit. Then the ceiling of each server's HTTP stack, in the same run: the same
+# deliveries to a path neither has a route for (each answers 404, no handler runs).
 #
 #   scripts/webhook-load.sh [connections] [seconds]      (make webhook-load)
 set -euo pipefail
@@ -43,3 +44,11 @@ peer=$($LOAD --url "http://127.0.0.1:$PEER_PORT/api/stripe/webhook" --secret $SE
 echo "  $peer"
 rate() { sed -E 's/.*: ([0-9]+) req\/s.*/\1/' <<<"$1"; }
 awk -v a="$(rate "$tollgate")" -v b="$(rate "$peer")" 'BEGIN { printf "tollgate / peer: %.2fx\n", a / b }'
+
+echo "the ceiling, no handler (POST /api/no-such-route, 404):"
+tollgate_404=$($LOAD --url "http://127.0.0.1:$TOLLGATE_PORT/api/no-such-route" --secret $SECRET --expect 404 -c "$CONNECTIONS" -d "$SECONDS_")
+echo "  tollgate dev: $tollgate_404"
+peer_404=$($LOAD --url "http://127.0.0.1:$PEER_PORT/api/no-such-route" --secret $SECRET --expect 404 -c "$CONNECTIONS" -d "$SECONDS_")
+echo "  express: $peer_404"
+awk -v a="$(rate "$tollgate_404")" -v b="$(rate "$peer_404")" -v p="$(rate "$peer")" 'BEGIN {
+  printf "ceiling: tollgate / peer %.2fx; tollgate with no handler / peer with its handler %.2fx\n", a / b, a / p }'

@@ -5,6 +5,11 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
+use aws_smithy_runtime_api::client::http::{
+    HttpClient, HttpConnector, HttpConnectorFuture, HttpConnectorSettings, SharedHttpConnector,
+};
+use aws_smithy_runtime_api::client::orchestrator::HttpRequest;
+use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use tollgate::config::secrets;
 use tollgate::config::{Config, ConfigError};
 
@@ -73,6 +78,12 @@ fn each_function_reads_exactly_its_secrets_from_secrets_manager() {
             .collect();
         let expected: BTreeSet<&str> = uses.iter().map(|s| holder(s)).collect();
         assert_eq!(readable, expected, "{function}: its role reads only the secrets it uses");
+        let batch = lines
+            .iter()
+            .skip_while(|l| *l != "- secretsmanager:BatchGetSecretValue")
+            .find(|l| l.starts_with("Resource"));
+        let expected = (uses.len() > 1).then_some(r#"Resource: "*""#);
+        assert_eq!(batch.map(String::as_str), expected, "{function}: the batch read where it reads several secrets");
         assert!(!lines.iter().any(|l| l.contains("DynamoDBCrudPolicy")), "{function}: no blanket DynamoDB policy");
         assert!(!lines.iter().any(|l| l.contains("dynamodb:Scan") || l.contains("dynamodb:*")), "{function}");
         let logs = &resources.get(&format!("{function}Logs")).unwrap_or_else(|| panic!("{function} has a log group"));
@@ -187,4 +198,74 @@ fn secrets_manager(endpoint: &str) -> aws_sdk_secretsmanager::Client {
         .http_client(tollgate::outbound::HttpClient::new())
         .build();
     aws_sdk_secretsmanager::Client::from_conf(config)
+}
+
+/// Several secrets are read in one request, whether each is named by its ARN, its name or a
+/// partial ARN; one the batch cannot answer is read on its own, and its error names its variable.
+#[tokio::test]
+async fn several_secrets_are_read_in_one_request() {
+    let endpoint = tollgate_testkit::dynamodb_endpoint();
+    let client = secrets_manager(&endpoint);
+    let name = format!("tollgate-batch-{}", std::process::id());
+    let mut arns = Vec::new();
+    for (suffix, value) in [("jwt", "j".repeat(48)), ("hook", "whsec_a".into()), ("stripe", "sk_test_b".into())] {
+        let made = client.create_secret().name(format!("{name}-{suffix}")).secret_string(value).send().await.unwrap();
+        arns.push(made.arn().unwrap().to_string());
+    }
+    let partial = &arns[2][..arns[2].len() - 7];
+    assert!(arns[2].starts_with(partial) && arns[2].as_bytes()[partial.len()] == b'-', "{}", arns[2]);
+    let env = production(&[
+        ("JWT_SECRET_ARN", &arns[0]),
+        ("STRIPE_WEBHOOK_SECRET_ARN", &format!("{name}-hook")),
+        ("STRIPE_SECRET_KEY_ARN", partial),
+    ]);
+    let (aws, requests) = counted(&endpoint).await;
+    let read = secrets::resolve_using(&env, &aws).await.expect("the secrets read");
+    let expected: HashMap<String, String> = [
+        (secrets::JWT_SECRET, "j".repeat(48)),
+        (secrets::STRIPE_WEBHOOK_SECRET, "whsec_a".into()),
+        (secrets::STRIPE_SECRET_KEY, "sk_test_b".into()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v))
+    .collect();
+    assert_eq!(read, expected);
+    assert_eq!(requests.load(std::sync::atomic::Ordering::SeqCst), 1, "three secrets, one request");
+
+    let missing = "arn:aws:secretsmanager:us-east-1:123456789012:secret:nope-AbCdEf";
+    let env = production(&[("JWT_SECRET_ARN", &arns[0]), ("ENTITLEMENT_KEYS_ARN", missing)]);
+    let (aws, requests) = counted(&endpoint).await;
+    let ConfigError { variable, problem } = secrets::resolve_using(&env, &aws).await.unwrap_err();
+    assert_eq!(variable, "ENTITLEMENT_KEYS_ARN");
+    assert!(problem.contains("could not be read") && !problem.contains(&"j".repeat(48)), "{problem}");
+    assert_eq!(requests.load(std::sync::atomic::Ordering::SeqCst), 2, "the batch, then the missing one alone");
+}
+
+/// The AWS configuration of the test server, its requests counted.
+async fn counted(endpoint: &str) -> (aws_types::SdkConfig, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    let requests = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let inner = tollgate::outbound::HttpClient::new();
+    let aws =
+        inner.aws_config(Some(endpoint)).await.to_builder().http_client(Counted { inner, requests: requests.clone() });
+    (aws.build(), requests)
+}
+
+/// Tollgate's HTTP client, counting the requests it sends.
+#[derive(Debug, Clone)]
+struct Counted {
+    inner: tollgate::outbound::HttpClient,
+    requests: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl HttpConnector for Counted {
+    fn call(&self, request: HttpRequest) -> HttpConnectorFuture {
+        self.requests.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        self.inner.call(request)
+    }
+}
+
+impl HttpClient for Counted {
+    fn http_connector(&self, _: &HttpConnectorSettings, _: &RuntimeComponents) -> SharedHttpConnector {
+        SharedHttpConnector::new(self.clone())
+    }
 }

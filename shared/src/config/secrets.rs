@@ -73,19 +73,46 @@ pub async fn resolve_using(
     read(aws, wanted).await
 }
 
-/// Reads the wanted secrets at once: a cold start waits for the slowest read, not their sum.
+/// Reads the wanted secrets in one request (`BatchGetSecretValue`) when there are several, so a
+/// cold start pays one round trip and one TLS handshake rather than one per secret. A secret the
+/// batch does not return (an error for it, an id it answers under another form, or the batch
+/// refused, as by a role without the batch permission) is read on its own, as is a lone secret:
+/// the answer, and any error, is the same either way.
 #[cfg(feature = "secrets-manager")]
 async fn read(
     aws: &aws_types::SdkConfig,
     wanted: Vec<(&'static str, String, String)>,
 ) -> Result<HashMap<String, String>, ConfigError> {
     let client = aws_sdk_secretsmanager::Client::new(aws);
+    let mut secrets = HashMap::new();
+    let mut rest = wanted;
+    if rest.len() > 1 {
+        let ids: Vec<String> = rest.iter().map(|(_, _, arn)| arn.clone()).collect();
+        match client.batch_get_secret_value().set_secret_id_list(Some(ids)).send().await {
+            Ok(batch) => rest.retain(|(name, var, id)| {
+                let found = batch.secret_values().iter().find(|entry| answers(entry, id));
+                match found.and_then(|entry| entry.secret_string()).filter(|v| !v.trim().is_empty()) {
+                    Some(value) => {
+                        secrets.insert(name.to_string(), value.trim().to_string());
+                        false
+                    }
+                    None => {
+                        tracing::warn!(variable = %var, "not in Secrets Manager's batch answer; reading it alone");
+                        true
+                    }
+                }
+            }),
+            Err(e) => {
+                let e = aws_sdk_secretsmanager::error::DisplayErrorContext(e);
+                tracing::warn!(error = %e, "Secrets Manager's batch read refused; reading each secret alone");
+            }
+        }
+    }
     let mut reads = tokio::task::JoinSet::new();
-    for (name, var, arn) in wanted {
+    for (name, var, arn) in rest {
         let client = client.clone();
         reads.spawn(async move { (name, var, client.get_secret_value().secret_id(arn).send().await) });
     }
-    let mut secrets = HashMap::new();
     while let Some(read) = reads.join_next().await {
         let (name, var, answer) = read.map_err(|e| problem("secrets", e.to_string()))?;
         // The SDK's error names the secret, never its value.
@@ -100,4 +127,17 @@ async fn read(
         secrets.insert(name.to_string(), value.trim().to_string());
     }
     Ok(secrets)
+}
+
+/// Whether a batch answer's entry is the secret asked for as `id`: its ARN, its name, or its ARN
+/// without the six characters Secrets Manager appends (a partial ARN).
+#[cfg(feature = "secrets-manager")]
+fn answers(entry: &aws_sdk_secretsmanager::types::SecretValueEntry, id: &str) -> bool {
+    let arn = entry.arn().unwrap_or_default();
+    arn == id
+        || entry.name() == Some(id)
+        || (id.starts_with("arn:")
+            && arn.len() == id.len() + 7
+            && arn.starts_with(id)
+            && arn.as_bytes()[id.len()] == b'-')
 }
