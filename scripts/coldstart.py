@@ -16,7 +16,7 @@ next to `hello` (bench/hello: a hello-world lambda_http binary built with the sa
 Runs are interleaved (hello, admin, ..., hello, admin, ...) so every figure is taken side by side;
 the table gives medians and each function's ratio to hello's median.
 
-    scripts/coldstart.py [--runs N] [--bin-dir target/release] [--plain] [NAME ...]
+    scripts/coldstart.py [--runs N] [--bin-dir target/release] [--plain] [--price-ids] [NAME ...]
 """
 
 import argparse
@@ -26,6 +26,7 @@ import hmac
 import json
 import os
 import pathlib
+import re
 import shlex
 import signal
 import ssl
@@ -56,6 +57,10 @@ SECRETS = {
     "STRIPE_WEBHOOK_SECRET": WEBHOOK_SECRET,
     "ENTITLEMENT_KEYS": ENTITLEMENT_KEYS,
 }
+
+
+# Set by the command line: what every run's environment adds (`--price-ids`: CATALOG_PATH).
+EXTRA_ENV = {}
 
 
 def secret_value(arn):
@@ -134,6 +139,23 @@ def stripe_prices(catalog_path):
                 if interval in spec.get("subscription", {}):
                     add(item, interval, spec["subscription"][interval])
     return prices
+
+
+def with_price_ids(catalog_path, prices, out):
+    """The catalog with every price it names by amount written as the id Stripe has for it (as a
+    deployment that writes `price = "price_..."` or `price_env` does): no lookup at start."""
+    section, lines = "", []
+    for line in catalog_path.read_text().splitlines():
+        if line.startswith("["):
+            section = line.strip("[]").split(".")
+        key = None
+        if re.match(r"amount\s*=", line) and len(section) == 2 and section[0] in ("plans", "packs"):
+            key, line = f"tollgate:{section[1]}:once", "price = {}"
+        elif (m := re.match(r"(month|year)\s*=\s*\{\s*amount", line)) and section[2:] == ["subscription"]:
+            key, line = f"tollgate:{section[1]}:{m.group(1)}", m.group(1) + " = { price = {} }"
+        lines.append(line.replace("{}", json.dumps(prices[key]["id"]), 1) if key else line)
+    out.write_text("\n".join(lines) + "\n")
+    return out
 
 
 class Fake:
@@ -324,6 +346,7 @@ def environment(name, port, services, ca=None):
     }
     if ca:
         env["SSL_CERT_FILE"] = str(ca)
+    env.update(EXTRA_ENV)
     for secret in FUNCTIONS[name][0]:
         env[f"{secret}_ARN"] = f"arn:aws:secretsmanager:us-east-1:123456789012:secret:{secret}"
     return env
@@ -372,6 +395,8 @@ def main():
     parser.add_argument("--json", help="also write every run here")
     parser.add_argument("--wrap", default="", help="run each binary under this command (profilers), once")
     parser.add_argument("--plain", action="store_true", help="serve AWS and Stripe over HTTP, not HTTPS")
+    parser.add_argument("--price-ids", action="store_true",
+                        help="the catalog's prices written as ids (no Stripe lookup at start), not by amount")
     args = parser.parse_args()
     names = ["hello"] + [n for n in args.names if n != "hello"]
     bins = {n: pathlib.Path(args.bin_dir) / n for n in names}
@@ -379,9 +404,13 @@ def main():
     if missing:
         sys.exit(f"build them first (make coldstart does): {', '.join(missing)}")
 
-    fake = Fake(stripe_prices(ROOT / "catalog.toml"))
+    prices = stripe_prices(ROOT / "catalog.toml")
+    fake = Fake(prices)
     server = serve(fake)
     workdir = tempfile.TemporaryDirectory()
+    if args.price_ids:
+        EXTRA_ENV["CATALOG_PATH"] = str(with_price_ids(ROOT / "catalog.toml", prices,
+                                                       pathlib.Path(workdir.name) / "catalog.toml"))
     if args.plain:
         port = (server.server_address[1], f"http://127.0.0.1:{server.server_address[1]}", None)
     else:
@@ -405,7 +434,9 @@ def main():
     hello_init = statistics.median(r["init"] for r in runs["hello"])
     hello_invoke = statistics.median(r["invoke"] for r in runs["hello"])
     served = "HTTP" if args.plain else "HTTPS"
-    print(f"{args.runs} runs each, interleaved; AWS and Stripe over {served}; medians; ratios to hello's median\n")
+    catalog = "; the catalog's prices written as ids" if args.price_ids else ""
+    print(f"{args.runs} runs each, interleaved; AWS and Stripe over {served}{catalog}; medians; "
+          "ratios to hello's median\n")
     print("| binary | size MB | init ms | init / hello | first invoke ms | invoke / hello | peak RSS MB | status |")
     print("| --- | --- | --- | --- | --- | --- | --- | --- |")
     for n in names:
