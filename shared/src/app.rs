@@ -9,7 +9,7 @@ use crate::clock::{Clock, SystemClock};
 use crate::config::{Config, EmailConfig, StoreConfig};
 use crate::email::EmailSender;
 use crate::store::{DynamoDbStore, Store};
-use crate::stripe::{Simulator, Stripe, StripeClient};
+use crate::stripe::{Simulator, Stripe};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {
@@ -145,12 +145,8 @@ impl App {
         public_url: &str,
         aws: Option<&aws_types::SdkConfig>,
     ) -> Result<Self, StartupError> {
-        let stripe = match &config.stripe.secret_key {
-            Some(key) => Stripe::Live(Arc::new(StripeClient::new(
-                &config.stripe.api_base,
-                key.clone(),
-                config.stripe.call_budget,
-            ))),
+        let stripe = match Stripe::live(&config.stripe) {
+            Some(live) => live,
             None if config.is_development() => Stripe::Simulated(Simulator::new(public_url)),
             // Production without a key: a function that never calls Stripe (its role cannot read
             // the key); a call would fail, never be simulated.

@@ -18,7 +18,7 @@ use tollgate::clock::FixedClock;
 use tollgate::config::Config;
 use tollgate::email::{EmailSender, Outbox};
 use tollgate::store::{DynamoDbStore, Store};
-use tollgate::stripe::{Simulator, Stripe, StripeClient};
+use tollgate::stripe::{Simulator, Stripe};
 
 pub const WEBHOOK_SECRET: &str = "whsec_test_tollgate";
 pub const STRIPE_KEY: &str = "sk_test_tollgate";
@@ -134,14 +134,8 @@ pub fn app_with_catalog(
 
 /// An app for tests from a configuration the test shaped itself (say, marked production).
 pub fn app_with_config(store: Store, config: Config, catalog: Catalog) -> TestApp {
-    let stripe = match &config.stripe.secret_key {
-        Some(key) => Stripe::Live(std::sync::Arc::new(StripeClient::new(
-            &config.stripe.api_base,
-            key.clone(),
-            config.stripe.call_budget,
-        ))),
-        None => Stripe::Simulated(Simulator::new("http://127.0.0.1:3000").with_amounts(catalog.amounts())),
-    };
+    let stripe = Stripe::live(&config.stripe)
+        .unwrap_or_else(|| Stripe::Simulated(Simulator::new("http://127.0.0.1:3000").with_amounts(catalog.amounts())));
     let clock = FixedClock::at(NOW);
     let email = EmailSender::console(false);
     let outbox = email.outbox().expect("console sender has an outbox").clone();

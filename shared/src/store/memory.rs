@@ -115,6 +115,7 @@ fn holds(table: &Table, write: &Write) -> bool {
 fn apply(table: &mut Table, write: Write) {
     match write {
         Write::Put { key, item, .. } => {
+            debug_assert_eq!(key, item.key(), "a put's key is its item's (Write::put_if)");
             table.insert(key, item);
         }
         Write::Update(update) => {

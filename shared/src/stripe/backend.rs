@@ -24,6 +24,12 @@ fn unknown_subscription() -> StripeError {
 }
 
 impl Stripe {
+    /// The real API, with the configuration's key; None when it has none.
+    pub fn live(config: &crate::config::StripeConfig) -> Option<Self> {
+        let key = config.secret_key.clone()?;
+        Some(Stripe::Live(std::sync::Arc::new(StripeClient::new(&config.api_base, key, config.call_budget))))
+    }
+
     pub async fn create_checkout_session(&self, request: &CheckoutRequest) -> Result<CreatedSession, StripeError> {
         match self {
             Stripe::Live(c) => c.create_checkout_session(request).await,
